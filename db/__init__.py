@@ -1,0 +1,1 @@
+"""Persistence: the pool, migrations and one repository per aggregate, in raw SQL."""

@@ -1,0 +1,91 @@
+"""The outbox: append in the change's transaction, read back in sequence order."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import asyncpg
+
+from domain.events import NewEvent, StoredEvent
+
+from .pool import Conn, Executor
+
+# Sent inside the appending transaction, so PostgreSQL delivers it only on commit.
+EVENTS_CHANNEL = "dealflow_events"
+
+EVENT_COLUMNS = "sequence, type, payload, owner_id, audience, pipeline_id, deal_id, quote_id, import_id"
+
+
+def event_from_row(row: asyncpg.Record) -> StoredEvent:
+    return StoredEvent(
+        sequence=row["sequence"],
+        type=row["type"],
+        payload=row["payload"],
+        owner_id=row["owner_id"],
+        audience=frozenset(row["audience"]),
+        pipeline_id=row["pipeline_id"],
+        deal_id=row["deal_id"],
+        quote_id=row["quote_id"],
+        import_id=row["import_id"],
+    )
+
+
+async def append(conn: Conn, events: Sequence[NewEvent]) -> int | None:
+    """Append events; call last in the transaction, as it holds the head lock until commit.
+
+    Returns the last sequence appended, or None when there was nothing to append.
+    """
+    if not events:
+        return None
+    last: int = await conn.fetchval(
+        "UPDATE event_head SET sequence = sequence + $1 RETURNING sequence", len(events)
+    )
+    first = last - len(events) + 1
+    await conn.executemany(
+        f"""
+        INSERT INTO events ({EVENT_COLUMNS})
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+        """,  # noqa: S608
+        [
+            (
+                first + i,
+                e.type,
+                e.payload,
+                e.owner_id,
+                sorted(e.audience),
+                e.pipeline_id,
+                e.deal_id,
+                e.quote_id,
+                e.import_id,
+            )
+            for i, e in enumerate(events)
+        ],
+    )
+    await conn.execute("SELECT pg_notify($1, $2)", EVENTS_CHANNEL, str(last))
+    return last
+
+
+async def head(conn: Executor) -> int:
+    """The last committed sequence."""
+    value: int = await conn.fetchval("SELECT sequence FROM event_head")
+    return value
+
+
+async def read_after(
+    conn: Executor,
+    after: int,
+    *,
+    limit: int = 1000,
+    until: int | None = None,
+) -> list[StoredEvent]:
+    rows = await conn.fetch(
+        f"""
+        SELECT {EVENT_COLUMNS} FROM events
+         WHERE sequence > $1 AND ($3::bigint IS NULL OR sequence <= $3)
+         ORDER BY sequence LIMIT $2
+        """,  # noqa: S608
+        after,
+        limit,
+        until,
+    )
+    return [event_from_row(r) for r in rows]

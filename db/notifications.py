@@ -1,0 +1,81 @@
+"""Notifications stored per user."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import asyncpg
+
+from domain.records import Notification
+
+from .pool import Conn, Executor
+
+NOTIFICATION_COLUMNS = "id, user_id, kind, message, read, created_at, deal_id, quote_id"
+
+
+def notification_from_row(row: asyncpg.Record) -> Notification:
+    return Notification(**dict(row))
+
+
+async def insert_notifications(
+    conn: Conn,
+    user_ids: Sequence[int],
+    *,
+    kind: str,
+    message: str,
+    deal_id: int | None = None,
+    quote_id: int | None = None,
+) -> list[Notification]:
+    rows = await conn.fetch(
+        f"""
+        INSERT INTO notifications (user_id, kind, message, deal_id, quote_id)
+        SELECT unnest($1::bigint[]), $2, $3, $4, $5
+        RETURNING {NOTIFICATION_COLUMNS}
+        """,
+        list(user_ids),
+        kind,
+        message,
+        deal_id,
+        quote_id,
+    )
+    return [notification_from_row(r) for r in rows]
+
+
+async def list_notifications(
+    conn: Executor,
+    user_id: int,
+    *,
+    unread_only: bool,
+    before_id: int | None,
+    limit: int,
+) -> list[Notification]:
+    rows = await conn.fetch(
+        f"""
+        SELECT {NOTIFICATION_COLUMNS} FROM notifications
+         WHERE user_id = $1 AND (NOT $2 OR NOT read) AND ($3::bigint IS NULL OR id < $3)
+         ORDER BY id DESC LIMIT $4
+        """,  # noqa: S608
+        user_id,
+        unread_only,
+        before_id,
+        limit,
+    )
+    return [notification_from_row(r) for r in rows]
+
+
+async def count_notifications(conn: Executor, user_id: int, *, unread_only: bool) -> int:
+    value: int = await conn.fetchval(
+        "SELECT count(*) FROM notifications WHERE user_id = $1 AND (NOT $2 OR NOT read)",
+        user_id,
+        unread_only,
+    )
+    return value
+
+
+async def mark_read(conn: Conn, user_id: int, ids: Sequence[int]) -> int:
+    status = await conn.execute(
+        "UPDATE notifications SET read = true WHERE user_id = $1 AND id = ANY($2) AND NOT read",
+        user_id,
+        list(ids),
+    )
+    return int(status.split()[-1])

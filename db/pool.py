@@ -1,0 +1,36 @@
+"""The asyncpg pool: JSON codecs and a statement timeout on every connection."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import asyncpg
+from asyncpg.pool import PoolConnectionProxy
+
+# A connection from the pool or a plain one; `Executor` also admits the pool itself.
+Conn = asyncpg.Connection | PoolConnectionProxy
+Executor = asyncpg.Connection | PoolConnectionProxy | asyncpg.Pool
+
+STATEMENT_TIMEOUT_MS = 15_000
+
+
+async def init_connection(conn: asyncpg.Connection) -> None:
+    for name in ("json", "jsonb"):
+        await conn.set_type_codec(name, encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+
+
+async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 20, **kwargs: Any) -> asyncpg.Pool:
+    pool = await asyncpg.create_pool(
+        dsn,
+        min_size=min_size,
+        max_size=max_size,
+        init=init_connection,
+        server_settings={
+            "statement_timeout": str(STATEMENT_TIMEOUT_MS),
+            "application_name": "dealflow",
+        },
+        **kwargs,
+    )
+    assert pool is not None
+    return pool

@@ -1,0 +1,1 @@
+"""Wiring: settings, the ASGI app, the CLI and the embedded database."""

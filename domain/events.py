@@ -1,0 +1,64 @@
+"""What the outbox stores: one event per change a client may watch."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class NewEvent:
+    """An event to append in the transaction of its change.
+
+    `owner_id` scopes it like the record it is about; `audience` names users who
+    see it whatever their scope (a notification's recipient, a deal's approvers).
+    """
+
+    type: str
+    payload: dict[str, Any]
+    owner_id: int | None = None
+    audience: frozenset[int] = field(default_factory=frozenset)
+    pipeline_id: int | None = None
+    deal_id: int | None = None
+    quote_id: int | None = None
+    import_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    sequence: int
+    type: str
+    payload: dict[str, Any]
+    owner_id: int | None
+    audience: frozenset[int]
+    pipeline_id: int | None
+    deal_id: int | None
+    quote_id: int | None
+    import_id: int | None
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "sequence": self.sequence,
+            "type": self.type,
+            "payload": self.payload,
+            "owner_id": self.owner_id,
+            "audience": sorted(self.audience),
+            "pipeline_id": self.pipeline_id,
+            "deal_id": self.deal_id,
+            "quote_id": self.quote_id,
+            "import_id": self.import_id,
+        }
+
+    @classmethod
+    def from_wire(cls, data: dict[str, Any]) -> StoredEvent:
+        return cls(
+            sequence=int(data["sequence"]),
+            type=data["type"],
+            payload=data["payload"],
+            owner_id=data["owner_id"],
+            audience=frozenset(data["audience"]),
+            pipeline_id=data["pipeline_id"],
+            deal_id=data["deal_id"],
+            quote_id=data["quote_id"],
+            import_id=data["import_id"],
+        )

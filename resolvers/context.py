@@ -1,0 +1,54 @@
+"""The per-request context every resolver receives."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import asyncpg
+from strawberry.dataloader import DataLoader
+
+from domain.records import Viewer
+from subscriptions.bus import EventBus
+from subscriptions.relay import Relay
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+@dataclass
+class Services:
+    """Process-wide parts, built once in the app's lifespan."""
+
+    pool: asyncpg.Pool
+    bus: EventBus
+    relay: Relay
+    dev: bool = False
+
+
+@dataclass
+class Context:
+    services: Services
+    viewer: Viewer | None = None
+    connection_params: dict[str, Any] | None = None
+    loaders: dict[str, DataLoader[Any, Any]] = field(default_factory=dict)
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        return self.services.pool
+
+    @property
+    def me(self) -> Viewer:
+        assert self.viewer is not None, "authenticated before execution"
+        return self.viewer
+
+    def loader(self, name: str, make: Callable[[], DataLoader[K, V]]) -> DataLoader[K, V]:
+        found = self.loaders.get(name)
+        if found is None:
+            found = self.loaders[name] = make()
+        return found
+
+    def committed(self) -> None:
+        """Tell the relay a transaction with events has committed."""
+        self.services.relay.wake()

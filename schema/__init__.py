@@ -1,0 +1,56 @@
+"""The GraphQL schema: types, roots and the extensions that guard every operation."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import strawberry
+from graphql import ASTValidationRule, GraphQLError
+from strawberry.extensions import (
+    AddValidationRules,
+    MaskErrors,
+    MaxTokensLimiter,
+    ParserCache,
+    SchemaExtension,
+    ValidationCache,
+)
+from strawberry.extensions.max_aliases import create_validator as max_aliases_rule
+from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
+from strawberry.schema.config import StrawberryConfig
+
+from .mutation import Mutation
+from .query import Query
+from .subscription import Subscription
+
+MAX_DEPTH = 12
+MAX_ALIASES = 30
+MAX_TOKENS = 5000
+
+# Built once: a rule class made per request would defeat ValidationCache (strawberry #4635).
+LIMIT_RULES: list[type[ASTValidationRule]] = [depth_rule(MAX_DEPTH, None), max_aliases_rule(MAX_ALIASES)]
+
+
+def expected_error(error: GraphQLError) -> bool:
+    """Errors with a code, validation errors and input errors are for the client to see."""
+    original = error.original_error
+    if original is None or isinstance(original, GraphQLError):
+        return True
+    return isinstance(original, ValueError) and not isinstance(original, UnicodeError)
+
+
+def build_schema(*, dev: bool) -> strawberry.Schema:
+    extensions: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = [
+        lambda: AddValidationRules(LIMIT_RULES),
+        lambda: MaxTokensLimiter(MAX_TOKENS),
+        lambda: ParserCache(maxsize=512),
+        lambda: ValidationCache(maxsize=512),
+    ]
+    if not dev:
+        extensions.append(lambda: MaskErrors(should_mask_error=lambda e: not expected_error(e)))
+    return strawberry.Schema(
+        query=Query,
+        mutation=Mutation,
+        subscription=Subscription,
+        extensions=extensions,
+        config=StrawberryConfig(disable_field_suggestions=not dev),
+    )

@@ -1,0 +1,8 @@
+"""The Mutation root, merged from each area's mutations."""
+
+from strawberry.tools import merge_types
+
+from .notifications import NotificationMutations
+from .users import UserMutations
+
+Mutation = merge_types("Mutation", (UserMutations, NotificationMutations))

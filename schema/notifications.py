@@ -1,0 +1,84 @@
+"""Notification type, the viewer's notification list and markNotificationsRead."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+
+from db import notifications as notification_store
+from domain.records import Notification as DomainNotification
+from resolvers import notifications as use_cases
+
+from .errors import UserError, user_errors, value_or_none
+from .info import Info
+from .pagination import Connection, connection, decode_cursor, page_size
+
+
+@strawberry.type
+class Notification:
+    id: strawberry.ID
+    kind: str
+    message: str
+    read: bool
+    created_at: datetime
+    deal_id: strawberry.Private[int | None]
+    quote_id: strawberry.Private[int | None]
+
+    @classmethod
+    def from_domain(cls, n: DomainNotification) -> Notification:
+        return cls(
+            id=strawberry.ID(str(n.id)),
+            kind=n.kind,
+            message=n.message,
+            read=n.read,
+            created_at=n.created_at,
+            deal_id=n.deal_id,
+            quote_id=n.quote_id,
+        )
+
+
+@strawberry.input
+class MarkNotificationsReadInput:
+    ids: list[strawberry.ID]
+
+
+@strawberry.type
+class MarkNotificationsReadPayload:
+    count: int
+    user_errors: list[UserError]
+
+
+@strawberry.type
+class NotificationQueries:
+    @strawberry.field
+    async def notifications(
+        self, info: Info, unread_only: bool = False, first: int = 50, after: str | None = None
+    ) -> Connection[Notification]:
+        ctx = info.context
+        size = page_size(first)
+        cursor = decode_cursor(after)
+        rows = await notification_store.list_notifications(
+            ctx.pool,
+            ctx.me.id,
+            unread_only=unread_only,
+            before_id=int(cursor[0]) if cursor else None,
+            limit=size + 1,
+        )
+
+        async def count() -> int:
+            return await notification_store.count_notifications(ctx.pool, ctx.me.id, unread_only=unread_only)
+
+        return connection(rows, size, Notification.from_domain, lambda n: [n.id], count)
+
+
+@strawberry.type
+class NotificationMutations:
+    @strawberry.mutation
+    async def mark_notifications_read(
+        self, info: Info, input: MarkNotificationsReadInput
+    ) -> MarkNotificationsReadPayload:
+        result = await use_cases.mark_notifications_read(info.context, [int(i) for i in input.ids])
+        return MarkNotificationsReadPayload(
+            count=value_or_none(result, int) or 0, user_errors=user_errors(result)
+        )

@@ -1,0 +1,181 @@
+"""User and Team types, and the user and team mutations."""
+
+from __future__ import annotations
+
+import strawberry
+
+from db import users as user_store
+from domain.records import Team as DomainTeam
+from domain.records import User as DomainUser
+from resolvers import users as use_cases
+from resolvers.loaders import team_members, teams_of_user, user_loader
+
+from .enums import Scope
+from .errors import UserError, user_errors, value_or_none
+from .info import Info
+from .permissions import IsSuperAdmin
+
+
+@strawberry.type
+class User:
+    id: strawberry.ID
+    email: str
+    name: str
+    active: bool
+    is_super_admin: bool
+    can_approve_deals: bool
+    view_scope: Scope
+    edit_scope: Scope
+
+    @strawberry.field
+    async def teams(self, info: Info) -> list[Team]:
+        found = await teams_of_user(info.context).load(int(self.id))
+        return [Team.from_domain(t) for t in found]
+
+    @classmethod
+    def from_domain(cls, user: DomainUser) -> User:
+        return cls(
+            id=strawberry.ID(str(user.id)),
+            email=user.email,
+            name=user.name,
+            active=user.active,
+            is_super_admin=user.is_super_admin,
+            can_approve_deals=user.can_approve_deals,
+            view_scope=user.view_scope,
+            edit_scope=user.edit_scope,
+        )
+
+
+async def load_user(info: Info, user_id: int | None) -> User | None:
+    if user_id is None:
+        return None
+    user = await user_loader(info.context).load(user_id)
+    return User.from_domain(user) if user else None
+
+
+@strawberry.type
+class Team:
+    id: strawberry.ID
+    name: str
+
+    async def _members(self, info: Info, primary: bool) -> list[User]:
+        members = await team_members(info.context).load(int(self.id))
+        ids = [m.user_id for m in members if m.is_primary is primary]
+        users = await user_loader(info.context).load_many(ids)
+        return [User.from_domain(u) for u in users if u is not None]
+
+    @strawberry.field
+    async def primary_members(self, info: Info) -> list[User]:
+        return await self._members(info, True)
+
+    @strawberry.field
+    async def additional_members(self, info: Info) -> list[User]:
+        return await self._members(info, False)
+
+    @classmethod
+    def from_domain(cls, team: DomainTeam) -> Team:
+        return cls(id=strawberry.ID(str(team.id)), name=team.name)
+
+
+@strawberry.input
+class CreateUserInput:
+    email: str
+    name: str
+    is_super_admin: bool = False
+    can_approve_deals: bool = False
+    view_scope: Scope = Scope.ALL
+    edit_scope: Scope = Scope.ALL
+    team_id: strawberry.ID | None = None
+
+
+@strawberry.type
+class CreateUserPayload:
+    user: User | None
+    token: str | None
+    user_errors: list[UserError]
+
+
+@strawberry.input
+class UpdateUserInput:
+    id: strawberry.ID
+    active: bool | None = None
+    can_approve_deals: bool | None = None
+    view_scope: Scope | None = None
+    edit_scope: Scope | None = None
+
+
+@strawberry.type
+class UpdateUserPayload:
+    user: User | None
+    user_errors: list[UserError]
+
+
+@strawberry.input
+class CreateTeamInput:
+    name: str
+    primary_member_ids: list[strawberry.ID] = strawberry.field(default_factory=list)
+    additional_member_ids: list[strawberry.ID] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class CreateTeamPayload:
+    team: Team | None
+    user_errors: list[UserError]
+
+
+@strawberry.type
+class UserQueries:
+    @strawberry.field
+    def viewer(self, info: Info) -> User:
+        return User.from_domain(info.context.me.user)
+
+    @strawberry.field
+    async def users(self, info: Info) -> list[User]:
+        return [User.from_domain(u) for u in await user_store.list_users(info.context.pool)]
+
+
+@strawberry.type
+class UserMutations:
+    @strawberry.mutation(permission_classes=[IsSuperAdmin])
+    async def create_user(self, info: Info, input: CreateUserInput) -> CreateUserPayload:
+        result = await use_cases.create_user(
+            info.context,
+            email=input.email,
+            name=input.name,
+            is_super_admin=input.is_super_admin,
+            can_approve_deals=input.can_approve_deals,
+            view_scope=input.view_scope,
+            edit_scope=input.edit_scope,
+            team_id=int(input.team_id) if input.team_id else None,
+        )
+        return CreateUserPayload(
+            user=value_or_none(result, lambda n: User.from_domain(n.user)),
+            token=value_or_none(result, lambda n: n.token),
+            user_errors=user_errors(result),
+        )
+
+    @strawberry.mutation(permission_classes=[IsSuperAdmin])
+    async def update_user(self, info: Info, input: UpdateUserInput) -> UpdateUserPayload:
+        result = await use_cases.update_user(
+            info.context,
+            int(input.id),
+            active=input.active,
+            can_approve_deals=input.can_approve_deals,
+            view_scope=input.view_scope,
+            edit_scope=input.edit_scope,
+        )
+        return UpdateUserPayload(
+            user=value_or_none(result, User.from_domain), user_errors=user_errors(result)
+        )
+
+    @strawberry.mutation(permission_classes=[IsSuperAdmin])
+    async def create_team(self, info: Info, input: CreateTeamInput) -> CreateTeamPayload:
+        result = await use_cases.create_team(
+            info.context,
+            name=input.name,
+            primary_member_ids=[int(i) for i in input.primary_member_ids],
+            additional_member_ids=[int(i) for i in input.additional_member_ids],
+        )
+        return CreateTeamPayload(
+            team=value_or_none(result, Team.from_domain), user_errors=user_errors(result)
+        )

@@ -1,0 +1,1 @@
+"""The event bus, the outbox relay and the subscription streams."""

