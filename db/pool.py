@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import asyncpg
+from asyncpg.connection import LoggedQuery
 from asyncpg.pool import PoolConnectionProxy
 
 # A connection from the pool or a plain one; `Executor` also admits the pool itself.
@@ -15,7 +17,18 @@ Executor = asyncpg.Connection | PoolConnectionProxy | asyncpg.Pool
 STATEMENT_TIMEOUT_MS = 15_000
 
 
+# Observers of every statement any pool connection runs (tests count round trips with it).
+QUERY_OBSERVERS: list[Callable[[str], None]] = []
+
+
+def _observe(record: LoggedQuery) -> None:
+    for observer in QUERY_OBSERVERS:
+        observer(record.query)
+
+
 async def init_connection(conn: asyncpg.Connection) -> None:
+    if QUERY_OBSERVERS:  # attached only when observed: logging costs a little on every statement
+        conn.add_query_logger(_observe)
     for name in ("json", "jsonb"):
         await conn.set_type_codec(name, encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
 

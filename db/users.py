@@ -60,7 +60,12 @@ async def insert_user(
         ON CONFLICT ((lower(email))) DO NOTHING
         RETURNING {USER_COLUMNS}
         """,  # noqa: S608 (a constant column list)
-        email, name, is_super_admin, can_approve_deals, view_scope.value, edit_scope.value,
+        email,
+        name,
+        is_super_admin,
+        can_approve_deals,
+        view_scope.value,
+        edit_scope.value,
     )
     if row is None:
         existing = await conn.fetchval("SELECT id FROM users WHERE lower(email) = lower($1)", email)

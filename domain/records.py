@@ -61,3 +61,76 @@ class Notification:
     created_at: datetime
     deal_id: int | None = None
     quote_id: int | None = None
+
+
+class ObjectType(StrEnum):
+    CONTACT = "CONTACT"
+    COMPANY = "COMPANY"
+    DEAL = "DEAL"
+    TICKET = "TICKET"
+
+
+class ChangeSource(StrEnum):
+    UI = "UI"
+    API = "API"
+    IMPORT = "IMPORT"
+    WORKFLOW = "WORKFLOW"
+    AUTOMATION = "AUTOMATION"
+    FORM = "FORM"
+    INTEGRATION = "INTEGRATION"
+
+
+class StageKind(StrEnum):
+    OPEN = "OPEN"
+    CLOSED_WON = "CLOSED_WON"
+    CLOSED_LOST = "CLOSED_LOST"
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """A contact, company, deal or ticket: standard values by column, plus custom properties."""
+
+    type: ObjectType
+    id: int
+    values: dict[str, object]
+    owner_id: int | None
+    properties: dict[str, object]
+    created_at: datetime
+    updated_at: datetime
+    last_activity_date: datetime | None
+    last_contacted: datetime | None
+    version: int
+
+    def get(self, column: str) -> object:
+        return self.values.get(column)
+
+
+@dataclass(frozen=True, slots=True)
+class Stage:
+    id: int
+    pipeline_id: int
+    label: str
+    display_order: int
+    probability: float
+    kind: StageKind
+    is_approval_stage: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Pipeline:
+    id: int
+    label: str
+    stages: tuple[Stage, ...]
+
+    def stage(self, stage_id: int) -> Stage | None:
+        return next((s for s in self.stages if s.id == stage_id), None)
+
+
+@dataclass(frozen=True, slots=True)
+class PropertyChange:
+    name: str
+    old_value: str | None
+    new_value: str | None
+    source: ChangeSource
+    changed_by: int | None
+    changed_at: datetime

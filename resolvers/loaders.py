@@ -7,8 +7,12 @@ from collections.abc import Sequence
 
 from strawberry.dataloader import DataLoader
 
+from db import associations
+from db import pipelines as pipeline_store
+from db import records as record_store
 from db import users as user_store
-from domain.records import Team, TeamMember, User
+from domain.records import ObjectType, Pipeline, Record, Stage, Team, TeamMember, User
+from domain.visibility import visible_owner_ids
 
 from .context import Context
 
@@ -39,3 +43,55 @@ def team_members(ctx: Context) -> DataLoader[int, list[TeamMember]]:
         return [by_team[i] for i in ids]
 
     return ctx.loader("team_members", lambda: DataLoader(load_fn=load))
+
+
+def record_loader(ctx: Context, object_type: ObjectType) -> DataLoader[int, Record | None]:
+    """Records the viewer may see, by id; others load as None (out of scope reads as not found)."""
+
+    async def load(ids: Sequence[int]) -> list[Record | None]:
+        owners = visible_owner_ids(ctx.me, ctx.me.user.view_scope)
+        found = {r.id: r for r in await record_store.get_records(ctx.pool, object_type, list(ids), owners)}
+        return [found.get(i) for i in ids]
+
+    return ctx.loader(f"record:{object_type}", lambda: DataLoader(load_fn=load))
+
+
+def linked_loader(ctx: Context, from_type: ObjectType, to_type: ObjectType) -> DataLoader[int, list[int]]:
+    async def load(ids: Sequence[int]) -> list[list[int]]:
+        by_id: dict[int, list[int]] = defaultdict(list)
+        for a, b in await associations.linked(ctx.pool, from_type.value, list(ids), to_type.value):
+            by_id[a].append(b)
+        return [by_id[i] for i in ids]
+
+    return ctx.loader(f"linked:{from_type}:{to_type}", lambda: DataLoader(load_fn=load))
+
+
+async def linked_records(
+    ctx: Context, from_type: ObjectType, record_id: int, to_type: ObjectType
+) -> list[Record]:
+    ids = await linked_loader(ctx, from_type, to_type).load(record_id)
+    return [r for r in await record_loader(ctx, to_type).load_many(ids) if r is not None]
+
+
+def primary_company_loader(ctx: Context) -> DataLoader[int, int | None]:
+    async def load(ids: Sequence[int]) -> list[int | None]:
+        found = await associations.primary_companies(ctx.pool, list(ids))
+        return [found.get(i) for i in ids]
+
+    return ctx.loader("primary_company", lambda: DataLoader(load_fn=load))
+
+
+def pipeline_loader(ctx: Context) -> DataLoader[int, Pipeline | None]:
+    async def load(ids: Sequence[int]) -> list[Pipeline | None]:
+        found = {p.id: p for p in await pipeline_store.list_pipelines(ctx.pool, list(ids))}
+        return [found.get(i) for i in ids]
+
+    return ctx.loader("pipeline", lambda: DataLoader(load_fn=load))
+
+
+def stage_loader(ctx: Context) -> DataLoader[int, Stage | None]:
+    async def load(ids: Sequence[int]) -> list[Stage | None]:
+        found = {s.id: s for s in await pipeline_store.list_stages(ctx.pool, list(ids))}
+        return [found.get(i) for i in ids]
+
+    return ctx.loader("stage", lambda: DataLoader(load_fn=load))

@@ -18,6 +18,8 @@ from strawberry.extensions.max_aliases import create_validator as max_aliases_ru
 from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
 from strawberry.schema.config import StrawberryConfig
 
+from db.errors import DbError
+
 from .mutation import Mutation
 from .query import Query
 from .subscription import Subscription
@@ -33,7 +35,7 @@ LIMIT_RULES: list[type[ASTValidationRule]] = [depth_rule(MAX_DEPTH, None), max_a
 def expected_error(error: GraphQLError) -> bool:
     """Errors with a code, validation errors and input errors are for the client to see."""
     original = error.original_error
-    if original is None or isinstance(original, GraphQLError):
+    if original is None or isinstance(original, GraphQLError | DbError):
         return True
     return isinstance(original, ValueError) and not isinstance(original, UnicodeError)
 

@@ -7,8 +7,10 @@ from datetime import datetime
 import strawberry
 
 from domain.events import StoredEvent
+from resolvers.records import deal_from_snapshot
 
 from .notifications import Notification
+from .records import Deal
 
 
 @strawberry.type
@@ -16,12 +18,20 @@ class Event:
     sequence: str
     type: str
     notification: Notification | None = None
+    deal: Deal | None = None
+    from_stage_id: strawberry.ID | None = strawberry.field(
+        default=None, description="For deal.moved: the stage the deal left."
+    )
 
     @classmethod
     def from_stored(cls, event: StoredEvent) -> Event:
         payload = event.payload
         note = payload.get("notification")
+        deal = payload.get("deal")
+        from_stage = payload.get("from_stage_id")
         return cls(
+            deal=Deal(record=deal_from_snapshot(deal)) if deal else None,
+            from_stage_id=strawberry.ID(str(from_stage)) if from_stage else None,
             sequence=str(event.sequence),
             type=event.type,
             notification=Notification(

@@ -3,6 +3,8 @@
 from strawberry.tools import merge_types
 
 from .notifications import NotificationMutations
+from .pipelines import PipelineMutations
+from .record_mutations import RecordMutations
 from .users import UserMutations
 
-Mutation = merge_types("Mutation", (UserMutations, NotificationMutations))
+Mutation = merge_types("Mutation", (UserMutations, NotificationMutations, PipelineMutations, RecordMutations))

@@ -3,6 +3,8 @@
 from strawberry.tools import merge_types
 
 from .notifications import NotificationQueries
+from .pipelines import PipelineQueries
+from .record_queries import RecordQueries
 from .users import UserQueries
 
-Query = merge_types("Query", (UserQueries, NotificationQueries))
+Query = merge_types("Query", (UserQueries, NotificationQueries, PipelineQueries, RecordQueries))

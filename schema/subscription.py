@@ -7,6 +7,7 @@ from collections.abc import AsyncGenerator
 import strawberry
 
 from domain.events import StoredEvent
+from domain.visibility import can_see
 from resolvers.notifications import NOTIFICATION_CREATED
 from subscriptions import streams
 
@@ -27,4 +28,22 @@ class Subscription:
             return event.type == NOTIFICATION_CREATED and me in event.audience
 
         async for event in streams.events(ctx.pool, ctx.services.bus, parse_after(after), mine):
+            yield Event.from_stored(event)
+
+    @strawberry.subscription(description="A pipeline's deals created, moved, updated and deleted, in scope.")
+    async def board_changed(
+        self, info: Info, pipeline_id: strawberry.ID, after: str | None = None
+    ) -> AsyncGenerator[Event, None]:
+        ctx = info.context
+        pipeline = int(pipeline_id)
+        viewer = ctx.me
+
+        def on_board(event: StoredEvent) -> bool:
+            return (
+                event.pipeline_id == pipeline
+                and event.type.startswith("deal.")
+                and can_see(viewer, event.owner_id, event.audience)
+            )
+
+        async for event in streams.events(ctx.pool, ctx.services.bus, parse_after(after), on_board):
             yield Event.from_stored(event)

@@ -11,7 +11,15 @@ import httpx
 import pytest
 
 from db.pool import create_pool
-from tests.harness import Harness, clone_database, create_template, drop_database, dsn_for, live_server, server_dsn
+from tests.harness import (
+    Harness,
+    clone_database,
+    create_template,
+    drop_database,
+    dsn_for,
+    live_server,
+    server_dsn,
+)
 
 
 @pytest.fixture(scope="session")
@@ -49,3 +57,14 @@ async def conn(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
 async def app(pool: asyncpg.Pool, db_dsn: str) -> AsyncIterator[Harness]:
     async with live_server(db_dsn) as server, httpx.AsyncClient(base_url=server.url, timeout=10) as http:
         yield Harness(pool=pool, server=server, http=http)
+
+
+@pytest.fixture
+def query_log() -> Iterator[list[str]]:
+    """Every statement the app's pool runs; request it before `app` so new connections log."""
+    from db.pool import QUERY_OBSERVERS
+
+    log: list[str] = []
+    QUERY_OBSERVERS.append(log.append)
+    yield log
+    QUERY_OBSERVERS.remove(log.append)

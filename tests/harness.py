@@ -129,7 +129,9 @@ class Client:
 
     async def raw(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
-        response = await self.http.post("/graphql", json={"query": query, "variables": variables or {}}, headers=headers)
+        response = await self.http.post(
+            "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
+        )
         self.last_status = response.status_code
         body: dict[str, Any] = response.json()
         return body
@@ -179,12 +181,12 @@ class Harness:
         return Client(self.http, None)
 
     @contextlib.asynccontextmanager
-    async def ws(
-        self, client: Client, *, origin: str | None = None
-    ) -> AsyncIterator[WsClient]:
+    async def ws(self, client: Client, *, origin: str | None = None) -> AsyncIterator[WsClient]:
         headers = {"Origin": origin} if origin else None
         async with websockets.connect(
-            self.server.ws_url, subprotocols=["graphql-transport-ws"], additional_headers=headers  # type: ignore[list-item]
+            self.server.ws_url,
+            subprotocols=["graphql-transport-ws"],
+            additional_headers=headers,  # type: ignore[list-item]
         ) as socket:
             ws = WsClient(socket)
             await ws.init(client.token)
@@ -214,7 +216,9 @@ class WsClient:
     async def subscribe(self, query: str, variables: dict[str, Any] | None = None) -> str:
         self.next_id += 1
         op_id = str(self.next_id)
-        await self.send({"id": op_id, "type": "subscribe", "payload": {"query": query, "variables": variables or {}}})
+        await self.send(
+            {"id": op_id, "type": "subscribe", "payload": {"query": query, "variables": variables or {}}}
+        )
         return op_id
 
     async def next(self, timeout: float = 5.0) -> dict[str, Any]:

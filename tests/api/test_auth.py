@@ -102,11 +102,15 @@ async def test_only_super_admins_create_users(app: Harness) -> None:
 
 async def test_created_user_token_authenticates_that_user(app: Harness) -> None:
     admin = await app.user(super_admin=True)
-    data = await admin(CREATE_USER, {"input": {"email": "rep@example.com", "name": "Rep", "canApproveDeals": True}})
+    data = await admin(
+        CREATE_USER, {"input": {"email": "rep@example.com", "name": "Rep", "canApproveDeals": True}}
+    )
     created = data["createUser"]
     assert created["userErrors"] == []
     assert created["token"].startswith("df_")
-    stored = await app.pool.fetchval("SELECT token_hash FROM api_tokens WHERE user_id = $1", int(created["user"]["id"]))
+    stored = await app.pool.fetchval(
+        "SELECT token_hash FROM api_tokens WHERE user_id = $1", int(created["user"]["id"])
+    )
     assert created["token"].encode() not in stored  # only the hash is stored
     app_client = app.anonymous()
     app_client.token = created["token"]

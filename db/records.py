@@ -1,0 +1,273 @@
+"""Contacts, companies, deals and tickets: one repository over four tables of the same shape."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+
+from domain.records import ChangeSource, ObjectType, PropertyChange, Record
+
+from .errors import Duplicate, NotFound, VersionConflict
+from .pool import Conn, Executor
+
+
+@dataclass(frozen=True, slots=True)
+class Table:
+    name: str
+    columns: tuple[str, ...]
+    dedupe: str | None = None
+
+
+TABLES: Mapping[ObjectType, Table] = {
+    ObjectType.CONTACT: Table(
+        "contacts", ("email", "first_name", "last_name", "company_name", "lifecycle_stage"), "email"
+    ),
+    ObjectType.COMPANY: Table("companies", ("name", "domain", "lifecycle_stage"), "domain"),
+    ObjectType.DEAL: Table(
+        "deals",
+        ("name", "amount", "currency", "pipeline_id", "stage_id", "close_date", "latest_approval_status"),
+    ),
+    ObjectType.TICKET: Table("tickets", ("subject",)),
+}
+COMMON = (
+    "id",
+    "owner_id",
+    "properties",
+    "created_at",
+    "updated_at",
+    "last_activity_date",
+    "last_contacted",
+    "version",
+)
+
+
+def select_list(object_type: ObjectType, alias: str = "r") -> str:
+    return ", ".join(f"{alias}.{c}" for c in (*COMMON, *TABLES[object_type].columns))
+
+
+def record_from_row(object_type: ObjectType, row: asyncpg.Record) -> Record:
+    return Record(
+        type=object_type,
+        id=row["id"],
+        values={c: row[c] for c in TABLES[object_type].columns},
+        owner_id=row["owner_id"],
+        properties=row["properties"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        last_activity_date=row["last_activity_date"],
+        last_contacted=row["last_contacted"],
+        version=row["version"],
+    )
+
+
+def _check_columns(object_type: ObjectType, values: Mapping[str, Any]) -> None:
+    unknown = set(values) - set(TABLES[object_type].columns)
+    assert not unknown, f"not columns of {object_type}: {unknown}"
+
+
+async def find_duplicate(
+    conn: Executor, object_type: ObjectType, value: str | None, exclude_id: int | None = None
+) -> int | None:
+    table = TABLES[object_type]
+    if table.dedupe is None or not value:
+        return None
+    found: int | None = await conn.fetchval(
+        f"""
+        SELECT id FROM {table.name}
+         WHERE lower({table.dedupe}) = lower($1) AND deleted_at IS NULL AND ($2::bigint IS NULL OR id <> $2)
+        """,  # noqa: S608 (names from TABLES)
+        value,
+        exclude_id,
+    )
+    return found
+
+
+async def insert_record(
+    conn: Conn,
+    object_type: ObjectType,
+    values: Mapping[str, Any],
+    *,
+    owner_id: int | None,
+    properties: Mapping[str, Any],
+) -> Record:
+    _check_columns(object_type, values)
+    table = TABLES[object_type]
+    columns = [*values, "owner_id", "properties"]
+    params = ", ".join(f"${i}" for i in range(1, len(columns) + 1))
+    try:
+        async with conn.transaction():  # a savepoint, so a lost dedupe race can name the winner
+            row = await conn.fetchrow(
+                f"""
+                INSERT INTO {table.name} AS r ({", ".join(columns)}) VALUES ({params})
+                RETURNING {select_list(object_type)}
+                """,  # noqa: S608 (names from TABLES)
+                *values.values(),
+                owner_id,
+                dict(properties),
+            )
+    except asyncpg.UniqueViolationError as exc:
+        assert table.dedupe is not None
+        existing = await find_duplicate(conn, object_type, values.get(table.dedupe))
+        if existing is None:
+            raise
+        raise Duplicate(object_type.value.lower(), table.dedupe, existing) from exc
+    assert row is not None
+    return record_from_row(object_type, row)
+
+
+async def lock_record(
+    conn: Conn, object_type: ObjectType, record_id: int, owners: frozenset[int] | None
+) -> Record:
+    row = await conn.fetchrow(
+        f"""
+        SELECT {select_list(object_type)} FROM {TABLES[object_type].name} r
+         WHERE r.id = $1 AND r.deleted_at IS NULL AND ($2::bigint[] IS NULL OR r.owner_id = ANY($2))
+           FOR UPDATE
+        """,  # noqa: S608
+        record_id,
+        None if owners is None else list(owners),
+    )
+    if row is None:
+        raise NotFound(object_type.value.lower(), record_id)
+    return record_from_row(object_type, row)
+
+
+def check_version(record: Record, expected: int | None) -> None:
+    if expected is not None and expected != record.version:
+        raise VersionConflict(record.type.value.lower(), record.id, expected, record.version)
+
+
+async def update_record(
+    conn: Conn,
+    object_type: ObjectType,
+    record_id: int,
+    values: Mapping[str, Any],
+    *,
+    owner_id: int | None = None,
+    set_owner: bool = False,
+    properties: Mapping[str, Any] | None = None,
+) -> Record:
+    _check_columns(object_type, values)
+    assignments = [f"{c} = ${i}" for i, c in enumerate(values, start=2)]
+    args: list[Any] = [record_id, *values.values()]
+    if set_owner:
+        args.append(owner_id)
+        assignments.append(f"owner_id = ${len(args)}")
+    if properties is not None:
+        args.append(dict(properties))
+        assignments.append(f"properties = ${len(args)}")
+    assignments += ["version = r.version + 1", "updated_at = now()"]
+    row = await conn.fetchrow(
+        f"""
+        UPDATE {TABLES[object_type].name} r SET {", ".join(assignments)}
+         WHERE r.id = $1 RETURNING {select_list(object_type)}
+        """,  # noqa: S608
+        *args,
+    )
+    if row is None:
+        raise NotFound(object_type.value.lower(), record_id)
+    return record_from_row(object_type, row)
+
+
+async def soft_delete(conn: Conn, object_type: ObjectType, record_id: int) -> None:
+    await conn.execute(
+        f"UPDATE {TABLES[object_type].name} SET deleted_at = now(), version = version + 1 WHERE id = $1",  # noqa: S608
+        record_id,
+    )
+
+
+async def get_records(
+    conn: Executor, object_type: ObjectType, ids: Sequence[int], owners: frozenset[int] | None
+) -> list[Record]:
+    rows = await conn.fetch(
+        f"""
+        SELECT {select_list(object_type)} FROM {TABLES[object_type].name} r
+         WHERE r.id = ANY($1) AND r.deleted_at IS NULL AND ($2::bigint[] IS NULL OR r.owner_id = ANY($2))
+        """,  # noqa: S608
+        list(ids),
+        None if owners is None else list(owners),
+    )
+    return [record_from_row(object_type, r) for r in rows]
+
+
+async def list_records(
+    conn: Executor,
+    object_type: ObjectType,
+    *,
+    where: str,
+    args: Sequence[Any],
+    order: str,
+    limit: int,
+) -> list[Record]:
+    """`where` and `order` come from db.filters, built from whitelisted columns only."""
+    rows = await conn.fetch(
+        f"""
+        SELECT {select_list(object_type)} FROM {TABLES[object_type].name} r
+         WHERE r.deleted_at IS NULL AND ({where}) ORDER BY {order} LIMIT {int(limit)}
+        """,  # noqa: S608
+        *args,
+    )
+    return [record_from_row(object_type, r) for r in rows]
+
+
+async def count_records(conn: Executor, object_type: ObjectType, *, where: str, args: Sequence[Any]) -> int:
+    value: int = await conn.fetchval(
+        f"SELECT count(*) FROM {TABLES[object_type].name} r WHERE r.deleted_at IS NULL AND ({where})",  # noqa: S608
+        *args,
+    )
+    return value
+
+
+async def insert_history(
+    conn: Conn,
+    object_type: ObjectType,
+    rows: Sequence[tuple[int, str, str | None, str | None]],
+    *,
+    source: ChangeSource,
+    changed_by: int | None,
+) -> None:
+    """rows: (object_id, property name, old value, new value)."""
+    if not rows:
+        return
+    await conn.execute(
+        """
+        INSERT INTO property_history (object_type, object_id, name, old_value, new_value, source, changed_by)
+        SELECT $1, o, n, ov, nv, $6, $7
+          FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[]) AS t (o, n, ov, nv)
+        """,
+        object_type.value,
+        [r[0] for r in rows],
+        [r[1] for r in rows],
+        [r[2] for r in rows],
+        [r[3] for r in rows],
+        source.value,
+        changed_by,
+    )
+
+
+async def list_history(
+    conn: Executor, object_type: ObjectType, object_id: int, name: str
+) -> list[PropertyChange]:
+    rows = await conn.fetch(
+        """
+        SELECT name, old_value, new_value, source, changed_by, changed_at FROM property_history
+         WHERE object_type = $1 AND object_id = $2 AND name = $3 ORDER BY id DESC
+        """,
+        object_type.value,
+        object_id,
+        name,
+    )
+    return [
+        PropertyChange(
+            r["name"],
+            r["old_value"],
+            r["new_value"],
+            ChangeSource(r["source"]),
+            r["changed_by"],
+            r["changed_at"],
+        )
+        for r in rows
+    ]

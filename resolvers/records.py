@@ -1,0 +1,322 @@
+"""Create, update, delete and read contacts, companies, deals and tickets."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from db import associations
+from db import events as event_store
+from db import pipelines as pipeline_store
+from db import records as record_store
+from db import users as user_store
+from db.errors import Duplicate, NotFound
+from db.pool import Conn
+from domain.codes import RuleCode
+from domain.events import NewEvent
+from domain.pipelines import move_refusal
+from domain.records import ChangeSource, ObjectType, Record
+from domain.validation import field_problems, normalise
+from domain.visibility import can_edit, visible_owner_ids
+
+from .context import Context
+from .result import Ok, Problem, Refusal, Refused, Result, use_case
+
+
+def camel(column: str) -> str:
+    head, *rest = column.split("_")
+    return head + "".join(p.title() for p in rest)
+
+
+def as_text(value: object) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    return str(value)
+
+
+def deal_snapshot(deal: Record) -> dict[str, Any]:
+    """Everything a subscriber is shown of a deal, built once per event."""
+    return {
+        "id": deal.id,
+        "name": deal.get("name"),
+        "amount": as_text(deal.get("amount")),
+        "currency": deal.get("currency"),
+        "pipeline_id": deal.get("pipeline_id"),
+        "stage_id": deal.get("stage_id"),
+        "close_date": as_text(deal.get("close_date")),
+        "latest_approval_status": deal.get("latest_approval_status"),
+        "owner_id": deal.owner_id,
+        "properties": deal.properties,
+        "created_at": deal.created_at.isoformat(),
+        "updated_at": deal.updated_at.isoformat(),
+        "version": deal.version,
+    }
+
+
+def deal_event(kind: str, deal: Record, **extra: Any) -> NewEvent:
+    return NewEvent(
+        type=f"deal.{kind}",
+        payload={"deal": deal_snapshot(deal), **extra},
+        owner_id=deal.owner_id,
+        pipeline_id=int(str(deal.get("pipeline_id"))),
+        deal_id=deal.id,
+    )
+
+
+def refuse(code: RuleCode, message: str, *fields: str) -> Refusal:
+    return Refusal(Refused.one(code, message, tuple(fields) or None))
+
+
+def history_rows(before: Record | None, after: Record) -> list[tuple[int, str, str | None, str | None]]:
+    rows = []
+    for column, new in after.values.items():
+        old = before.values.get(column) if before else None
+        if as_text(old) != as_text(new):
+            rows.append((after.id, camel(column), as_text(old), as_text(new)))
+    if (before.owner_id if before else None) != after.owner_id:
+        rows.append(
+            (after.id, "ownerId", as_text(before.owner_id if before else None), as_text(after.owner_id))
+        )
+    old_props = before.properties if before else {}
+    for key in sorted(set(old_props) | set(after.properties)):
+        if as_text(old_props.get(key)) != as_text(after.properties.get(key)):
+            rows.append(
+                (
+                    after.id,
+                    f"properties.{key}",
+                    as_text(old_props.get(key)),
+                    as_text(after.properties.get(key)),
+                )
+            )
+    return rows
+
+
+def checked(object_type: ObjectType, values: Mapping[str, Any], *, creating: bool) -> dict[str, Any]:
+    clean = normalise(object_type, values)
+    problems = field_problems(object_type, clean, creating=creating)
+    if problems:
+        raise Refusal(Refused(tuple(Problem(m, RuleCode.INVALID, (camel(f),)) for f, m in problems)))
+    return clean
+
+
+async def check_owner(conn: Conn, owner_id: int | None) -> None:
+    if owner_id is None:
+        return
+    try:
+        owner = await user_store.get_user(conn, owner_id)
+    except NotFound:
+        raise refuse(RuleCode.NOT_FOUND, f"user {owner_id} not found", "ownerId") from None
+    if not owner.active:
+        raise refuse(
+            RuleCode.INACTIVE_USER, f"user {owner_id} is deactivated and cannot own records", "ownerId"
+        )
+
+
+async def check_stage(conn: Conn, pipeline_id: int, stage_id: int, from_stage_id: int | None) -> None:
+    try:
+        pipeline = await pipeline_store.get_pipeline(conn, pipeline_id)
+    except NotFound:
+        raise refuse(RuleCode.NOT_FOUND, f"pipeline {pipeline_id} not found", "pipelineId") from None
+    refusal = move_refusal(pipeline, from_stage_id, stage_id)
+    if refusal is not None:
+        raise refuse(refusal[0], refusal[1], "stageId")
+
+
+async def visible_ids(
+    ctx: Context, conn: Conn, object_type: ObjectType, ids: Sequence[int], field: str
+) -> None:
+    owners = visible_owner_ids(ctx.me, ctx.me.user.view_scope)
+    found = {r.id for r in await record_store.get_records(conn, object_type, ids, owners)}
+    missing = sorted(set(ids) - found)
+    if missing:
+        raise refuse(RuleCode.NOT_FOUND, f"{object_type.value.lower()} {missing[0]} not found", field)
+
+
+@dataclass(frozen=True, slots=True)
+class NewRecord:
+    object_type: ObjectType
+    values: Mapping[str, Any]
+    owner_id: int | None = None
+    properties: Mapping[str, Any] | None = None
+    contact_ids: Sequence[int] = ()
+    company_ids: Sequence[int] = ()
+
+
+@use_case
+async def create_record(
+    ctx: Context,
+    new: NewRecord,
+    *,
+    source: ChangeSource = ChangeSource.API,
+    idempotency_key: str | None = None,
+) -> Result[Record]:
+    values = checked(new.object_type, new.values, creating=True)
+    operation = f"create:{new.object_type.value}"
+    async with ctx.pool.acquire() as conn, conn.transaction():
+        if idempotency_key is not None:
+            first = await _claim_key(conn, ctx.me.id, operation, idempotency_key)
+            if first is not None:
+                found = await record_store.get_records(conn, new.object_type, [first], None)
+                if found:
+                    return Ok(found[0])
+        dedupe = record_store.TABLES[new.object_type].dedupe
+        if dedupe and values.get(dedupe):
+            existing = await record_store.find_duplicate(conn, new.object_type, values[dedupe])
+            if existing is not None:
+                raise Duplicate(new.object_type.value.lower(), dedupe, existing)
+        await check_owner(conn, new.owner_id)
+        if new.object_type is ObjectType.DEAL:
+            await check_stage(conn, int(values["pipeline_id"]), int(values["stage_id"]), None)
+            await visible_ids(ctx, conn, ObjectType.CONTACT, new.contact_ids, "contactIds")
+            await visible_ids(ctx, conn, ObjectType.COMPANY, new.company_ids, "companyIds")
+        record = await record_store.insert_record(
+            conn, new.object_type, values, owner_id=new.owner_id, properties=new.properties or {}
+        )
+        if new.object_type is ObjectType.DEAL:
+            await associations.link(conn, "DEAL", [record.id], "CONTACT", new.contact_ids)
+            await associations.link(conn, "DEAL", [record.id], "COMPANY", new.company_ids)
+        await record_store.insert_history(
+            conn, new.object_type, history_rows(None, record), source=source, changed_by=ctx.me.id
+        )
+        if idempotency_key is not None:
+            await _record_key(conn, ctx.me.id, operation, idempotency_key, record.id)
+        events = [deal_event("created", record)] if new.object_type is ObjectType.DEAL else []
+        await event_store.append(conn, events)
+    ctx.committed()
+    return Ok(record)
+
+
+async def _claim_key(conn: Conn, user_id: int, operation: str, key: str) -> int | None:
+    """None if this call owns the key now; else the id the first call created (waits for it to commit)."""
+    claimed = await conn.fetchval(
+        """
+        INSERT INTO idempotency_keys (user_id, operation, key, result_id) VALUES ($1, $2, $3, 0)
+        ON CONFLICT DO NOTHING RETURNING 1
+        """,
+        user_id,
+        operation,
+        key,
+    )
+    if claimed:
+        return None
+    result_id: int = await conn.fetchval(
+        "SELECT result_id FROM idempotency_keys WHERE user_id = $1 AND operation = $2 AND key = $3",
+        user_id,
+        operation,
+        key,
+    )
+    return result_id
+
+
+async def _record_key(conn: Conn, user_id: int, operation: str, key: str, result_id: int) -> None:
+    await conn.execute(
+        "UPDATE idempotency_keys SET result_id = $4 WHERE user_id = $1 AND operation = $2 AND key = $3",
+        user_id,
+        operation,
+        key,
+        result_id,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    object_type: ObjectType
+    id: int
+    values: Mapping[str, Any]
+    properties: Mapping[str, Any] | None = None
+    expected_version: int | None = None
+
+
+@use_case
+async def update_record(
+    ctx: Context, change: Change, *, source: ChangeSource = ChangeSource.API
+) -> Result[Record]:
+    values = checked(change.object_type, change.values, creating=False)
+    async with ctx.pool.acquire() as conn, conn.transaction():
+        before = await lock_editable(ctx, conn, change.object_type, change.id)
+        record_store.check_version(before, change.expected_version)
+        dedupe = record_store.TABLES[change.object_type].dedupe
+        if dedupe and values.get(dedupe):
+            existing = await record_store.find_duplicate(conn, change.object_type, values[dedupe], change.id)
+            if existing is not None:
+                raise Duplicate(change.object_type.value.lower(), dedupe, existing)
+        if change.object_type is ObjectType.DEAL and "stage_id" in values:
+            await check_stage(
+                conn, int(str(before.get("pipeline_id"))), int(values["stage_id"]), _stage_of(before)
+            )
+        properties = None
+        if change.properties is not None:
+            properties = {**before.properties, **change.properties}
+            properties = {k: v for k, v in properties.items() if v is not None}
+        after = await record_store.update_record(
+            conn, change.object_type, change.id, values, properties=properties
+        )
+        await record_store.insert_history(
+            conn, change.object_type, history_rows(before, after), source=source, changed_by=ctx.me.id
+        )
+        events = []
+        if change.object_type is ObjectType.DEAL:
+            moved = before.get("stage_id") != after.get("stage_id")
+            extra = {"from_stage_id": before.get("stage_id")} if moved else {}
+            events.append(deal_event("moved" if moved else "updated", after, **extra))
+        await event_store.append(conn, events)
+    ctx.committed()
+    return Ok(after)
+
+
+def _stage_of(deal: Record) -> int:
+    return int(str(deal.get("stage_id")))
+
+
+async def lock_editable(ctx: Context, conn: Conn, object_type: ObjectType, record_id: int) -> Record:
+    """Lock a record the viewer can see; refuse (as not found, or forbidden) if they may not edit it."""
+    owners = visible_owner_ids(ctx.me, ctx.me.user.view_scope)
+    record = await record_store.lock_record(conn, object_type, record_id, owners)
+    if not can_edit(ctx.me, record.owner_id):
+        raise refuse(RuleCode.FORBIDDEN, f"you may not edit {object_type.value.lower()} {record_id}", "id")
+    return record
+
+
+@use_case
+async def delete_record(ctx: Context, object_type: ObjectType, record_id: int) -> Result[int]:
+    async with ctx.pool.acquire() as conn, conn.transaction():
+        record = await lock_editable(ctx, conn, object_type, record_id)
+        await record_store.soft_delete(conn, object_type, record_id)
+        await event_store.append(
+            conn, [deal_event("deleted", record)] if object_type is ObjectType.DEAL else []
+        )
+    ctx.committed()
+    return Ok(record_id)
+
+
+def deal_from_snapshot(snapshot: Mapping[str, Any]) -> Record:
+    """The deal an event carries, rebuilt without a query (one payload serves every subscriber)."""
+    amount = snapshot.get("amount")
+    close = snapshot.get("close_date")
+    return Record(
+        type=ObjectType.DEAL,
+        id=snapshot["id"],
+        values={
+            "name": snapshot["name"],
+            "amount": Decimal(amount) if amount is not None else None,
+            "currency": snapshot["currency"],
+            "pipeline_id": snapshot["pipeline_id"],
+            "stage_id": snapshot["stage_id"],
+            "close_date": datetime.fromisoformat(close) if close else None,
+            "latest_approval_status": snapshot.get("latest_approval_status"),
+        },
+        owner_id=snapshot["owner_id"],
+        properties=snapshot.get("properties") or {},
+        created_at=datetime.fromisoformat(snapshot["created_at"]),
+        updated_at=datetime.fromisoformat(snapshot["updated_at"]),
+        last_activity_date=None,
+        last_contacted=None,
+        version=snapshot["version"],
+    )

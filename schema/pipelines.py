@@ -1,0 +1,87 @@
+"""Pipeline and Stage types, the pipelines query and createPipeline."""
+
+from __future__ import annotations
+
+import strawberry
+
+from db import pipelines as pipeline_store
+from domain.records import Pipeline as DomainPipeline
+from domain.records import Stage as DomainStage
+from resolvers import pipelines as use_cases
+
+from .enums import StageKind
+from .errors import UserError, user_errors, value_or_none
+from .info import Info
+from .permissions import IsSuperAdmin
+
+
+@strawberry.type
+class Stage:
+    id: strawberry.ID
+    label: str
+    display_order: int
+    probability: float
+    kind: StageKind
+    is_approval_stage: bool
+
+    @classmethod
+    def from_domain(cls, s: DomainStage) -> Stage:
+        return cls(
+            id=strawberry.ID(str(s.id)),
+            label=s.label,
+            display_order=s.display_order,
+            probability=s.probability,
+            kind=s.kind,
+            is_approval_stage=s.is_approval_stage,
+        )
+
+
+@strawberry.type
+class Pipeline:
+    id: strawberry.ID
+    label: str
+    stages: list[Stage]
+
+    @classmethod
+    def from_domain(cls, p: DomainPipeline) -> Pipeline:
+        return cls(
+            id=strawberry.ID(str(p.id)), label=p.label, stages=[Stage.from_domain(s) for s in p.stages]
+        )
+
+
+@strawberry.input
+class StageInput:
+    label: str
+    probability: float
+    kind: StageKind = StageKind.OPEN
+
+
+@strawberry.input
+class CreatePipelineInput:
+    label: str
+    stages: list[StageInput]
+
+
+@strawberry.type
+class CreatePipelinePayload:
+    pipeline: Pipeline | None
+    user_errors: list[UserError]
+
+
+@strawberry.type
+class PipelineQueries:
+    @strawberry.field
+    async def pipelines(self, info: Info) -> list[Pipeline]:
+        return [Pipeline.from_domain(p) for p in await pipeline_store.list_pipelines(info.context.pool)]
+
+
+@strawberry.type
+class PipelineMutations:
+    @strawberry.mutation(permission_classes=[IsSuperAdmin])
+    async def create_pipeline(self, info: Info, input: CreatePipelineInput) -> CreatePipelinePayload:
+        result = await use_cases.create_pipeline(
+            info.context, input.label, [(s.label, s.probability, s.kind) for s in input.stages]
+        )
+        return CreatePipelinePayload(
+            pipeline=value_or_none(result, Pipeline.from_domain), user_errors=user_errors(result)
+        )
