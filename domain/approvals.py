@@ -1,0 +1,310 @@
+"""Deal approvals: start guards, the decision state machine and the approval-stage gate (seed 000)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from enum import StrEnum
+from typing import Protocol
+
+from .codes import RuleCode
+from .events import NewEvent
+from .records import User
+
+
+class ApprovalStatus(StrEnum):
+    NOT_STARTED = "NOT_STARTED"
+    PENDING = "PENDING"
+    CHANGES_REQUESTED = "CHANGES_REQUESTED"
+    APPROVED = "APPROVED"
+    REJECTED = "REJECTED"
+    CANCELLED = "CANCELLED"
+
+
+class Mode(StrEnum):
+    ALL = "ALL"
+    ANY = "ANY"
+
+
+class Action(StrEnum):
+    APPROVE = "APPROVE"
+    REJECT = "REJECT"
+    REQUEST_CHANGES = "REQUEST_CHANGES"
+    RESUBMIT = "RESUBMIT"
+    RESTART = "RESTART"
+    CANCEL = "CANCEL"
+
+
+class ApprovalCode(StrEnum):  # codes RuleCode does not have yet
+    APPROVAL_NO_OWNER = "APPROVAL_NO_OWNER"
+    APPROVAL_OWNER_IS_APPROVER = "APPROVAL_OWNER_IS_APPROVER"
+    APPROVAL_APPROVER_INELIGIBLE = "APPROVAL_APPROVER_INELIGIBLE"
+    APPROVAL_WRONG_STATUS = "APPROVAL_WRONG_STATUS"
+    APPROVAL_ALREADY_DECIDED = "APPROVAL_ALREADY_DECIDED"
+    APPROVAL_REASON_REQUIRED = "APPROVAL_REASON_REQUIRED"
+    APPROVAL_COMMENT_REQUIRED = "APPROVAL_COMMENT_REQUIRED"
+    NOT_DEAL_OWNER = "NOT_DEAL_OWNER"
+
+
+class EventType(StrEnum):
+    STARTED = "approval.started"
+    NOT_STARTED = "approval.not_started"
+    DECIDED = "approval.decided"
+    RESUBMITTED = "approval.resubmitted"
+    CANCELLED = "approval.cancelled"
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """Why something may not happen, and what to do about it."""
+
+    code: RuleCode | ApprovalCode
+    reason: str
+    next_step: str = ""
+
+
+THEN = "then restart the approval."
+NO_OWNER = Refusal(ApprovalCode.APPROVAL_NO_OWNER, "The deal has no owner.", f"Assign an owner, {THEN}")
+OWNER_ONLY_APPROVER = Refusal(
+    ApprovalCode.APPROVAL_OWNER_IS_APPROVER,
+    "No one but the deal owner is an approver.",
+    f"Assign the deal to another owner or add another approver, {THEN}",
+)
+OWNER_APPROVER_IN_ALL_MODE = Refusal(
+    ApprovalCode.APPROVAL_OWNER_IS_APPROVER,
+    "The deal owner is an approver and every approver must approve.",
+    f"Assign the deal to another owner, remove the owner from the approvers or let any approver approve, {THEN}",
+)
+REJECTED_ONLY_CLOSED_LOST = Refusal(
+    RuleCode.APPROVAL_REJECTED_ONLY_CLOSED_LOST,
+    "The deal's approval was rejected.",
+    "A rejected deal can only move to a closed lost stage.",
+)
+APPROVAL_REQUIRED = Refusal(
+    RuleCode.APPROVAL_REQUIRED,
+    "The deal needs an approved approval to move past the approval stage.",
+    "Move the deal to the approval stage to request approval.",
+)
+NOT_APPROVER = Refusal(RuleCode.NOT_APPROVER, "You are not an approver of this deal.")
+NOT_DEAL_OWNER = Refusal(ApprovalCode.NOT_DEAL_OWNER, "Only the deal owner can resubmit it for approval.")
+ALREADY_DECIDED = Refusal(ApprovalCode.APPROVAL_ALREADY_DECIDED, "You have already decided on this approval.")
+REASON_REQUIRED = Refusal(ApprovalCode.APPROVAL_REASON_REQUIRED, "A rejection needs a reason.")
+COMMENT_REQUIRED = Refusal(ApprovalCode.APPROVAL_COMMENT_REQUIRED, "A request for changes needs a comment.")
+
+
+@dataclass(frozen=True, slots=True)
+class Vote:
+    approver_id: int
+    action: Action  # APPROVE, REJECT or REQUEST_CHANGES
+    text: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ApprovalState:
+    deal_id: int
+    owner_id: int | None
+    mode: Mode
+    approvers: tuple[User, ...]
+    status: ApprovalStatus = ApprovalStatus.NOT_STARTED
+    votes: tuple[Vote, ...] = ()
+    blocker: Refusal | None = None  # set while NOT_STARTED
+
+    @property
+    def deciders(self) -> frozenset[int]:
+        """The approvers who decide: never the deal's own owner."""
+        return frozenset(a.id for a in self.approvers) - {self.owner_id}
+
+
+@dataclass(frozen=True, slots=True)
+class ApprovalEvent:
+    type: EventType
+    deal_id: int
+    owner_id: int | None
+    actor_id: int | None
+    action: Action | None
+    from_status: ApprovalStatus | None
+    to_status: ApprovalStatus
+    text: str | None
+    notify: frozenset[int]  # in-app and email
+    audience: frozenset[int]  # who sees it whatever their scope: the approvers and those notified
+
+    def to_new_event(self) -> NewEvent:
+        fields = ("deal_id", "actor_id", "action", "from_status", "to_status", "text")
+        payload = {name: getattr(self, name) for name in fields}
+        return NewEvent(self.type, payload, self.owner_id, self.audience, deal_id=self.deal_id)
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    state: ApprovalState
+    events: tuple[ApprovalEvent, ...]
+
+
+class StageRef(Protocol):
+    """What the gate needs of a pipeline stage."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def display_order(self) -> int: ...
+    @property
+    def kind(self) -> str: ...
+
+
+def start_blocker(owner_id: int | None, approvers: Sequence[User], mode: Mode) -> Refusal | None:
+    """Seed 000: why an approval stays NOT_STARTED (no owner, owner approves own deal, approver unfit)."""
+    ids = {a.id for a in approvers}
+    if owner_id is None:
+        return NO_OWNER
+    if not ids - {owner_id}:
+        return OWNER_ONLY_APPROVER
+    if owner_id in ids and mode is Mode.ALL:
+        return OWNER_APPROVER_IN_ALL_MODE
+    unfit = sorted(a.name for a in approvers if not a.active or not a.can_approve_deals)
+    if unfit:
+        return Refusal(
+            ApprovalCode.APPROVAL_APPROVER_INELIGIBLE,
+            f"Deactivated or without the Approve deals permission: {', '.join(unfit)}.",
+            f"Reactivate them, give them the Approve deals permission or choose other approvers, {THEN}",
+        )
+    return None
+
+
+def start_approval(
+    deal_id: int, owner_id: int | None, approvers: Sequence[User], mode: Mode, actor_id: int | None
+) -> Transition:
+    """Seed 000: entering the approval stage starts a PENDING approval and notifies the approvers."""
+    state = ApprovalState(deal_id, owner_id, mode, tuple(approvers))
+    blocker = start_blocker(owner_id, approvers, mode)
+    if blocker is not None:
+        blocked = replace(state, blocker=blocker)
+        return Transition(blocked, (_event(EventType.NOT_STARTED, None, blocked, actor_id, None, None),))
+    return _start(state, actor_id, None)
+
+
+def decide(
+    state: ApprovalState, actor_id: int, action: Action, text: str | None = None
+) -> Transition | Refusal:
+    """Seed 000: apply one action to an approval, or refuse it with a code.
+
+    Approvers approve (optional message), reject (reason required) or request changes (comment
+    required) while PENDING; ANY: the first approval approves; ALL: every approver must. The owner
+    resubmits after CHANGES_REQUESTED. RESTART retries a NOT_STARTED approval. CANCEL (the process was
+    disabled; the caller checks super admin) cancels whatever the status.
+    """
+    if action in (Action.APPROVE, Action.REJECT, Action.REQUEST_CHANGES):
+        return _vote(state, actor_id, action, _clean(text))
+    if action is Action.RESUBMIT:
+        return _resubmit(state, actor_id, _clean(text))
+    if action is Action.RESTART:
+        if state.status is not ApprovalStatus.NOT_STARTED:
+            return _wrong_status(state, action)
+        blocker = start_blocker(state.owner_id, state.approvers, state.mode)
+        return blocker if blocker is not None else _start(state, actor_id, action)
+    if state.status is ApprovalStatus.CANCELLED:
+        return Transition(state, ())
+    cancelled = replace(state, status=ApprovalStatus.CANCELLED, blocker=None)
+    return Transition(cancelled, (_event(EventType.CANCELLED, state, cancelled, actor_id, action, None),))
+
+
+def enters_approval_stage(from_stage_id: int | None, to_stage_id: int, approval_stage_id: int | None) -> bool:
+    """Seed 000: a deal moved (or created) into the approval stage requests approval."""
+    return approval_stage_id is not None and to_stage_id == approval_stage_id and from_stage_id != to_stage_id
+
+
+def move_blocker(
+    from_stage: StageRef | None,
+    to_stage: StageRef,
+    stages: Sequence[StageRef],
+    approval_stage_id: int | None,
+    approval_status: ApprovalStatus | None,
+    exempt: bool,
+) -> Refusal | None:
+    """Seed 000: no move (or creation) past the approval stage without approval, except to closed lost.
+
+    A REJECTED deal moves only to a CLOSED_LOST stage. Deals already past the approval stage when the
+    process was enabled (`exempt`) are not gated. Moves to the approval stage or any stage before it
+    (by display order, so backwards too) are free; `stages` are the pipeline's, to place the gate.
+    """
+    if approval_stage_id is None or to_stage.kind == "CLOSED_LOST":
+        return None
+    if from_stage is not None and from_stage.id == to_stage.id:
+        return None
+    if approval_status is ApprovalStatus.REJECTED:
+        return REJECTED_ONLY_CLOSED_LOST
+    if exempt:
+        return None
+    gate = next((s.display_order for s in stages if s.id == approval_stage_id), None)
+    if gate is None:
+        raise ValueError(f"approval stage {approval_stage_id} is not among the pipeline's stages")
+    if to_stage.display_order <= gate or approval_status is ApprovalStatus.APPROVED:
+        return None
+    return APPROVAL_REQUIRED
+
+
+def _vote(state: ApprovalState, actor_id: int, action: Action, text: str | None) -> Transition | Refusal:
+    if actor_id not in state.deciders:
+        return NOT_APPROVER
+    if state.status is not ApprovalStatus.PENDING:
+        return _wrong_status(state, action)
+    if any(v.approver_id == actor_id for v in state.votes):
+        return ALREADY_DECIDED
+    if action is Action.REJECT and text is None:
+        return REASON_REQUIRED
+    if action is Action.REQUEST_CHANGES and text is None:
+        return COMMENT_REQUIRED
+    votes = (*state.votes, Vote(actor_id, action, text))
+    decided = replace(state, status=_status_after(state, votes, action), votes=votes)
+    notify = frozenset() if state.owner_id is None else frozenset({state.owner_id})
+    return Transition(decided, (_event(EventType.DECIDED, state, decided, actor_id, action, text, notify),))
+
+
+def _status_after(state: ApprovalState, votes: tuple[Vote, ...], action: Action) -> ApprovalStatus:
+    if action is Action.REJECT:
+        return ApprovalStatus.REJECTED
+    if action is Action.REQUEST_CHANGES:
+        return ApprovalStatus.CHANGES_REQUESTED
+    approved = {v.approver_id for v in votes if v.action is Action.APPROVE}
+    if state.mode is Mode.ANY or state.deciders <= approved:
+        return ApprovalStatus.APPROVED
+    return ApprovalStatus.PENDING
+
+
+def _resubmit(state: ApprovalState, actor_id: int, text: str | None) -> Transition | Refusal:
+    if actor_id != state.owner_id:
+        return NOT_DEAL_OWNER
+    if state.status is not ApprovalStatus.CHANGES_REQUESTED:
+        return _wrong_status(state, Action.RESUBMIT)
+    pending = replace(state, status=ApprovalStatus.PENDING, votes=())
+    event = _event(EventType.RESUBMITTED, state, pending, actor_id, Action.RESUBMIT, text, state.deciders)
+    return Transition(pending, (event,))
+
+
+def _start(state: ApprovalState, actor_id: int | None, action: Action | None) -> Transition:
+    before = state if action is not None else None
+    pending = replace(state, status=ApprovalStatus.PENDING, votes=(), blocker=None)
+    event = _event(EventType.STARTED, before, pending, actor_id, action, None, state.deciders)
+    return Transition(pending, (event,))
+
+
+def _wrong_status(state: ApprovalState, action: Action) -> Refusal:
+    return Refusal(ApprovalCode.APPROVAL_WRONG_STATUS, f"{action} is not possible while {state.status}.")
+
+
+def _event(
+    kind: EventType,
+    before: ApprovalState | None,
+    after: ApprovalState,
+    actor_id: int | None,
+    action: Action | None,
+    text: str | None,
+    notify: frozenset[int] = frozenset(),
+) -> ApprovalEvent:
+    from_status = before.status if before is not None else None
+    audience = notify | {a.id for a in after.approvers}
+    fields = (after.deal_id, after.owner_id, actor_id, action, from_status, after.status, text)
+    return ApprovalEvent(kind, *fields, notify, audience)
+
+
+def _clean(text: str | None) -> str | None:
+    return (text or "").strip() or None
