@@ -33,12 +33,24 @@ async def init_connection(conn: asyncpg.Connection) -> None:
         await conn.set_type_codec(name, encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
 
 
+class DealflowConnection(asyncpg.Connection):
+    """Skips asyncpg's reset statement on every release: a round trip per request saved.
+
+    Safe because nothing here sets session state (SET, LISTEN outside the relay's own
+    connection, advisory locks or cursors); open transactions are still rolled back.
+    """
+
+    def get_reset_query(self) -> str:
+        return ""
+
+
 async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 20, **kwargs: Any) -> asyncpg.Pool:
     pool = await asyncpg.create_pool(
         dsn,
         min_size=min_size,
         max_size=max_size,
         init=init_connection,
+        connection_class=DealflowConnection,
         server_settings={
             "statement_timeout": str(STATEMENT_TIMEOUT_MS),
             "application_name": "dealflow",
