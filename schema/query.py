@@ -2,9 +2,12 @@
 
 from strawberry.tools import merge_types
 
+from .engagements import ActivityQueries
 from .notifications import NotificationQueries
 from .pipelines import PipelineQueries
 from .record_queries import RecordQueries
 from .users import UserQueries
 
-Query = merge_types("Query", (UserQueries, NotificationQueries, PipelineQueries, RecordQueries))
+Query = merge_types(
+    "Query", (UserQueries, NotificationQueries, PipelineQueries, RecordQueries, ActivityQueries)
+)
