@@ -179,16 +179,37 @@ async def soft_delete(conn: Conn, object_type: ObjectType, record_id: int) -> No
     )
 
 
+# A deal awaiting an approver's decision is visible to that approver whatever their scope (DESIGN 2).
+AWAITING_APPROVER = """(r.latest_approval_status = 'PENDING' AND EXISTS (
+    SELECT 1 FROM approval_processes p JOIN approval_process_approvers pa ON pa.process_id = p.id
+     WHERE p.pipeline_id = r.pipeline_id AND p.enabled AND pa.user_id = ${n}))"""
+
+
+def awaiting_approver_sql(param: int) -> str:
+    return AWAITING_APPROVER.replace("${n}", f"${param}")
+
+
 async def get_records(
-    conn: Executor, object_type: ObjectType, ids: Sequence[int], owners: frozenset[int] | None
+    conn: Executor,
+    object_type: ObjectType,
+    ids: Sequence[int],
+    owners: frozenset[int] | None,
+    approver_id: int | None = None,
 ) -> list[Record]:
+    approver = (
+        f" OR ($3::bigint IS NOT NULL AND {awaiting_approver_sql(3)})"
+        if object_type is ObjectType.DEAL
+        else ""
+    )
     rows = await conn.fetch(
         f"""
         SELECT {select_list(object_type)} FROM {TABLES[object_type].name} r
-         WHERE r.id = ANY($1) AND r.deleted_at IS NULL AND ($2::bigint[] IS NULL OR r.owner_id = ANY($2))
+         WHERE r.id = ANY($1) AND r.deleted_at IS NULL
+           AND ($2::bigint[] IS NULL OR r.owner_id = ANY($2){approver})
         """,  # noqa: S608
         list(ids),
         None if owners is None else list(owners),
+        *([approver_id] if object_type is ObjectType.DEAL else []),
     )
     return [record_from_row(object_type, r) for r in rows]
 
@@ -271,3 +292,7 @@ async def list_history(
         )
         for r in rows
     ]
+
+
+async def lock_pipeline_deals(conn: Conn, pipeline_id: int) -> None:
+    await conn.execute("SELECT id FROM deals WHERE pipeline_id = $1 ORDER BY id FOR UPDATE", pipeline_id)

@@ -24,6 +24,7 @@ from db.migrate import apply_migrations
 from db.pool import create_pool
 from resolvers.auth import authenticate
 from resolvers.context import Context, Services
+from resolvers.mailer import Mailer
 from schema import build_schema
 from subscriptions.bus import EventBus
 from subscriptions.relay import Relay
@@ -164,7 +165,10 @@ async def running_services(settings: Settings, dsn: str) -> AsyncIterator[Servic
         relay = Relay(pool, bus)
         await relay.start()
         stack.push_async_callback(relay.stop)
-        yield Services(pool=pool, bus=bus, relay=relay, dev=settings.dev)
+        mailer = Mailer(pool, settings.smtp_url)
+        await mailer.start()
+        stack.push_async_callback(mailer.stop)
+        yield Services(pool=pool, bus=bus, relay=relay, mailer=mailer, dev=settings.dev)
 
 
 def create_app(settings: Settings | None = None, dsn: str | None = None) -> Starlette:

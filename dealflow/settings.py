@@ -23,6 +23,7 @@ class Settings:
     max_body_bytes: int = 1_048_576
     request_timeout_seconds: float = 30.0
     pool_max_size: int = 20
+    smtp_url: str | None = None
 
     @property
     def dev(self) -> bool:
@@ -42,4 +43,5 @@ class Settings:
             max_body_bytes=int(env.get("MAX_BODY_BYTES") or 1_048_576),
             request_timeout_seconds=float(env.get("REQUEST_TIMEOUT_SECONDS") or 30),
             pool_max_size=int(env.get("DATABASE_POOL_SIZE") or 20),
+            smtp_url=env.get("SMTP_URL") or None,
         )

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from .codes import RuleCode
+from .records import ChangeSource
 
 
 class LifecycleStage(StrEnum):
@@ -17,16 +18,6 @@ class LifecycleStage(StrEnum):
     CUSTOMER = "CUSTOMER"
     EVANGELIST = "EVANGELIST"
     OTHER = "OTHER"
-
-
-class ChangeSource(StrEnum):
-    UI = "UI"
-    API = "API"
-    IMPORT = "IMPORT"
-    WORKFLOW = "WORKFLOW"
-    AUTOMATION = "AUTOMATION"
-    FORM = "FORM"
-    INTEGRATION = "INTEGRATION"
 
 
 ORDER: tuple[LifecycleStage, ...] = tuple(LifecycleStage)  # display order, first to last

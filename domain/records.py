@@ -134,3 +134,53 @@ class PropertyChange:
     source: ChangeSource
     changed_by: int | None
     changed_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ApprovalProcess:
+    id: int
+    pipeline_id: int
+    approval_stage_id: int
+    mode: str
+    note: str
+    enabled: bool
+    approver_ids: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ApprovalVote:
+    approver_id: int
+    action: str
+    text: str | None
+    decided_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class DealApproval:
+    id: int
+    deal_id: int
+    process_id: int
+    status: str
+    blocker_code: str | None
+    reason: str | None
+    next_step: str | None
+    votes: tuple[ApprovalVote, ...]
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ApprovalStatusChange:
+    approval_id: int
+    status: str
+    actor_id: int | None
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Comment:
+    id: int
+    approval_id: int
+    author_id: int
+    body: str
+    created_at: datetime

@@ -10,6 +10,7 @@ import asyncpg
 from strawberry.dataloader import DataLoader
 
 from domain.records import Viewer
+from resolvers.mailer import Mailer
 from subscriptions.bus import EventBus
 from subscriptions.relay import Relay
 
@@ -24,6 +25,7 @@ class Services:
     pool: asyncpg.Pool
     bus: EventBus
     relay: Relay
+    mailer: Mailer
     dev: bool = False
 
 
@@ -50,5 +52,6 @@ class Context:
         return found
 
     def committed(self) -> None:
-        """Tell the relay a transaction with events has committed."""
+        """Tell the relay (and the mailer) a transaction with events has committed."""
         self.services.relay.wake()
+        self.services.mailer.wake()

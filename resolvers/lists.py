@@ -60,14 +60,20 @@ def decode_key(sort: Sort, key: Sequence[Any]) -> tuple[object, int]:
     return value, key[1]
 
 
-def scoped(ctx: Context, groups: FilterGroups, first_param: int) -> tuple[str, list[object]]:
-    """The filter's SQL AND the viewer's scope, over alias r."""
+def scoped(
+    ctx: Context, groups: FilterGroups, first_param: int, object_type: ObjectType = ObjectType.DEAL
+) -> tuple[str, list[object]]:
+    """The filter's SQL AND the viewer's scope (plus deals awaiting the viewer's approval), over alias r."""
     where, args = where_sql(groups, "r", first_param)
     owners = visible_owner_ids(ctx.me, ctx.me.user.view_scope)
     if owners is None:
         return where, args
     args.append(sorted(owners))
-    return f"{where} AND r.owner_id = ANY(${first_param + len(args) - 1}::bigint[])", args
+    scope = f"r.owner_id = ANY(${first_param + len(args) - 1}::bigint[])"
+    if object_type is ObjectType.DEAL:
+        args.append(ctx.me.id)
+        scope = f"({scope} OR {record_store.awaiting_approver_sql(first_param + len(args) - 1)})"
+    return f"{where} AND {scope}", args
 
 
 def _filter_type(object_type: ObjectType) -> filters.ObjectType:
@@ -86,7 +92,7 @@ async def list_records(
 ) -> Page:
     groups = parse_filter_groups(_filter_type(object_type), raw_groups)
     sort = parse_sort(_filter_type(object_type), sort_property, sort_direction)
-    where, args = scoped(ctx, groups, 1)
+    where, args = scoped(ctx, groups, 1, object_type)
     count_where, count_args = where, list(args)
     if after is not None:
         keyset, more = keyset_sql(sort, "r", decode_key(sort, after), len(args) + 1)

@@ -7,11 +7,24 @@ from collections.abc import Sequence
 
 from strawberry.dataloader import DataLoader
 
+from db import approvals as approval_store
 from db import associations
 from db import pipelines as pipeline_store
 from db import records as record_store
 from db import users as user_store
-from domain.records import ObjectType, Pipeline, Record, Stage, Team, TeamMember, User
+from domain.records import (
+    ApprovalProcess,
+    ApprovalStatusChange,
+    Comment,
+    DealApproval,
+    ObjectType,
+    Pipeline,
+    Record,
+    Stage,
+    Team,
+    TeamMember,
+    User,
+)
 from domain.visibility import visible_owner_ids
 
 from .context import Context
@@ -50,7 +63,10 @@ def record_loader(ctx: Context, object_type: ObjectType) -> DataLoader[int, Reco
 
     async def load(ids: Sequence[int]) -> list[Record | None]:
         owners = visible_owner_ids(ctx.me, ctx.me.user.view_scope)
-        found = {r.id: r for r in await record_store.get_records(ctx.pool, object_type, list(ids), owners)}
+        found = {
+            r.id: r
+            for r in await record_store.get_records(ctx.pool, object_type, list(ids), owners, ctx.me.id)
+        }
         return [found.get(i) for i in ids]
 
     return ctx.loader(f"record:{object_type}", lambda: DataLoader(load_fn=load))
@@ -95,3 +111,41 @@ def stage_loader(ctx: Context) -> DataLoader[int, Stage | None]:
         return [found.get(i) for i in ids]
 
     return ctx.loader("stage", lambda: DataLoader(load_fn=load))
+
+
+def approval_process_loader(ctx: Context) -> DataLoader[int, ApprovalProcess | None]:
+    """The enabled approval process of each pipeline."""
+
+    async def load(ids: Sequence[int]) -> list[ApprovalProcess | None]:
+        found = {p.pipeline_id: p for p in await approval_store.get_processes(ctx.pool, list(ids))}
+        return [found.get(i) for i in ids]
+
+    return ctx.loader("approval_process", lambda: DataLoader(load_fn=load))
+
+
+def latest_approval_loader(ctx: Context) -> DataLoader[int, DealApproval | None]:
+    async def load(ids: Sequence[int]) -> list[DealApproval | None]:
+        found = {a.deal_id: a for a in await approval_store.latest_approvals(ctx.pool, list(ids))}
+        return [found.get(i) for i in ids]
+
+    return ctx.loader("latest_approval", lambda: DataLoader(load_fn=load))
+
+
+def approval_history_loader(ctx: Context) -> DataLoader[int, list[ApprovalStatusChange]]:
+    async def load(ids: Sequence[int]) -> list[list[ApprovalStatusChange]]:
+        by_id: dict[int, list[ApprovalStatusChange]] = defaultdict(list)
+        for change in await approval_store.list_history(ctx.pool, list(ids)):
+            by_id[change.approval_id].append(change)
+        return [by_id[i] for i in ids]
+
+    return ctx.loader("approval_history", lambda: DataLoader(load_fn=load))
+
+
+def approval_comments_loader(ctx: Context) -> DataLoader[int, list[Comment]]:
+    async def load(ids: Sequence[int]) -> list[list[Comment]]:
+        by_id: dict[int, list[Comment]] = defaultdict(list)
+        for c in await approval_store.list_comments(ctx.pool, list(ids)):
+            by_id[c.approval_id].append(c)
+        return [by_id[i] for i in ids]
+
+    return ctx.loader("approval_comments", lambda: DataLoader(load_fn=load))

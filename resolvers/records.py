@@ -10,18 +10,17 @@ from typing import Any
 
 from db import associations
 from db import events as event_store
-from db import pipelines as pipeline_store
 from db import records as record_store
 from db import users as user_store
 from db.errors import Duplicate, NotFound
 from db.pool import Conn
 from domain.codes import RuleCode
 from domain.events import NewEvent
-from domain.pipelines import move_refusal
 from domain.records import ChangeSource, ObjectType, Record
 from domain.validation import field_problems, normalise
 from domain.visibility import can_edit, visible_owner_ids
 
+from . import approvals
 from .context import Context
 from .result import Ok, Problem, Refusal, Refused, Result, use_case
 
@@ -119,14 +118,12 @@ async def check_owner(conn: Conn, owner_id: int | None) -> None:
         )
 
 
-async def check_stage(conn: Conn, pipeline_id: int, stage_id: int, from_stage_id: int | None) -> None:
-    try:
-        pipeline = await pipeline_store.get_pipeline(conn, pipeline_id)
-    except NotFound:
-        raise refuse(RuleCode.NOT_FOUND, f"pipeline {pipeline_id} not found", "pipelineId") from None
-    refusal = move_refusal(pipeline, from_stage_id, stage_id)
-    if refusal is not None:
-        raise refuse(refusal[0], refusal[1], "stageId")
+async def check_stage(
+    conn: Conn, pipeline_id: int, deal_id: int | None, from_stage_id: int | None, stage_id: int
+) -> None:
+    """Every path that places a deal in a stage comes here (create, update, move, import, workflows)."""
+    pipeline = await approvals.pipeline_of(conn, pipeline_id)
+    await approvals.move_check(conn, pipeline, deal_id, from_stage_id, stage_id)
 
 
 async def visible_ids(
@@ -173,7 +170,7 @@ async def create_record(
                 raise Duplicate(new.object_type.value.lower(), dedupe, existing)
         await check_owner(conn, new.owner_id)
         if new.object_type is ObjectType.DEAL:
-            await check_stage(conn, int(values["pipeline_id"]), int(values["stage_id"]), None)
+            await check_stage(conn, int(values["pipeline_id"]), None, None, int(values["stage_id"]))
             await visible_ids(ctx, conn, ObjectType.CONTACT, new.contact_ids, "contactIds")
             await visible_ids(ctx, conn, ObjectType.COMPANY, new.company_ids, "companyIds")
         record = await record_store.insert_record(
@@ -187,7 +184,10 @@ async def create_record(
         )
         if idempotency_key is not None:
             await _record_key(conn, ctx.me.id, operation, idempotency_key, record.id)
-        events = [deal_event("created", record)] if new.object_type is ObjectType.DEAL else []
+        events = []
+        if new.object_type is ObjectType.DEAL:
+            events.append(deal_event("created", record))
+            events += await approvals.on_stage_entered(ctx, conn, record, None)
         await event_store.append(conn, events)
     ctx.committed()
     return Ok(record)
@@ -249,7 +249,11 @@ async def update_record(
                 raise Duplicate(change.object_type.value.lower(), dedupe, existing)
         if change.object_type is ObjectType.DEAL and "stage_id" in values:
             await check_stage(
-                conn, int(str(before.get("pipeline_id"))), int(values["stage_id"]), _stage_of(before)
+                conn,
+                int(str(before.get("pipeline_id"))),
+                change.id,
+                _stage_of(before),
+                int(values["stage_id"]),
             )
         properties = None
         if change.properties is not None:
@@ -266,6 +270,8 @@ async def update_record(
             moved = before.get("stage_id") != after.get("stage_id")
             extra = {"from_stage_id": before.get("stage_id")} if moved else {}
             events.append(deal_event("moved" if moved else "updated", after, **extra))
+            if moved:
+                events += await approvals.on_stage_entered(ctx, conn, after, _stage_of(before))
         await event_store.append(conn, events)
     ctx.committed()
     return Ok(after)

@@ -1,33 +1,29 @@
 """GraphQL enums, backed by the domain's own enums (registered once, used as types)."""
 
-from enum import StrEnum
-
 import strawberry
 
+from domain.approvals import ApprovalStatus
+from domain.approvals import Mode as ApprovalMode
+from domain.lifecycle import LifecycleStage
 from domain.records import ChangeSource, ObjectType, Scope, StageKind
 
+for enum, name in (
+    (Scope, "Scope"),
+    (ObjectType, "ObjectType"),
+    (StageKind, "StageKind"),
+    (ChangeSource, "ChangeSource"),
+    (LifecycleStage, "LifecycleStage"),
+    (ApprovalStatus, "ApprovalStatus"),
+    (ApprovalMode, "ApprovalMode"),
+):
+    strawberry.enum(enum, name=name)
 
-class LifecycleStage(StrEnum):
-    SUBSCRIBER = "SUBSCRIBER"
-    LEAD = "LEAD"
-    MARKETING_QUALIFIED_LEAD = "MARKETING_QUALIFIED_LEAD"
-    SALES_QUALIFIED_LEAD = "SALES_QUALIFIED_LEAD"
-    OPPORTUNITY = "OPPORTUNITY"
-    CUSTOMER = "CUSTOMER"
-    EVANGELIST = "EVANGELIST"
-    OTHER = "OTHER"
-
-
-class ApprovalStatus(StrEnum):
-    NOT_STARTED = "NOT_STARTED"
-    PENDING = "PENDING"
-    CHANGES_REQUESTED = "CHANGES_REQUESTED"
-    APPROVED = "APPROVED"
-    REJECTED = "REJECTED"
-    CANCELLED = "CANCELLED"
-
-
-for enum in (Scope, ObjectType, StageKind, ChangeSource, LifecycleStage, ApprovalStatus):
-    strawberry.enum(enum, name=enum.__name__)
-
-__all__ = ["ApprovalStatus", "ChangeSource", "LifecycleStage", "ObjectType", "Scope", "StageKind"]
+__all__ = [
+    "ApprovalMode",
+    "ApprovalStatus",
+    "ChangeSource",
+    "LifecycleStage",
+    "ObjectType",
+    "Scope",
+    "StageKind",
+]

@@ -7,8 +7,10 @@ from datetime import datetime
 import strawberry
 
 from domain.events import StoredEvent
+from resolvers.approvals import approval_from_snapshot
 from resolvers.records import deal_from_snapshot
 
+from .approvals import DealApproval
 from .notifications import Notification
 from .records import Deal
 
@@ -19,6 +21,11 @@ class Event:
     type: str
     notification: Notification | None = None
     deal: Deal | None = None
+    approval: DealApproval | None = None
+    action: str | None = strawberry.field(default=None, description="For approval events: the action taken.")
+    text: str | None = strawberry.field(
+        default=None, description="The decision's message, reason or comment."
+    )
     from_stage_id: strawberry.ID | None = strawberry.field(
         default=None, description="For deal.moved: the stage the deal left."
     )
@@ -29,7 +36,14 @@ class Event:
         note = payload.get("notification")
         deal = payload.get("deal")
         from_stage = payload.get("from_stage_id")
+        approval = None
+        if payload.get("approval"):
+            found, approver_ids = approval_from_snapshot(payload["approval"])
+            approval = DealApproval(approval=found, approver_ids=approver_ids)
         return cls(
+            approval=approval,
+            action=payload.get("action"),
+            text=payload.get("text"),
             deal=Deal(record=deal_from_snapshot(deal)) if deal else None,
             from_stage_id=strawberry.ID(str(from_stage)) if from_stage else None,
             sequence=str(event.sequence),

@@ -2,9 +2,21 @@
 
 from strawberry.tools import merge_types
 
+from .approvals import ApprovalMutations
+from .engagements import EngagementMutations
 from .notifications import NotificationMutations
 from .pipelines import PipelineMutations
 from .record_mutations import RecordMutations
 from .users import UserMutations
 
-Mutation = merge_types("Mutation", (UserMutations, NotificationMutations, PipelineMutations, RecordMutations))
+Mutation = merge_types(
+    "Mutation",
+    (
+        UserMutations,
+        NotificationMutations,
+        PipelineMutations,
+        RecordMutations,
+        EngagementMutations,
+        ApprovalMutations,
+    ),
+)

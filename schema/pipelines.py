@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Annotated
+
 import strawberry
 
 from db import pipelines as pipeline_store
 from domain.records import Pipeline as DomainPipeline
 from domain.records import Stage as DomainStage
 from resolvers import pipelines as use_cases
+from resolvers.loaders import approval_process_loader
 
 from .enums import StageKind
 from .errors import UserError, user_errors, value_or_none
 from .info import Info
 from .permissions import IsSuperAdmin
+
+if TYPE_CHECKING:
+    from .approvals import ApprovalProcess
 
 
 @strawberry.type
@@ -41,6 +47,15 @@ class Pipeline:
     id: strawberry.ID
     label: str
     stages: list[Stage]
+
+    @strawberry.field
+    async def approval_process(
+        self, info: Info
+    ) -> Annotated[ApprovalProcess, strawberry.lazy("schema.approvals")] | None:
+        from .approvals import ApprovalProcess
+
+        found = await approval_process_loader(info.context).load(int(self.id))
+        return ApprovalProcess(process=found) if found else None
 
     @classmethod
     def from_domain(cls, p: DomainPipeline) -> Pipeline:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 from strawberry.scalars import JSON
@@ -12,6 +12,8 @@ from strawberry.scalars import JSON
 from db import records as record_store
 from domain.records import ObjectType, Record
 from resolvers.loaders import (
+    approval_process_loader,
+    latest_approval_loader,
     linked_records,
     pipeline_loader,
     primary_company_loader,
@@ -23,6 +25,9 @@ from .enums import ApprovalStatus, ChangeSource, LifecycleStage
 from .info import Info
 from .pipelines import Pipeline, Stage
 from .users import User, load_user
+
+if TYPE_CHECKING:
+    from .approvals import DealApproval
 
 
 @strawberry.type
@@ -204,6 +209,19 @@ class Deal(CrmRecord):
         found = await stage_loader(info.context).load(int(self.raw("stage_id")))
         assert found is not None
         return Stage.from_domain(found)
+
+    @strawberry.field(description="The deal's latest approval, if it ever entered an approval stage.")
+    async def approval(
+        self, info: Info
+    ) -> Annotated[DealApproval, strawberry.lazy("schema.approvals")] | None:
+        from .approvals import DealApproval
+
+        found = await latest_approval_loader(info.context).load(self.record.id)
+        if found is None:
+            return None
+        process = await approval_process_loader(info.context).load(int(self.raw("pipeline_id")))
+        approvers = process.approver_ids if process and process.id == found.process_id else ()
+        return DealApproval(approval=found, approver_ids=approvers)
 
     @strawberry.field
     async def contacts(self, info: Info) -> list[Contact]:

@@ -8,6 +8,7 @@ import strawberry
 
 from domain.events import StoredEvent
 from domain.visibility import can_see
+from resolvers.approvals import APPROVAL_EVENT_PREFIX
 from resolvers.notifications import NOTIFICATION_CREATED
 from subscriptions import streams
 
@@ -46,4 +47,25 @@ class Subscription:
             )
 
         async for event in streams.events(ctx.pool, ctx.services.bus, parse_after(after), on_board):
+            yield Event.from_stored(event)
+
+    @strawberry.subscription(description="Every approval status change and decision, in scope; resumable.")
+    async def deal_approval_changed(
+        self, info: Info, pipeline_id: strawberry.ID | None = None, deal_id: strawberry.ID | None = None,
+        after: str | None = None,
+    ) -> AsyncGenerator[Event, None]:  # fmt: skip
+        ctx = info.context
+        pipeline = int(pipeline_id) if pipeline_id else None
+        deal = int(deal_id) if deal_id else None
+        viewer = ctx.me
+
+        def on_approval(event: StoredEvent) -> bool:
+            return (
+                event.type.startswith(APPROVAL_EVENT_PREFIX)
+                and (pipeline is None or event.pipeline_id == pipeline)
+                and (deal is None or event.deal_id == deal)
+                and can_see(viewer, event.owner_id, event.audience)
+            )
+
+        async for event in streams.events(ctx.pool, ctx.services.bus, parse_after(after), on_approval):
             yield Event.from_stored(event)

@@ -38,7 +38,15 @@ async def make_deal(client: Client, stage: int = 0, **extra: Any) -> dict[str, A
     p = await pipeline(client)
     payload = await client(
         CREATE_DEAL,
-        {"input": {"name": "Deal", "amount": "1200.50", "pipelineId": p["id"], "stageId": p["stages"][stage]["id"], **extra}},
+        {
+            "input": {
+                "name": "Deal",
+                "amount": "1200.50",
+                "pipelineId": p["id"],
+                "stageId": p["stages"][stage]["id"],
+                **extra,
+            }
+        },
     )
     assert payload["createDeal"]["userErrors"] == []
     deal: dict[str, Any] = payload["createDeal"]["deal"]
@@ -85,7 +93,9 @@ async def test_updating_a_contact_to_another_contacts_email_is_a_duplicate(app: 
     b = (await client(CREATE_CONTACT, {"input": {"email": "b@example.com"}}))["createContact"]["contact"]
     result = await client(UPDATE_CONTACT, {"input": {"id": b["id"], "email": "A@example.com"}})
     assert result["updateContact"]["userErrors"][0]["code"] == "DUPLICATE"
-    assert await app.pool.fetchval("SELECT email FROM contacts WHERE id = $1", int(b["id"])) == "b@example.com"
+    assert (
+        await app.pool.fetchval("SELECT email FROM contacts WHERE id = $1", int(b["id"])) == "b@example.com"
+    )
 
 
 async def test_malformed_email_is_refused_and_nothing_changes(app: Harness) -> None:
@@ -101,7 +111,8 @@ async def test_negative_amounts_are_refused_and_nothing_changes(app: Harness) ->
     p = await pipeline(client)
     before = await counts(app)
     result = await client(
-        CREATE_DEAL, {"input": {"name": "D", "amount": "-1", "pipelineId": p["id"], "stageId": p["stages"][0]["id"]}}
+        CREATE_DEAL,
+        {"input": {"name": "D", "amount": "-1", "pipelineId": p["id"], "stageId": p["stages"][0]["id"]}},
     )
     assert result["createDeal"]["userErrors"][0]["field"] == ["amount"]
     assert await counts(app) == before
@@ -131,8 +142,13 @@ async def test_unknown_ids_are_user_errors(app: Harness) -> None:
 async def test_only_active_users_can_own_records(app: Harness) -> None:
     admin = await app.user(super_admin=True)
     leaver = await app.user()
-    await admin("mutation($id: ID!) { updateUser(input: {id: $id, active: false}) { user { id } } }", {"id": str(leaver.user_id)})
-    result = await admin(CREATE_CONTACT, {"input": {"email": "x@example.com", "ownerId": str(leaver.user_id)}})
+    await admin(
+        "mutation($id: ID!) { updateUser(input: {id: $id, active: false}) { user { id } } }",
+        {"id": str(leaver.user_id)},
+    )
+    result = await admin(
+        CREATE_CONTACT, {"input": {"email": "x@example.com", "ownerId": str(leaver.user_id)}}
+    )
     assert result["createContact"]["userErrors"][0]["code"] == "INACTIVE_USER"
 
 
@@ -140,18 +156,24 @@ async def test_a_stale_expected_version_is_a_conflict_and_changes_nothing(app: H
     client = await app.user()
     deal = await make_deal(client)
     p = await pipeline(client)
-    ok = await client(MOVE_DEAL, {"input": {"dealId": deal["id"], "stageId": p["stages"][1]["id"], "expectedVersion": 1}})
+    ok = await client(
+        MOVE_DEAL, {"input": {"dealId": deal["id"], "stageId": p["stages"][1]["id"], "expectedVersion": 1}}
+    )
     assert ok["moveDeal"]["deal"]["version"] == 2
-    stale = await client(MOVE_DEAL, {"input": {"dealId": deal["id"], "stageId": p["stages"][2]["id"], "expectedVersion": 1}})
+    stale = await client(
+        MOVE_DEAL, {"input": {"dealId": deal["id"], "stageId": p["stages"][2]["id"], "expectedVersion": 1}}
+    )
     assert stale["moveDeal"]["userErrors"][0]["code"] == "VERSION_CONFLICT"
-    assert (await client('query($id: ID!) { deal(id: $id) { stage { label } } }', {"id": deal["id"]}))["deal"]["stage"][
-        "label"
-    ] == p["stages"][1]["label"]
+    assert (await client("query($id: ID!) { deal(id: $id) { stage { label } } }", {"id": deal["id"]}))[
+        "deal"
+    ]["stage"]["label"] == p["stages"][1]["label"]
 
 
 async def test_every_property_change_is_recorded_with_its_source(app: Harness) -> None:
     client = await app.user()
-    created = await client(CREATE_CONTACT, {"input": {"email": "h@example.com", "firstName": "Ann", "source": "UI"}})
+    created = await client(
+        CREATE_CONTACT, {"input": {"email": "h@example.com", "firstName": "Ann", "source": "UI"}}
+    )
     contact = created["createContact"]["contact"]
     await client(UPDATE_CONTACT, {"input": {"id": contact["id"], "firstName": "Anna"}})
     history = await client(
@@ -159,16 +181,24 @@ async def test_every_property_change_is_recorded_with_its_source(app: Harness) -
         {"id": contact["id"]},
     )
     changes = history["contact"]["propertyHistory"]
-    assert [(c["oldValue"], c["newValue"], c["source"]) for c in changes] == [("Ann", "Anna", "API"), (None, "Ann", "UI")]
+    assert [(c["oldValue"], c["newValue"], c["source"]) for c in changes] == [
+        ("Ann", "Anna", "API"),
+        (None, "Ann", "UI"),
+    ]
     assert changes[0]["changedBy"]["id"] == str(client.user_id)
 
 
 async def test_custom_properties_merge_and_are_recorded(app: Harness) -> None:
     client = await app.user()
-    contact = (await client(CREATE_CONTACT, {"input": {"email": "c@example.com", "properties": {"tier": "gold"}}}))
+    contact = await client(
+        CREATE_CONTACT, {"input": {"email": "c@example.com", "properties": {"tier": "gold"}}}
+    )
     cid = contact["createContact"]["contact"]["id"]
     await client(UPDATE_CONTACT, {"input": {"id": cid, "properties": {"size": 10}}})
-    data = await client('query($id: ID!) { contact(id: $id) { properties propertyHistory(name: "properties.size") { newValue } } }', {"id": cid})
+    data = await client(
+        'query($id: ID!) { contact(id: $id) { properties propertyHistory(name: "properties.size") { newValue } } }',
+        {"id": cid},
+    )
     assert data["contact"]["properties"] == {"tier": "gold", "size": 10}
     assert data["contact"]["propertyHistory"] == [{"newValue": "10"}]
 
@@ -184,21 +214,44 @@ async def test_the_same_client_mutation_id_creates_once_and_returns_the_first_re
 
 async def test_a_contact_has_at_most_one_primary_company(app: Harness) -> None:
     client = await app.user()
-    cid = (await client(CREATE_CONTACT, {"input": {"email": "p@example.com"}}))["createContact"]["contact"]["id"]
-    a = (await client(CREATE_COMPANY, {"input": {"name": "A", "domain": "a.com"}}))["createCompany"]["company"]["id"]
-    b = (await client(CREATE_COMPANY, {"input": {"name": "B", "domain": "b.com"}}))["createCompany"]["company"]["id"]
+    cid = (await client(CREATE_CONTACT, {"input": {"email": "p@example.com"}}))["createContact"]["contact"][
+        "id"
+    ]
+    a = (await client(CREATE_COMPANY, {"input": {"name": "A", "domain": "a.com"}}))["createCompany"][
+        "company"
+    ]["id"]
+    b = (await client(CREATE_COMPANY, {"input": {"name": "B", "domain": "b.com"}}))["createCompany"][
+        "company"
+    ]["id"]
     link = "mutation($i: AssociateInput!) { associate(input: $i) { ok userErrors { code } } }"
     for company in (a, b):
-        await client(link, {"i": {"fromType": "CONTACT", "fromId": cid, "toType": "COMPANY", "toId": company, "primary": True}})
-    data = await client('query($id: ID!) { contact(id: $id) { primaryCompany { id } companies { id } } }', {"id": cid})
+        await client(
+            link,
+            {
+                "i": {
+                    "fromType": "CONTACT",
+                    "fromId": cid,
+                    "toType": "COMPANY",
+                    "toId": company,
+                    "primary": True,
+                }
+            },
+        )
+    data = await client(
+        "query($id: ID!) { contact(id: $id) { primaryCompany { id } companies { id } } }", {"id": cid}
+    )
     assert data["contact"]["primaryCompany"]["id"] == b
     assert sorted(c["id"] for c in data["contact"]["companies"]) == sorted([a, b])
 
 
 async def test_deals_are_created_with_their_contacts_and_companies(app: Harness) -> None:
     client = await app.user()
-    cid = (await client(CREATE_CONTACT, {"input": {"email": "d@example.com"}}))["createContact"]["contact"]["id"]
-    co = (await client(CREATE_COMPANY, {"input": {"name": "D", "domain": "d.com"}}))["createCompany"]["company"]["id"]
+    cid = (await client(CREATE_CONTACT, {"input": {"email": "d@example.com"}}))["createContact"]["contact"][
+        "id"
+    ]
+    co = (await client(CREATE_COMPANY, {"input": {"name": "D", "domain": "d.com"}}))["createCompany"][
+        "company"
+    ]["id"]
     deal = await make_deal(client, contactIds=[cid], companyIds=[co])
     assert deal["contacts"] == [{"id": cid}]
     assert deal["companies"] == [{"id": co}]

@@ -1,0 +1,334 @@
+"""Approval processes, deal approvals, their votes, history and comments."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import asyncpg
+
+from domain.records import (
+    ApprovalProcess,
+    ApprovalStatusChange,
+    ApprovalVote,
+    Comment,
+    DealApproval,
+)
+
+from .pool import Conn, Executor
+
+PROCESS_COLUMNS = """p.id, p.pipeline_id, p.approval_stage_id, p.mode, p.note, p.enabled,
+    ARRAY(SELECT a.user_id FROM approval_process_approvers a WHERE a.process_id = p.id ORDER BY a.position)
+    AS approver_ids"""
+APPROVAL_COLUMNS = """a.id, a.deal_id, a.process_id, a.status, a.blocker_code, a.reason, a.next_step,
+    a.created_at, a.updated_at"""
+
+
+def process_from_row(row: asyncpg.Record) -> ApprovalProcess:
+    return ApprovalProcess(
+        id=row["id"],
+        pipeline_id=row["pipeline_id"],
+        approval_stage_id=row["approval_stage_id"],
+        mode=row["mode"],
+        note=row["note"],
+        enabled=row["enabled"],
+        approver_ids=tuple(row["approver_ids"]),
+    )
+
+
+async def get_processes(conn: Executor, pipeline_ids: Sequence[int]) -> list[ApprovalProcess]:
+    rows = await conn.fetch(
+        f"SELECT {PROCESS_COLUMNS} FROM approval_processes p WHERE p.pipeline_id = ANY($1) AND p.enabled",  # noqa: S608
+        list(pipeline_ids),
+    )
+    return [process_from_row(r) for r in rows]
+
+
+async def share_process(conn: Conn, pipeline_id: int) -> ApprovalProcess | None:
+    """The enabled process, share-locked so a concurrent disable waits for (or precedes) this change."""
+    row = await conn.fetchrow(
+        f"SELECT {PROCESS_COLUMNS} FROM approval_processes p WHERE p.pipeline_id = $1 AND p.enabled FOR SHARE",  # noqa: S608
+        pipeline_id,
+    )
+    return process_from_row(row) if row else None
+
+
+async def lock_process(conn: Conn, pipeline_id: int) -> ApprovalProcess | None:
+    row = await conn.fetchrow(
+        f"SELECT {PROCESS_COLUMNS} FROM approval_processes p WHERE p.pipeline_id = $1 AND p.enabled FOR UPDATE",  # noqa: S608
+        pipeline_id,
+    )
+    return process_from_row(row) if row else None
+
+
+async def lock_pipeline(conn: Conn, pipeline_id: int) -> bool:
+    """Serialise process changes and stage reordering of one pipeline."""
+    found = await conn.fetchval("SELECT id FROM pipelines WHERE id = $1 FOR UPDATE", pipeline_id)
+    return found is not None
+
+
+async def insert_stage_at(conn: Conn, pipeline_id: int, position: int, label: str, probability: float) -> int:
+    await conn.execute(
+        "UPDATE stages SET display_order = display_order + 1 WHERE pipeline_id = $1 AND display_order >= $2",
+        pipeline_id,
+        position,
+    )
+    stage_id: int = await conn.fetchval(
+        """
+        INSERT INTO stages (pipeline_id, label, display_order, probability, kind, is_approval_stage)
+        VALUES ($1, $2, $3, $4, 'OPEN', true) RETURNING id
+        """,
+        pipeline_id,
+        label,
+        position,
+        probability,
+    )
+    return stage_id
+
+
+async def move_stage(conn: Conn, pipeline_id: int, stage_id: int, position: int) -> None:
+    """Put a stage at position (0-based) and renumber the others densely around it."""
+    await conn.execute(
+        """
+        WITH ordered AS (
+            SELECT id, row_number() OVER (ORDER BY display_order) - 1 AS n
+              FROM stages WHERE pipeline_id = $1 AND id <> $2),
+        placed AS (
+            SELECT id, CASE WHEN n >= $3 THEN n + 1 ELSE n END AS n FROM ordered
+            UNION ALL SELECT $2, $3)
+        UPDATE stages s SET display_order = placed.n FROM placed WHERE s.id = placed.id
+        """,
+        pipeline_id,
+        stage_id,
+        position,
+    )
+
+
+async def update_stage(conn: Conn, stage_id: int, label: str | None, probability: float | None) -> None:
+    await conn.execute(
+        "UPDATE stages SET label = coalesce($2, label), probability = coalesce($3, probability) WHERE id = $1",
+        stage_id,
+        label,
+        probability,
+    )
+
+
+async def insert_process(
+    conn: Conn, pipeline_id: int, stage_id: int, mode: str, note: str, approver_ids: Sequence[int]
+) -> int:
+    process_id: int = await conn.fetchval(
+        """
+        INSERT INTO approval_processes (pipeline_id, approval_stage_id, mode, note) VALUES ($1, $2, $3, $4)
+        RETURNING id
+        """,
+        pipeline_id,
+        stage_id,
+        mode,
+        note,
+    )
+    await set_approvers(conn, process_id, approver_ids)
+    return process_id
+
+
+async def set_approvers(conn: Conn, process_id: int, approver_ids: Sequence[int]) -> None:
+    await conn.execute("DELETE FROM approval_process_approvers WHERE process_id = $1", process_id)
+    await conn.execute(
+        """
+        INSERT INTO approval_process_approvers (process_id, user_id, position)
+        SELECT $1, u, o FROM unnest($2::bigint[]) WITH ORDINALITY AS t (u, o)
+        """,
+        process_id,
+        list(approver_ids),
+    )
+
+
+async def update_process(conn: Conn, process_id: int, mode: str | None, note: str | None) -> None:
+    await conn.execute(
+        "UPDATE approval_processes SET mode = coalesce($2, mode), note = coalesce($3, note) WHERE id = $1",
+        process_id,
+        mode,
+        note,
+    )
+
+
+async def disable_process(conn: Conn, process: ApprovalProcess) -> None:
+    await conn.execute(
+        "UPDATE approval_processes SET enabled = false, disabled_at = now() WHERE id = $1", process.id
+    )
+    await conn.execute("UPDATE stages SET is_approval_stage = false WHERE id = $1", process.approval_stage_id)
+
+
+async def insert_exemptions(conn: Conn, process_id: int, pipeline_id: int, gate_order: int) -> None:
+    await conn.execute(
+        """
+        INSERT INTO approval_exempt_deals (process_id, deal_id)
+        SELECT $1, d.id FROM deals d JOIN stages s ON s.id = d.stage_id
+         WHERE d.pipeline_id = $2 AND s.display_order > $3 AND d.deleted_at IS NULL
+        """,
+        process_id,
+        pipeline_id,
+        gate_order,
+    )
+
+
+async def is_exempt(conn: Executor, process_id: int, deal_id: int) -> bool:
+    found = await conn.fetchval(
+        "SELECT 1 FROM approval_exempt_deals WHERE process_id = $1 AND deal_id = $2", process_id, deal_id
+    )
+    return found is not None
+
+
+async def _votes(conn: Executor, approval_ids: Sequence[int]) -> dict[int, list[ApprovalVote]]:
+    rows = await conn.fetch(
+        """
+        SELECT approval_id, approver_id, action, text, decided_at FROM approval_votes
+         WHERE approval_id = ANY($1) ORDER BY decided_at, approver_id
+        """,
+        list(approval_ids),
+    )
+    by_approval: dict[int, list[ApprovalVote]] = {}
+    for r in rows:
+        vote = ApprovalVote(r["approver_id"], r["action"], r["text"], r["decided_at"])
+        by_approval.setdefault(r["approval_id"], []).append(vote)
+    return by_approval
+
+
+async def _with_votes(conn: Executor, rows: Sequence[asyncpg.Record]) -> list[DealApproval]:
+    votes = await _votes(conn, [r["id"] for r in rows]) if rows else {}
+    return [
+        DealApproval(
+            id=r["id"],
+            deal_id=r["deal_id"],
+            process_id=r["process_id"],
+            status=r["status"],
+            blocker_code=r["blocker_code"],
+            reason=r["reason"],
+            next_step=r["next_step"],
+            votes=tuple(votes.get(r["id"], ())),
+            created_at=r["created_at"],
+            updated_at=r["updated_at"],
+        )
+        for r in rows
+    ]
+
+
+async def lock_latest_approval(conn: Conn, deal_id: int) -> DealApproval | None:
+    rows = await conn.fetch(
+        f"SELECT {APPROVAL_COLUMNS} FROM deal_approvals a WHERE a.deal_id = $1 ORDER BY a.id DESC LIMIT 1 FOR UPDATE",  # noqa: S608
+        deal_id,
+    )
+    found = await _with_votes(conn, rows)
+    return found[0] if found else None
+
+
+async def latest_approvals(conn: Executor, deal_ids: Sequence[int]) -> list[DealApproval]:
+    rows = await conn.fetch(
+        f"""
+        SELECT DISTINCT ON (a.deal_id) {APPROVAL_COLUMNS} FROM deal_approvals a
+         WHERE a.deal_id = ANY($1) ORDER BY a.deal_id, a.id DESC
+        """,  # noqa: S608
+        list(deal_ids),
+    )
+    return await _with_votes(conn, rows)
+
+
+async def insert_approval(
+    conn: Conn, deal_id: int, process_id: int, status: str, blocker: tuple[str, str, str] | None
+) -> int:
+    approval_id: int = await conn.fetchval(
+        """
+        INSERT INTO deal_approvals (deal_id, process_id, status, blocker_code, reason, next_step)
+        VALUES ($1, $2, $3, $4, $5, $6) RETURNING id
+        """,
+        deal_id,
+        process_id,
+        status,
+        *(blocker or (None, None, None)),
+    )
+    return approval_id
+
+
+async def save_status(
+    conn: Conn, approval_id: int, status: str, blocker: tuple[str, str, str] | None, *, clear_votes: bool
+) -> None:
+    await conn.execute(
+        """
+        UPDATE deal_approvals SET status = $2, blocker_code = $3, reason = $4, next_step = $5, updated_at = now()
+         WHERE id = $1
+        """,
+        approval_id,
+        status,
+        *(blocker or (None, None, None)),
+    )
+    if clear_votes:
+        await conn.execute("DELETE FROM approval_votes WHERE approval_id = $1", approval_id)
+
+
+async def insert_vote(conn: Conn, approval_id: int, approver_id: int, action: str, text: str | None) -> None:
+    await conn.execute(
+        "INSERT INTO approval_votes (approval_id, approver_id, action, text) VALUES ($1, $2, $3, $4)",
+        approval_id,
+        approver_id,
+        action,
+        text,
+    )
+
+
+async def insert_history(conn: Conn, approval_ids: Sequence[int], status: str, actor_id: int | None) -> None:
+    await conn.execute(
+        "INSERT INTO approval_history (approval_id, status, actor_id) SELECT unnest($1::bigint[]), $2, $3",
+        list(approval_ids),
+        status,
+        actor_id,
+    )
+
+
+async def set_deal_status(conn: Conn, deal_ids: Sequence[int], status: str) -> None:
+    await conn.execute(
+        "UPDATE deals SET latest_approval_status = $2 WHERE id = ANY($1)", list(deal_ids), status
+    )
+
+
+async def cancel_open(conn: Conn, process_id: int) -> list[DealApproval]:
+    """Every approval of the process that is not already CANCELLED becomes CANCELLED."""
+    rows = await conn.fetch(
+        f"""
+        UPDATE deal_approvals a SET status = 'CANCELLED', blocker_code = NULL, updated_at = now()
+         WHERE a.process_id = $1 AND a.status <> 'CANCELLED'
+        RETURNING {APPROVAL_COLUMNS}
+        """,  # noqa: S608
+        process_id,
+    )
+    return await _with_votes(conn, rows)
+
+
+async def list_history(conn: Executor, approval_ids: Sequence[int]) -> list[ApprovalStatusChange]:
+    rows = await conn.fetch(
+        "SELECT approval_id, status, actor_id, at FROM approval_history WHERE approval_id = ANY($1) ORDER BY id",
+        list(approval_ids),
+    )
+    return [ApprovalStatusChange(r["approval_id"], r["status"], r["actor_id"], r["at"]) for r in rows]
+
+
+async def insert_comment(conn: Conn, approval_id: int, author_id: int, body: str) -> Comment:
+    row = await conn.fetchrow(
+        """
+        INSERT INTO approval_comments (approval_id, author_id, body) VALUES ($1, $2, $3)
+        RETURNING id, approval_id, author_id, body, created_at
+        """,
+        approval_id,
+        author_id,
+        body,
+    )
+    assert row is not None
+    return Comment(**dict(row))
+
+
+async def list_comments(conn: Executor, approval_ids: Sequence[int]) -> list[Comment]:
+    rows = await conn.fetch(
+        """
+        SELECT id, approval_id, author_id, body, created_at FROM approval_comments
+         WHERE approval_id = ANY($1) ORDER BY id
+        """,
+        list(approval_ids),
+    )
+    return [Comment(**dict(r)) for r in rows]

@@ -1,0 +1,278 @@
+"""Deal approvals: the gate on every move, starting approvals, decisions and comments (seed 000)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any
+
+from db import approvals as approval_store
+from db import emails as email_store
+from db import events as event_store
+from db import pipelines as pipeline_store
+from db import records as record_store
+from db import users as user_store
+from db.errors import NotFound
+from db.pool import Conn
+from domain import approvals as rules
+from domain.approvals import Action, ApprovalState, ApprovalStatus, Mode, Transition, Vote
+from domain.codes import RuleCode
+from domain.events import NewEvent
+from domain.pipelines import move_refusal
+from domain.records import (
+    ApprovalProcess,
+    ApprovalVote,
+    Comment,
+    DealApproval,
+    ObjectType,
+    Pipeline,
+    Record,
+    Stage,
+)
+from domain.visibility import can_see
+
+from .context import Context
+from .notifications import notify
+from .result import Ok, Problem, Refusal, Refused, Result, use_case
+
+APPROVAL_EVENT_PREFIX = "approval."
+
+
+def refusal(found: rules.Refusal, field: str = "dealId") -> Refusal:
+    message = f"{found.reason} {found.next_step}".strip()
+    return Refusal(Refused((Problem(message, RuleCode(found.code.value), (field,)),)))
+
+
+async def move_check(
+    conn: Conn, pipeline: Pipeline, deal_id: int | None, from_stage_id: int | None, to_stage_id: int
+) -> None:
+    """The one place a stage change is decided: pipeline membership, then the approval gate."""
+    process = await approval_store.share_process(conn, pipeline.id)
+    status: ApprovalStatus | None = None
+    exempt = False
+    if process is not None and deal_id is not None:
+        latest = await approval_store.latest_approvals(conn, [deal_id])
+        status = ApprovalStatus(latest[0].status) if latest and latest[0].process_id == process.id else None
+        exempt = await approval_store.is_exempt(conn, process.id, deal_id)
+
+    def gate(from_stage: Stage | None, to_stage: Stage) -> tuple[RuleCode, str] | None:
+        if process is None:
+            return None
+        found = rules.move_blocker(
+            from_stage, to_stage, pipeline.stages, process.approval_stage_id, status, exempt
+        )
+        return (
+            None
+            if found is None
+            else (RuleCode(found.code.value), f"{found.reason} {found.next_step}".strip())
+        )
+
+    refused = move_refusal(pipeline, from_stage_id, to_stage_id, gate)
+    if refused is not None:
+        raise Refusal(Refused.one(refused[0], refused[1], ("stageId",)))
+
+
+async def on_stage_entered(
+    ctx: Context, conn: Conn, deal: Record, from_stage_id: int | None
+) -> list[NewEvent]:
+    """Entering the approval stage starts an approval (PENDING, approvers notified) or records NOT_STARTED."""
+    pipeline_id = int(str(deal.get("pipeline_id")))
+    process = await approval_store.share_process(conn, pipeline_id)
+    stage_id = int(str(deal.get("stage_id")))
+    if process is None or not rules.enters_approval_stage(from_stage_id, stage_id, process.approval_stage_id):
+        return []
+    approvers = await user_store.list_users(conn, process.approver_ids)
+    transition = rules.start_approval(deal.id, deal.owner_id, approvers, Mode(process.mode), ctx.me.id)
+    blocker = _blocker(transition.state)
+    approval_id = await approval_store.insert_approval(
+        conn, deal.id, process.id, transition.state.status.value, blocker
+    )
+    return await _persist(ctx, conn, deal, process, approval_id, transition, vote=None, clear_votes=False)
+
+
+def _blocker(state: ApprovalState) -> tuple[str, str, str] | None:
+    b = state.blocker
+    return None if b is None else (b.code.value, b.reason, b.next_step)
+
+
+async def _persist(
+    ctx: Context,
+    conn: Conn,
+    deal: Record,
+    process: ApprovalProcess,
+    approval_id: int,
+    transition: Transition,
+    *,
+    vote: Vote | None,
+    clear_votes: bool,
+) -> list[NewEvent]:
+    state = transition.state
+    if vote is None:
+        await approval_store.save_status(
+            conn, approval_id, state.status.value, _blocker(state), clear_votes=clear_votes
+        )
+    else:
+        await approval_store.insert_vote(conn, approval_id, vote.approver_id, vote.action.value, vote.text)
+        await approval_store.save_status(conn, approval_id, state.status.value, None, clear_votes=False)
+    await approval_store.insert_history(conn, [approval_id], state.status.value, ctx.me.id)
+    await approval_store.set_deal_status(conn, [deal.id], state.status.value)
+    events: list[NewEvent] = []
+    for change in transition.events:
+        snapshot = approval_snapshot(approval_id, deal, process, state)
+        events.append(
+            NewEvent(
+                type=change.type.value,
+                payload={"approval": snapshot, "action": change.action, "actor_id": change.actor_id,
+                         "from_status": change.from_status, "text": change.text},
+                owner_id=deal.owner_id,
+                audience=change.audience,
+                pipeline_id=process.pipeline_id,
+                deal_id=deal.id,
+            )
+        )  # fmt: skip
+        if change.notify:
+            kind, message = _message(
+                change.type.value, change.action, str(deal.get("name")), change.to_status
+            )
+            events += await notify(conn, sorted(change.notify), kind=kind, message=message, deal_id=deal.id)
+            await email_store.insert_emails(
+                conn, sorted(change.notify), subject=message, body=_email_body(message, change.text)
+            )
+    return events
+
+
+def approval_snapshot(
+    approval_id: int, deal: Record, process: ApprovalProcess, state: ApprovalState
+) -> dict[str, Any]:
+    blocker = state.blocker
+    return {
+        "at": datetime.now(UTC).isoformat(),
+        "approver_ids": list(process.approver_ids),
+        "votes": [
+            {"approver_id": v.approver_id, "action": v.action.value, "text": v.text} for v in state.votes
+        ],
+        "id": approval_id,
+        "deal_id": deal.id,
+        "pipeline_id": process.pipeline_id,
+        "status": state.status.value,
+        "reason": blocker.reason if blocker else None,
+        "next_step": blocker.next_step if blocker else None,
+    }
+
+
+def _message(kind: str, action: Action | None, deal_name: str, status: ApprovalStatus) -> tuple[str, str]:
+    if kind == rules.EventType.STARTED:
+        return "APPROVAL_REQUESTED", f"Your approval is requested for deal '{deal_name}'."
+    if kind == rules.EventType.RESUBMITTED:
+        return "APPROVAL_RESUBMITTED", f"Deal '{deal_name}' was resubmitted for your approval."
+    verb = {
+        Action.APPROVE: "approved",
+        Action.REJECT: "rejected",
+        Action.REQUEST_CHANGES: "sent back for changes",
+    }
+    done = verb.get(action, status.value.lower()) if action else status.value.lower()
+    return f"APPROVAL_{status.value}", f"Deal '{deal_name}' was {done} (approval now {status.value})."
+
+
+def _email_body(message: str, text: str | None) -> str:
+    return message + (f"\n\n{text}" if text else "")
+
+
+async def _deal_for_approval(
+    ctx: Context, conn: Conn, deal_id: int
+) -> tuple[Record, ApprovalProcess, DealApproval]:
+    """Lock the deal, then share-lock its process (the order every path uses), then the approval."""
+    try:
+        deal = await record_store.lock_record(conn, ObjectType.DEAL, deal_id, None)
+    except NotFound:
+        raise _not_found(deal_id) from None
+    process = await approval_store.share_process(conn, int(str(deal.get("pipeline_id"))))
+    approval = await approval_store.lock_latest_approval(conn, deal_id) if process else None
+    audience = frozenset(process.approver_ids) if process else frozenset()
+    if not can_see(ctx.me, deal.owner_id, audience):
+        raise _not_found(deal_id)
+    if process is None or approval is None or approval.process_id != process.id:
+        raise Refusal(Refused.one(RuleCode.NOT_FOUND, f"deal {deal_id} has no approval", ("dealId",)))
+    return deal, process, approval
+
+
+def _not_found(deal_id: int) -> Refusal:
+    return Refusal(Refused.one(RuleCode.NOT_FOUND, f"deal {deal_id} not found", ("dealId",)))
+
+
+@use_case
+async def act(ctx: Context, deal_id: int, action: Action, text: str | None = None) -> Result[DealApproval]:
+    """approve, reject, request changes, resubmit or restart: one transaction per decision."""
+    async with ctx.pool.acquire() as conn, conn.transaction():
+        deal, process, approval = await _deal_for_approval(ctx, conn, deal_id)
+        approvers = await user_store.list_users(conn, process.approver_ids)
+        state = ApprovalState(
+            deal_id, deal.owner_id, Mode(process.mode), tuple(approvers), ApprovalStatus(approval.status),
+            tuple(Vote(v.approver_id, Action(v.action), v.text) for v in approval.votes),
+        )  # fmt: skip
+        if action is Action.RESTART:  # the cause may be fixed: approvers and owner are read anew
+            state = replace(state, blocker=None)
+        outcome = rules.decide(state, ctx.me.id, action, text)
+        if isinstance(outcome, rules.Refusal):
+            raise refusal(outcome)
+        vote = (
+            outcome.state.votes[-1]
+            if action in (Action.APPROVE, Action.REJECT, Action.REQUEST_CHANGES)
+            else None
+        )
+        clear = action in (Action.RESUBMIT, Action.RESTART)
+        events = await _persist(ctx, conn, deal, process, approval.id, outcome, vote=vote, clear_votes=clear)
+        if action is Action.RESUBMIT and text:
+            await approval_store.insert_comment(conn, approval.id, ctx.me.id, text)
+        await event_store.append(conn, events)
+        found = await approval_store.latest_approvals(conn, [deal_id])
+    ctx.committed()
+    return Ok(found[0])
+
+
+@use_case
+async def comment(ctx: Context, deal_id: int, body: str) -> Result[Comment]:
+    """Owner and approvers write to one thread; each comment notifies the other side."""
+    if not body.strip():
+        return Refused.one(RuleCode.INVALID, "a comment needs a body", ("body",))
+    async with ctx.pool.acquire() as conn, conn.transaction():
+        deal, process, approval = await _deal_for_approval(ctx, conn, deal_id)
+        approvers = set(process.approver_ids)
+        if ctx.me.id != deal.owner_id and ctx.me.id not in approvers:
+            raise Refusal(
+                Refused.one(
+                    RuleCode.NOT_APPROVER, "only the deal owner and its approvers comment", ("dealId",)
+                )
+            )
+        saved = await approval_store.insert_comment(conn, approval.id, ctx.me.id, body.strip())
+        other_side = approvers if ctx.me.id == deal.owner_id else ({deal.owner_id} - {None})
+        recipients = sorted(u for u in other_side if u is not None and u != ctx.me.id)
+        message = f"New comment on the approval of deal '{deal.get('name')}'."
+        events = await notify(conn, recipients, kind="APPROVAL_COMMENT", message=message, deal_id=deal_id)
+        await email_store.insert_emails(conn, recipients, subject=message, body=body.strip())
+        await event_store.append(conn, events)
+    ctx.committed()
+    return Ok(saved)
+
+
+async def pipeline_of(conn: Conn, pipeline_id: int) -> Pipeline:
+    try:
+        return await pipeline_store.get_pipeline(conn, pipeline_id)
+    except NotFound:
+        raise Refusal(
+            Refused.one(RuleCode.NOT_FOUND, f"pipeline {pipeline_id} not found", ("pipelineId",))
+        ) from None
+
+
+def approval_from_snapshot(snapshot: dict[str, Any]) -> tuple[DealApproval, tuple[int, ...]]:
+    """The approval an event carries, rebuilt without a query; with the process's approver ids."""
+    at = datetime.fromisoformat(snapshot["at"]) if snapshot.get("at") else datetime.now(UTC)
+    votes = tuple(
+        ApprovalVote(v["approver_id"], v["action"], v["text"], at) for v in snapshot.get("votes", ())
+    )
+    approval = DealApproval(
+        id=snapshot["id"], deal_id=snapshot["deal_id"], process_id=0, status=snapshot["status"],
+        blocker_code=None, reason=snapshot.get("reason"), next_step=snapshot.get("next_step"),
+        votes=votes, created_at=at, updated_at=at,
+    )  # fmt: skip
+    return approval, tuple(snapshot.get("approver_ids", ()))

@@ -1,0 +1,94 @@
+"""The email sender: drains the outbox, SMTP when SMTP_URL is set, else the log; retries with backoff."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import smtplib
+from email.message import EmailMessage
+from urllib.parse import urlsplit
+
+import asyncpg
+
+from db import emails as email_store
+from domain.retry import MAX_ATTEMPTS, retry_delay
+
+logger = logging.getLogger(__name__)
+
+POLL_SECONDS = 1.0
+BATCH = 20
+SENDER = "dealflow@localhost"
+
+
+def send_smtp(url: str, to: str, subject: str, body: str) -> None:
+    parts = urlsplit(url)
+    message = EmailMessage()
+    message["From"] = (parts.username and f"{parts.username}@{parts.hostname}") or SENDER
+    message["To"] = to
+    message["Subject"] = subject
+    message.set_content(body)
+    with smtplib.SMTP(parts.hostname or "localhost", parts.port or 25, timeout=10) as smtp:
+        if parts.scheme == "smtp+starttls":
+            smtp.starttls()
+        if parts.username and parts.password:
+            smtp.login(parts.username, parts.password)
+        smtp.send_message(message)
+
+
+class Mailer:
+    """Claims due emails with FOR UPDATE SKIP LOCKED, so several processes never send one twice;
+    a row is marked sent in the transaction that sent it."""
+
+    def __init__(self, pool: asyncpg.Pool, smtp_url: str | None) -> None:
+        self.pool = pool
+        self.smtp_url = smtp_url
+        self.sent_to_log: list[tuple[str, str]] = []  # what was "sent" without SMTP, newest last
+        self._task: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="mailer")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def _run(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), POLL_SECONDS)
+            self._wake.clear()
+            try:
+                while await self.drain_once() == BATCH:
+                    pass
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+                logger.warning("mailer could not reach the database; retrying", exc_info=True)
+
+    async def drain_once(self) -> int:
+        async with self.pool.acquire() as conn, conn.transaction():
+            due = await email_store.claim_due(conn, BATCH, MAX_ATTEMPTS)
+            for email in due:
+                try:
+                    await self._send(email.to_address, email.subject, email.body)
+                except (OSError, smtplib.SMTPException) as exc:
+                    attempts = email.attempts + 1
+                    await email_store.mark_failed(conn, email.id, repr(exc), retry_delay(attempts))
+                    logger.warning(
+                        "email %s to %s failed (attempt %s): %s", email.id, email.to_address, attempts, exc
+                    )
+                else:
+                    await email_store.mark_sent(conn, email.id)
+        return len(due)
+
+    async def _send(self, to: str, subject: str, body: str) -> None:
+        if self.smtp_url:
+            await asyncio.to_thread(send_smtp, self.smtp_url, to, subject, body)
+        else:
+            logger.info("email to %s: %s", to, subject)
+            self.sent_to_log.append((to, subject))

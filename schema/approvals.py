@@ -1,0 +1,313 @@
+"""Deal approval types, the approval mutations and their payloads."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+
+from domain.approvals import Action
+from domain.records import ApprovalProcess as DomainProcess
+from domain.records import Comment as DomainComment
+from domain.records import DealApproval as DomainApproval
+from domain.records import ObjectType
+from resolvers import approval_process as process_cases
+from resolvers import approvals as use_cases
+from resolvers.approval_process import ProcessSettings
+from resolvers.loaders import (
+    approval_comments_loader,
+    approval_history_loader,
+    record_loader,
+    stage_loader,
+    user_loader,
+)
+
+from .enums import ApprovalMode, ApprovalStatus
+from .errors import UserError, user_errors, value_or_none
+from .info import Info
+from .permissions import IsSuperAdmin
+from .pipelines import Pipeline, Stage
+from .users import User, load_user
+
+if TYPE_CHECKING:
+    from .records import Deal
+
+
+@strawberry.type
+class ApprovalProcess:
+    process: strawberry.Private[DomainProcess]
+
+    @strawberry.field
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(str(self.process.id))
+
+    @strawberry.field
+    def mode(self) -> ApprovalMode:
+        return ApprovalMode(self.process.mode)
+
+    @strawberry.field
+    def note(self) -> str:
+        return self.process.note
+
+    @strawberry.field
+    def enabled(self) -> bool:
+        return self.process.enabled
+
+    @strawberry.field
+    async def approval_stage(self, info: Info) -> Stage:
+        stage = await stage_loader(info.context).load(self.process.approval_stage_id)
+        assert stage is not None
+        return Stage.from_domain(stage)
+
+    @strawberry.field
+    async def approvers(self, info: Info) -> list[User]:
+        users = await user_loader(info.context).load_many(list(self.process.approver_ids))
+        return [User.from_domain(u) for u in users if u is not None]
+
+
+@strawberry.type
+class ApproverDecision:
+    approver_id: strawberry.Private[int]
+    decision: ApprovalStatus | None
+    message: str | None
+    decided_at: datetime | None
+
+    @strawberry.field
+    async def approver(self, info: Info) -> User:
+        user = await load_user(info, self.approver_id)
+        assert user is not None
+        return user
+
+
+@strawberry.type
+class ApprovalStatusChange:
+    status: ApprovalStatus
+    actor_id: strawberry.Private[int | None]
+    at: datetime
+
+    @strawberry.field
+    async def actor(self, info: Info) -> User | None:
+        return await load_user(info, self.actor_id)
+
+
+@strawberry.type
+class Comment:
+    comment: strawberry.Private[DomainComment]
+
+    @strawberry.field
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(str(self.comment.id))
+
+    @strawberry.field
+    def body(self) -> str:
+        return self.comment.body
+
+    @strawberry.field
+    def created_at(self) -> datetime:
+        return self.comment.created_at
+
+    @strawberry.field
+    async def author(self, info: Info) -> User:
+        user = await load_user(info, self.comment.author_id)
+        assert user is not None
+        return user
+
+
+VOTE_STATUS = {"APPROVE": ApprovalStatus.APPROVED, "REJECT": ApprovalStatus.REJECTED,
+               "REQUEST_CHANGES": ApprovalStatus.CHANGES_REQUESTED}  # fmt: skip
+
+
+@strawberry.type
+class DealApproval:
+    approval: strawberry.Private[DomainApproval]
+    approver_ids: strawberry.Private[tuple[int, ...]] = ()
+
+    @strawberry.field
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(str(self.approval.id))
+
+    @strawberry.field
+    def status(self) -> ApprovalStatus:
+        return ApprovalStatus(self.approval.status)
+
+    @strawberry.field(description="Why the approval did not start (NOT_STARTED).")
+    def reason(self) -> str | None:
+        return self.approval.reason
+
+    @strawberry.field(description="What to do so that the approval can start.")
+    def next_step(self) -> str | None:
+        return self.approval.next_step
+
+    @strawberry.field
+    async def deal(self, info: Info) -> Annotated[Deal, strawberry.lazy("schema.records")]:
+        from .records import Deal
+
+        found = await record_loader(info.context, ObjectType.DEAL).load(self.approval.deal_id)
+        assert found is not None, "an approval is read only through its visible deal"
+        return Deal(record=found)
+
+    @strawberry.field
+    def decisions(self) -> list[ApproverDecision]:
+        votes = {v.approver_id: v for v in self.approval.votes}
+        ids = list(self.approver_ids) or list(votes)
+        return [
+            ApproverDecision(
+                approver_id=i,
+                decision=VOTE_STATUS[votes[i].action] if i in votes else None,
+                message=votes[i].text if i in votes else None,
+                decided_at=votes[i].decided_at if i in votes else None,
+            )
+            for i in ids
+        ]
+
+    @strawberry.field
+    async def history(self, info: Info) -> list[ApprovalStatusChange]:
+        changes = await approval_history_loader(info.context).load(self.approval.id)
+        return [
+            ApprovalStatusChange(status=ApprovalStatus(c.status), actor_id=c.actor_id, at=c.at)
+            for c in changes
+        ]
+
+    @strawberry.field
+    async def comments(self, info: Info) -> list[Comment]:
+        return [
+            Comment(comment=c) for c in await approval_comments_loader(info.context).load(self.approval.id)
+        ]
+
+
+@strawberry.input
+class DealApprovalsInput:
+    pipeline_id: strawberry.ID
+    stage_label: str | None = None
+    probability: float | None = None
+    position: int | None = None
+    approver_ids: list[strawberry.ID] | None = None
+    mode: ApprovalMode | None = None
+    note: str | None = None
+
+    def settings(self) -> ProcessSettings:
+        return ProcessSettings(
+            stage_label=self.stage_label,
+            probability=self.probability,
+            position=self.position,
+            approver_ids=[int(i) for i in self.approver_ids] if self.approver_ids is not None else None,
+            mode=self.mode.value if self.mode else None,
+            note=self.note,
+        )
+
+
+@strawberry.input
+class DisableDealApprovalsInput:
+    pipeline_id: strawberry.ID
+
+
+@strawberry.type
+class PipelinePayload:
+    pipeline: Pipeline | None
+    user_errors: list[UserError]
+
+
+@strawberry.input
+class ApproveDealInput:
+    deal_id: strawberry.ID
+    message: str | None = None
+
+
+@strawberry.input
+class RejectDealInput:
+    deal_id: strawberry.ID
+    reason: str
+
+
+@strawberry.input
+class RequestDealChangesInput:
+    deal_id: strawberry.ID
+    comment: str
+
+
+@strawberry.input
+class ResubmitDealInput:
+    deal_id: strawberry.ID
+    comment: str | None = None
+
+
+@strawberry.input
+class RestartDealApprovalInput:
+    deal_id: strawberry.ID
+
+
+@strawberry.input
+class CommentOnDealApprovalInput:
+    deal_id: strawberry.ID
+    body: str
+
+
+@strawberry.type
+class ApprovalPayload:
+    approval: DealApproval | None
+    user_errors: list[UserError]
+
+
+@strawberry.type
+class CommentPayload:
+    comment: Comment | None
+    user_errors: list[UserError]
+
+
+async def _act(info: Info, deal_id: strawberry.ID, action: Action, text: str | None) -> ApprovalPayload:
+    result = await use_cases.act(info.context, int(deal_id), action, text)
+    return ApprovalPayload(
+        approval=value_or_none(result, lambda a: DealApproval(approval=a)), user_errors=user_errors(result)
+    )
+
+
+@strawberry.type
+class ApprovalMutations:
+    @strawberry.mutation(permission_classes=[IsSuperAdmin])
+    async def enable_deal_approvals(self, info: Info, input: DealApprovalsInput) -> PipelinePayload:
+        result = await process_cases.enable(info.context, int(input.pipeline_id), input.settings())
+        return PipelinePayload(
+            pipeline=value_or_none(result, Pipeline.from_domain), user_errors=user_errors(result)
+        )
+
+    @strawberry.mutation(permission_classes=[IsSuperAdmin])
+    async def update_deal_approvals(self, info: Info, input: DealApprovalsInput) -> PipelinePayload:
+        result = await process_cases.update(info.context, int(input.pipeline_id), input.settings())
+        return PipelinePayload(
+            pipeline=value_or_none(result, Pipeline.from_domain), user_errors=user_errors(result)
+        )
+
+    @strawberry.mutation(permission_classes=[IsSuperAdmin])
+    async def disable_deal_approvals(self, info: Info, input: DisableDealApprovalsInput) -> PipelinePayload:
+        result = await process_cases.disable(info.context, int(input.pipeline_id))
+        return PipelinePayload(
+            pipeline=value_or_none(result, Pipeline.from_domain), user_errors=user_errors(result)
+        )
+
+    @strawberry.mutation
+    async def approve_deal(self, info: Info, input: ApproveDealInput) -> ApprovalPayload:
+        return await _act(info, input.deal_id, Action.APPROVE, input.message)
+
+    @strawberry.mutation
+    async def reject_deal(self, info: Info, input: RejectDealInput) -> ApprovalPayload:
+        return await _act(info, input.deal_id, Action.REJECT, input.reason)
+
+    @strawberry.mutation
+    async def request_deal_changes(self, info: Info, input: RequestDealChangesInput) -> ApprovalPayload:
+        return await _act(info, input.deal_id, Action.REQUEST_CHANGES, input.comment)
+
+    @strawberry.mutation
+    async def resubmit_deal(self, info: Info, input: ResubmitDealInput) -> ApprovalPayload:
+        return await _act(info, input.deal_id, Action.RESUBMIT, input.comment)
+
+    @strawberry.mutation
+    async def restart_deal_approval(self, info: Info, input: RestartDealApprovalInput) -> ApprovalPayload:
+        return await _act(info, input.deal_id, Action.RESTART, None)
+
+    @strawberry.mutation
+    async def comment_on_deal_approval(self, info: Info, input: CommentOnDealApprovalInput) -> CommentPayload:
+        result = await use_cases.comment(info.context, int(input.deal_id), input.body)
+        return CommentPayload(
+            comment=value_or_none(result, lambda c: Comment(comment=c)), user_errors=user_errors(result)
+        )
