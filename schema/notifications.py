@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
 from db import notifications as notification_store
 from domain.records import Notification as DomainNotification
+from domain.records import ObjectType
 from resolvers import notifications as use_cases
+from resolvers.loaders import record_loader
 
 from .errors import UserError, user_errors, value_or_none
 from .info import Info
+
+if TYPE_CHECKING:
+    from .records import Deal
+
 from .pagination import Connection, connection, decode_cursor, page_size
 
 
@@ -24,6 +31,15 @@ class Notification:
     created_at: datetime
     deal_id: strawberry.Private[int | None]
     quote_id: strawberry.Private[int | None]
+
+    @strawberry.field
+    async def deal(self, info: Info) -> Annotated[Deal, strawberry.lazy("schema.records")] | None:
+        from .records import Deal
+
+        if self.deal_id is None:
+            return None
+        found = await record_loader(info.context, ObjectType.DEAL).load(self.deal_id)
+        return Deal(record=found) if found else None
 
     @classmethod
     def from_domain(cls, n: DomainNotification) -> Notification:
