@@ -63,16 +63,15 @@ async def test_each_email_is_sent_once_even_with_two_senders(pool: asyncpg.Pool)
     await asyncio.gather(first.drain_once(), second.drain_once(), first.drain_once(), second.drain_once())
     sent = [s for _, s in first.sent_to_log + second.sent_to_log]
     assert sorted(sent) == sorted(f"s{i}" for i in range(30))
-    assert await app.pool.fetchval("SELECT count(*) FROM email_outbox WHERE sent_at IS NULL") == 0
+    assert await pool.fetchval("SELECT count(*) FROM email_outbox WHERE sent_at IS NULL") == 0
 
 
 async def test_a_failed_email_is_retried_later_with_backoff(
-    app: Harness, monkeypatch: pytest.MonkeyPatch
+    pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    user = await app.user()
-    assert user.user_id is not None
-    async with app.pool.acquire() as conn, conn.transaction():
-        await email_store.insert_emails(conn, [user.user_id], subject="hello", body="b")
+    user_id = await new_user(pool)
+    async with pool.acquire() as conn, conn.transaction():
+        await email_store.insert_emails(conn, [user_id], subject="hello", body="b")
 
     def refuse(*args: object) -> None:
         raise smtplib.SMTPServerDisconnected("down")
