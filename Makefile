@@ -2,6 +2,7 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+BENCH_ARGS ?=
 
 .PHONY: run test lint bench clean
 
@@ -13,8 +14,10 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -q -e '.[test]'
 	touch $@
 
+# `exec` so that make waits for dealflow itself: on Ctrl-C it shuts down, then stops the embedded
+# PostgreSQL, before the prompt comes back.
 run: $(VENV)/.installed
-	DEALFLOW_ENV=$${DEALFLOW_ENV:-dev} $(BIN)/dealflow serve
+	DEALFLOW_ENV=$${DEALFLOW_ENV:-dev} exec $(BIN)/dealflow serve
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .
@@ -23,6 +26,9 @@ lint: $(VENV)/.installed
 
 test: lint
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+bench: $(VENV)/.installed
+	$(BIN)/python bench/http_overhead.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

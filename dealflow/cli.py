@@ -5,9 +5,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import signal
 import sys
 from collections.abc import Sequence
+from types import FrameType
 
+from db.errors import Duplicate
 from db.migrate import migrate
 from db.pool import create_pool
 from domain.records import Scope
@@ -25,12 +28,17 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
 
     from .app import create_app
 
-    dsn = _dsn(settings)  # started here, so it outlives the server and stops after it
+    # The embedded server (when DATABASE_URL is unset) is started here, before uvicorn, so it
+    # outlives the app's shutdown; this process's atexit hook stops it after uvicorn returns.
+    dsn = _dsn(settings)
     app = create_app(settings, dsn)
     print(
         f"dealflow serving on http://{settings.host}:{settings.port}/graphql ({settings.env})",
         flush=True,
     )
+    # uvicorn catches SIGINT/SIGTERM, shuts down gracefully, restores our handlers and raises the
+    # signal again: SIGINT becomes KeyboardInterrupt and SIGTERM SystemExit (see main), so atexit
+    # hooks run either way.
     uvicorn.run(
         app,
         host=settings.host,
@@ -51,8 +59,9 @@ def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_create_user(settings: Settings, args: argparse.Namespace) -> int:
     from db import users as user_store
 
+    dsn = _dsn(settings)
+
     async def run() -> str:
-        dsn = _dsn(settings)
         await migrate(dsn)
         pool = await create_pool(dsn, min_size=1, max_size=2)
         try:
@@ -72,7 +81,12 @@ def cmd_create_user(settings: Settings, args: argparse.Namespace) -> int:
         finally:
             await pool.close()
 
-    print(asyncio.run(run()))
+    try:
+        token = asyncio.run(run())
+    except Duplicate as exc:
+        print(f"dealflow create-user: {exc}", file=sys.stderr)
+        return 1
+    print(token, flush=True)  # the token, always the last line of stdout
     return 0
 
 
@@ -92,11 +106,23 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+def _exit_on_signal(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(128 + signum)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     args = parser().parse_args(argv)
     settings = Settings.from_env()
-    code: int = args.run(settings, args)
+    # SIGTERM's default action ends the process without atexit hooks, which would leave the
+    # embedded PostgreSQL running; turn it into SystemExit (Ctrl-C is KeyboardInterrupt already).
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        if signal.getsignal(sig) is signal.SIG_DFL:
+            signal.signal(sig, _exit_on_signal)
+    try:
+        code: int = args.run(settings, args)
+    except KeyboardInterrupt:
+        return 128 + signal.SIGINT
     return code
 
 
