@@ -23,9 +23,21 @@ class Table:
 
 TABLES: Mapping[ObjectType, Table] = {
     ObjectType.CONTACT: Table(
-        "contacts", ("email", "first_name", "last_name", "company_name", "lifecycle_stage"), "email"
+        "contacts",
+        (
+            "email",
+            "first_name",
+            "last_name",
+            "company_name",
+            "lifecycle_stage",
+            "close_date",
+            "days_to_close",
+        ),
+        "email",
     ),
-    ObjectType.COMPANY: Table("companies", ("name", "domain", "lifecycle_stage"), "domain"),
+    ObjectType.COMPANY: Table(
+        "companies", ("name", "domain", "lifecycle_stage", "close_date", "days_to_close"), "domain"
+    ),
     ObjectType.DEAL: Table(
         "deals",
         ("name", "amount", "currency", "pipeline_id", "stage_id", "close_date", "latest_approval_status"),

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from db import associations
+from db import events as event_store
+from db import records as record_store
 from domain.codes import RuleCode
 from domain.records import ObjectType
 
+from . import lifecycle
 from .context import Context
 from .records import lock_editable, visible_ids
 from .result import Ok, Refused, Result, use_case
@@ -30,9 +33,21 @@ async def associate(
     async with ctx.pool.acquire() as conn, conn.transaction():
         await lock_editable(ctx, conn, from_type, from_id)
         await visible_ids(ctx, conn, to_type, [to_id], "toId")
+        events = []
         if primary:
-            await associations.set_primary_company(conn, from_id, to_id)
+            previous = await associations.set_primary_company(conn, from_id, to_id)
+            if previous != to_id:  # first associated as primary (or switched): the contact re-evaluates
+                company = await record_store.get_records(conn, ObjectType.COMPANY, [to_id], None)
+                events += await lifecycle.primary_company_set(
+                    ctx, conn, from_id, company[0].get("lifecycle_stage")
+                )
         else:
             await associations.link(conn, from_type.value, [from_id], to_type.value, [to_id])
+        pair = {from_type: from_id, to_type: to_id}
+        if ObjectType.DEAL in pair:
+            contacts = [pair[ObjectType.CONTACT]] if ObjectType.CONTACT in pair else []
+            companies = [pair[ObjectType.COMPANY]] if ObjectType.COMPANY in pair else []
+            events += await lifecycle.deal_associated(ctx, conn, contacts, companies)
+        await event_store.append(conn, events)
     ctx.committed()
     return Ok(True)

@@ -4,69 +4,29 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 from db import associations
 from db import events as event_store
+from db import lifecycle as lifecycle_store
 from db import records as record_store
 from db import users as user_store
 from db.errors import Duplicate, NotFound
 from db.pool import Conn
 from domain.codes import RuleCode
-from domain.events import NewEvent
 from domain.records import ChangeSource, ObjectType, Record
 from domain.validation import field_problems, normalise
 from domain.visibility import can_edit, visible_owner_ids
 
-from . import approvals
+from . import approvals, effects, lifecycle
 from .context import Context
 from .result import Ok, Problem, Refusal, Refused, Result, use_case
+from .snapshots import as_text
 
 
 def camel(column: str) -> str:
     head, *rest = column.split("_")
     return head + "".join(p.title() for p in rest)
-
-
-def as_text(value: object) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return format(value, "f")
-    return str(value)
-
-
-def deal_snapshot(deal: Record) -> dict[str, Any]:
-    """Everything a subscriber is shown of a deal, built once per event."""
-    return {
-        "id": deal.id,
-        "name": deal.get("name"),
-        "amount": as_text(deal.get("amount")),
-        "currency": deal.get("currency"),
-        "pipeline_id": deal.get("pipeline_id"),
-        "stage_id": deal.get("stage_id"),
-        "close_date": as_text(deal.get("close_date")),
-        "latest_approval_status": deal.get("latest_approval_status"),
-        "owner_id": deal.owner_id,
-        "properties": deal.properties,
-        "created_at": deal.created_at.isoformat(),
-        "updated_at": deal.updated_at.isoformat(),
-        "version": deal.version,
-    }
-
-
-def deal_event(kind: str, deal: Record, **extra: Any) -> NewEvent:
-    return NewEvent(
-        type=f"deal.{kind}",
-        payload={"deal": deal_snapshot(deal), **extra},
-        owner_id=deal.owner_id,
-        pipeline_id=int(str(deal.get("pipeline_id"))),
-        deal_id=deal.id,
-    )
 
 
 def refuse(code: RuleCode, message: str, *fields: str) -> Refusal:
@@ -144,6 +104,7 @@ class NewRecord:
     properties: Mapping[str, Any] | None = None
     contact_ids: Sequence[int] = ()
     company_ids: Sequence[int] = ()
+    form_lifecycle_stage: str | None = None  # a form's own default stage (source FORM)
 
 
 @use_case
@@ -169,6 +130,9 @@ async def create_record(
             if existing is not None:
                 raise Duplicate(new.object_type.value.lower(), dedupe, existing)
         await check_owner(conn, new.owner_id)
+        if new.object_type in (ObjectType.CONTACT, ObjectType.COMPANY):
+            settings = await lifecycle_store.get_settings(conn)
+            lifecycle.creation_stage(values, source, settings, new.form_lifecycle_stage)
         if new.object_type is ObjectType.DEAL:
             await check_stage(conn, int(values["pipeline_id"]), None, None, int(values["stage_id"]))
             await visible_ids(ctx, conn, ObjectType.CONTACT, new.contact_ids, "contactIds")
@@ -184,10 +148,7 @@ async def create_record(
         )
         if idempotency_key is not None:
             await _record_key(conn, ctx.me.id, operation, idempotency_key, record.id)
-        events = []
-        if new.object_type is ObjectType.DEAL:
-            events.append(deal_event("created", record))
-            events += await approvals.on_stage_entered(ctx, conn, record, None)
+        events = await effects.after_create(ctx, conn, record, list(new.contact_ids), list(new.company_ids))
         await event_store.append(conn, events)
     ctx.committed()
     return Ok(record)
@@ -247,6 +208,8 @@ async def update_record(
             existing = await record_store.find_duplicate(conn, change.object_type, values[dedupe], change.id)
             if existing is not None:
                 raise Duplicate(change.object_type.value.lower(), dedupe, existing)
+        if "lifecycle_stage" in values and source is not ChangeSource.AUTOMATION:
+            lifecycle.check_manual_change(before.get("lifecycle_stage"), values["lifecycle_stage"])
         if change.object_type is ObjectType.DEAL and "stage_id" in values:
             await check_stage(
                 conn,
@@ -265,14 +228,7 @@ async def update_record(
         await record_store.insert_history(
             conn, change.object_type, history_rows(before, after), source=source, changed_by=ctx.me.id
         )
-        events = []
-        if change.object_type is ObjectType.DEAL:
-            moved = before.get("stage_id") != after.get("stage_id")
-            extra = {"from_stage_id": before.get("stage_id")} if moved else {}
-            events.append(deal_event("moved" if moved else "updated", after, **extra))
-            if moved:
-                events += await approvals.on_stage_entered(ctx, conn, after, _stage_of(before))
-        await event_store.append(conn, events)
+        await event_store.append(conn, await effects.after_update(ctx, conn, before, after))
     ctx.committed()
     return Ok(after)
 
@@ -295,34 +251,6 @@ async def delete_record(ctx: Context, object_type: ObjectType, record_id: int) -
     async with ctx.pool.acquire() as conn, conn.transaction():
         record = await lock_editable(ctx, conn, object_type, record_id)
         await record_store.soft_delete(conn, object_type, record_id)
-        await event_store.append(
-            conn, [deal_event("deleted", record)] if object_type is ObjectType.DEAL else []
-        )
+        await event_store.append(conn, effects.after_delete(record))
     ctx.committed()
     return Ok(record_id)
-
-
-def deal_from_snapshot(snapshot: Mapping[str, Any]) -> Record:
-    """The deal an event carries, rebuilt without a query (one payload serves every subscriber)."""
-    amount = snapshot.get("amount")
-    close = snapshot.get("close_date")
-    return Record(
-        type=ObjectType.DEAL,
-        id=snapshot["id"],
-        values={
-            "name": snapshot["name"],
-            "amount": Decimal(amount) if amount is not None else None,
-            "currency": snapshot["currency"],
-            "pipeline_id": snapshot["pipeline_id"],
-            "stage_id": snapshot["stage_id"],
-            "close_date": datetime.fromisoformat(close) if close else None,
-            "latest_approval_status": snapshot.get("latest_approval_status"),
-        },
-        owner_id=snapshot["owner_id"],
-        properties=snapshot.get("properties") or {},
-        created_at=datetime.fromisoformat(snapshot["created_at"]),
-        updated_at=datetime.fromisoformat(snapshot["updated_at"]),
-        last_activity_date=None,
-        last_contacted=None,
-        version=snapshot["version"],
-    )

@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 
 import strawberry
+from strawberry.scalars import JSON
 
 from domain.events import StoredEvent
 from resolvers.approvals import approval_from_snapshot
-from resolvers.records import deal_from_snapshot
+from resolvers.snapshots import deal_from_snapshot
 
 from .approvals import DealApproval
 from .notifications import Notification
@@ -22,6 +23,10 @@ class Event:
     notification: Notification | None = None
     deal: Deal | None = None
     approval: DealApproval | None = None
+    record: JSON | None = strawberry.field(
+        default=None,
+        description="For contact/company/ticket events: {type, id, changes: {column: [old, new]}}.",
+    )
     action: str | None = strawberry.field(default=None, description="For approval events: the action taken.")
     text: str | None = strawberry.field(
         default=None, description="The decision's message, reason or comment."
@@ -43,6 +48,7 @@ class Event:
         return cls(
             approval=approval,
             action=payload.get("action"),
+            record=payload.get("record"),
             text=payload.get("text"),
             deal=Deal(record=deal_from_snapshot(deal)) if deal else None,
             from_stage_id=strawberry.ID(str(from_stage)) if from_stage else None,

@@ -4,6 +4,7 @@ from strawberry.tools import merge_types
 
 from .approvals import ApprovalMutations
 from .engagements import EngagementMutations
+from .lifecycle import LifecycleMutations
 from .notifications import NotificationMutations
 from .pipelines import PipelineMutations
 from .record_mutations import RecordMutations
@@ -18,5 +19,6 @@ Mutation = merge_types(
         RecordMutations,
         EngagementMutations,
         ApprovalMutations,
+        LifecycleMutations,
     ),
 )

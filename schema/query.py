@@ -3,11 +3,13 @@
 from strawberry.tools import merge_types
 
 from .engagements import ActivityQueries
+from .lifecycle import LifecycleQueries
 from .notifications import NotificationQueries
 from .pipelines import PipelineQueries
 from .record_queries import RecordQueries
 from .users import UserQueries
 
 Query = merge_types(
-    "Query", (UserQueries, NotificationQueries, PipelineQueries, RecordQueries, ActivityQueries)
+    "Query",
+    (UserQueries, LifecycleQueries, NotificationQueries, PipelineQueries, RecordQueries, ActivityQueries),
 )

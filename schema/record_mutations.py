@@ -55,6 +55,9 @@ class CreateContactInput:
     company_name: str | None = None
     owner_id: strawberry.ID | None = None
     lifecycle_stage: LifecycleStage | None = None
+    form_lifecycle_stage: LifecycleStage | None = strawberry.field(
+        default=None, description="For source FORM: the form's own default lifecycle stage."
+    )
     properties: JSON | None = None
     source: ChangeSource = ChangeSource.API
     client_mutation_id: str | None = None
@@ -78,6 +81,9 @@ class CreateCompanyInput:
     domain: str | None = None
     owner_id: strawberry.ID | None = None
     lifecycle_stage: LifecycleStage | None = None
+    form_lifecycle_stage: LifecycleStage | None = strawberry.field(
+        default=None, description="For source FORM: the form's own default lifecycle stage."
+    )
     properties: JSON | None = None
     source: ChangeSource = ChangeSource.API
     client_mutation_id: str | None = None
@@ -193,7 +199,10 @@ class RecordMutations:
             email=input.email, first_name=input.first_name, last_name=input.last_name,
             company_name=input.company_name, lifecycle_stage=input.lifecycle_stage,
         )  # fmt: skip
-        new = NewRecord(ObjectType.CONTACT, values, opt_id(input.owner_id), props(input.properties))
+        new = NewRecord(
+            ObjectType.CONTACT, values, opt_id(input.owner_id), props(input.properties),
+            form_lifecycle_stage=input.form_lifecycle_stage,
+        )  # fmt: skip
         result = await use_cases.create_record(
             info.context,
             new,
@@ -220,7 +229,10 @@ class RecordMutations:
     @strawberry.mutation
     async def create_company(self, info: Info, input: CreateCompanyInput) -> CompanyPayload:
         values = given(name=input.name, domain=input.domain, lifecycle_stage=input.lifecycle_stage)
-        new = NewRecord(ObjectType.COMPANY, values, opt_id(input.owner_id), props(input.properties))
+        new = NewRecord(
+            ObjectType.COMPANY, values, opt_id(input.owner_id), props(input.properties),
+            form_lifecycle_stage=input.form_lifecycle_stage,
+        )  # fmt: skip
         result = await use_cases.create_record(
             info.context,
             new,

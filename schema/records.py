@@ -103,12 +103,29 @@ class CrmRecord:
         return self.record.get(column)
 
 
+@strawberry.interface
+class LifecycleRecord(CrmRecord):
+    @strawberry.field
+    def lifecycle_stage(self) -> LifecycleStage | None:
+        return _stage(self.record.get("lifecycle_stage"))
+
+    @strawberry.field(description="Set when an associated deal is won (deal-won setting on).")
+    def close_date(self) -> datetime | None:
+        value = self.raw("close_date")
+        return value if isinstance(value, datetime) else None
+
+    @strawberry.field
+    def days_to_close(self) -> int | None:
+        value = self.raw("days_to_close")
+        return int(value) if value is not None else None
+
+
 def _stage(value: object) -> LifecycleStage | None:
     return LifecycleStage(str(value)) if value else None
 
 
 @strawberry.type
-class Contact(CrmRecord):
+class Contact(LifecycleRecord):
     @strawberry.field
     def email(self) -> str | None:
         return self.text("email")
@@ -124,10 +141,6 @@ class Contact(CrmRecord):
     @strawberry.field
     def company_name(self) -> str | None:
         return self.text("company_name")
-
-    @strawberry.field
-    def lifecycle_stage(self) -> LifecycleStage | None:
-        return _stage(self.record.get("lifecycle_stage"))
 
     @strawberry.field
     async def primary_company(self, info: Info) -> Company | None:
@@ -149,7 +162,7 @@ class Contact(CrmRecord):
 
 
 @strawberry.type
-class Company(CrmRecord):
+class Company(LifecycleRecord):
     @strawberry.field
     def name(self) -> str | None:
         return self.text("name")
@@ -157,10 +170,6 @@ class Company(CrmRecord):
     @strawberry.field
     def domain(self) -> str | None:
         return self.text("domain")
-
-    @strawberry.field
-    def lifecycle_stage(self) -> LifecycleStage | None:
-        return _stage(self.record.get("lifecycle_stage"))
 
     @strawberry.field
     async def contacts(self, info: Info) -> list[Contact]:

@@ -7,6 +7,7 @@ from collections.abc import AsyncGenerator
 import strawberry
 
 from domain.events import StoredEvent
+from domain.records import ObjectType
 from domain.visibility import can_see
 from resolvers.approvals import APPROVAL_EVENT_PREFIX
 from resolvers.notifications import NOTIFICATION_CREATED
@@ -68,4 +69,26 @@ class Subscription:
             )
 
         async for event in streams.events(ctx.pool, ctx.services.bus, parse_after(after), on_approval):
+            yield Event.from_stored(event)
+
+    @strawberry.subscription(
+        description="Contacts, companies or tickets created, updated or deleted, in scope."
+    )
+    async def record_changed(
+        self, info: Info, object_type: ObjectType, id: strawberry.ID | None = None, after: str | None = None
+    ) -> AsyncGenerator[Event, None]:
+        ctx = info.context
+        prefix = f"{object_type.value.lower()}."
+        record_id = int(id) if id else None
+        viewer = ctx.me
+
+        def on_record(event: StoredEvent) -> bool:
+            record = event.payload.get("record") or {}
+            return (
+                event.type.startswith(prefix)
+                and (record_id is None or record.get("id") == record_id)
+                and can_see(viewer, event.owner_id, event.audience)
+            )
+
+        async for event in streams.events(ctx.pool, ctx.services.bus, parse_after(after), on_record):
             yield Event.from_stored(event)
