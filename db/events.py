@@ -41,25 +41,23 @@ async def append(conn: Conn, events: Sequence[NewEvent]) -> int | None:
         "UPDATE event_head SET sequence = sequence + $1 RETURNING sequence", len(events)
     )
     first = last - len(events) + 1
-    await conn.executemany(
+    # One statement whatever the batch (a company sync can emit thousands of events).
+    await conn.execute(
         f"""
         INSERT INTO events ({EVENT_COLUMNS})
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+        SELECT $1::bigint + o - 1, t, p, ow, string_to_array(au, ',')::bigint[], pi, di, qi, ii
+          FROM unnest($2::text[], $3::jsonb[], $4::bigint[], $5::text[], $6::bigint[], $7::bigint[],
+                      $8::bigint[], $9::bigint[]) WITH ORDINALITY AS x (t, p, ow, au, pi, di, qi, ii, o)
         """,  # noqa: S608
-        [
-            (
-                first + i,
-                e.type,
-                e.payload,
-                e.owner_id,
-                sorted(e.audience),
-                e.pipeline_id,
-                e.deal_id,
-                e.quote_id,
-                e.import_id,
-            )
-            for i, e in enumerate(events)
-        ],
+        first,
+        [e.type for e in events],
+        [e.payload for e in events],
+        [e.owner_id for e in events],
+        [",".join(map(str, sorted(e.audience))) for e in events],
+        [e.pipeline_id for e in events],
+        [e.deal_id for e in events],
+        [e.quote_id for e in events],
+        [e.import_id for e in events],
     )
     await conn.execute("SELECT pg_notify($1, $2)", EVENTS_CHANNEL, str(last))
     return last
