@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import asyncpg
@@ -308,3 +308,46 @@ async def list_history(
 
 async def lock_pipeline_deals(conn: Conn, pipeline_id: int) -> None:
     await conn.execute("SELECT id FROM deals WHERE pipeline_id = $1 ORDER BY id FOR UPDATE", pipeline_id)
+
+
+async def assign_owner(
+    conn: Conn, object_type: ObjectType, ids: Sequence[int], owner_id: int | None
+) -> list[tuple[Record, Record]]:
+    """Set one owner on many records in one statement; (before, after) of those whose owner changed."""
+    table = TABLES[object_type].name
+    rows = await conn.fetch(
+        f"""
+        WITH target AS (
+            SELECT r.id, r.owner_id AS old_owner, r.version AS old_version, r.updated_at AS old_updated
+              FROM {table} r WHERE r.id = ANY($1) AND r.deleted_at IS NULL
+               AND r.owner_id IS DISTINCT FROM $2 ORDER BY r.id FOR UPDATE)
+        UPDATE {table} r SET owner_id = $2, version = r.version + 1, updated_at = now()
+          FROM target WHERE r.id = target.id
+        RETURNING {select_list(object_type)}, target.old_owner, target.old_version, target.old_updated
+        """,  # noqa: S608 (names from TABLES)
+        list(ids),
+        owner_id,
+    )
+    pairs = []
+    for row in rows:
+        after = record_from_row(object_type, row)
+        before = replace(
+            after, owner_id=row["old_owner"], version=row["old_version"], updated_at=row["old_updated"]
+        )
+        pairs.append((before, after))
+    return pairs
+
+
+async def lock_many(
+    conn: Conn, object_type: ObjectType, ids: Sequence[int], owners: frozenset[int] | None
+) -> list[Record]:
+    rows = await conn.fetch(
+        f"""
+        SELECT {select_list(object_type)} FROM {TABLES[object_type].name} r
+         WHERE r.id = ANY($1) AND r.deleted_at IS NULL AND ($2::bigint[] IS NULL OR r.owner_id = ANY($2))
+         ORDER BY r.id FOR UPDATE
+        """,  # noqa: S608
+        list(ids),
+        None if owners is None else list(owners),
+    )
+    return [record_from_row(object_type, r) for r in rows]

@@ -210,25 +210,29 @@ def parse_value(prop: Property, raw: str, operator: Operator = Operator.EQ) -> V
     return raw
 
 
-def find_property(object_type: ObjectType, name: str) -> Property:
+def find_property(
+    object_type: ObjectType | str, name: str, catalog: Mapping[str, Property] | None = None
+) -> Property:
     """A standard property from the type's catalog, or a custom one written `properties.<key>`."""
     if name.startswith(CUSTOM_PREFIX):
         key = name.removeprefix(CUSTOM_PREFIX)
         if not _CUSTOM_KEY.fullmatch(key):
             raise ValueError(f"custom property {name!r} needs a key of letters, digits, '_' or '-'")
         return Property(name, key, Kind.CUSTOM)
-    prop = CATALOGS[object_type].get(name)
+    prop = (catalog if catalog is not None else CATALOGS[ObjectType(object_type)]).get(name)
     if prop is None:
         raise ValueError(f"unknown property {name!r} for {object_type}")
     return prop
 
 
-def parse_condition(object_type: ObjectType, raw: Mapping[str, object]) -> Condition:
+def parse_condition(
+    object_type: ObjectType | str, raw: Mapping[str, object], catalog: Mapping[str, Property] | None = None
+) -> Condition:
     """One filter: a known property, an operator that applies to it, and values of its type."""
     name, op_name, value, raw_values = (raw.get(k) for k in ("property", "operator", "value", "values"))
     if not isinstance(name, str):
         raise ValueError("property must be a string")
-    prop = find_property(object_type, name)
+    prop = find_property(object_type, name, catalog)
     if not isinstance(op_name, str) or op_name not in Operator.__members__:
         raise ValueError(f"unknown operator {op_name!r}; expected one of {', '.join(Operator)}")
     op = Operator(op_name)
@@ -265,7 +269,9 @@ def parse_condition(object_type: ObjectType, raw: Mapping[str, object]) -> Condi
 
 
 def parse_filter_groups(
-    object_type: ObjectType, raw: Sequence[Sequence[Mapping[str, object]]] | None
+    object_type: ObjectType | str,
+    raw: Sequence[Sequence[Mapping[str, object]]] | None,
+    catalog: Mapping[str, Property] | None = None,
 ) -> FilterGroups:
     """OR of at most 5 groups, each an AND of 1 to 10 filters; errors name the filter's position."""
     raw = raw or ()
@@ -283,7 +289,7 @@ def parse_filter_groups(
         conditions: list[Condition] = []
         for f, item in enumerate(group):
             try:
-                conditions.append(parse_condition(object_type, item))
+                conditions.append(parse_condition(object_type, item, catalog))
             except ValueError as exc:
                 raise FilterError(f"filterGroups[{g}].filters[{f}]: {exc}") from None
         groups.append(tuple(conditions))

@@ -18,43 +18,14 @@ from domain.records import ChangeSource, ObjectType, Record
 from domain.validation import field_problems, normalise
 from domain.visibility import can_edit, visible_owner_ids
 
-from . import approvals, effects, lifecycle
+from . import approvals, effects, lifecycle, workflows
 from .context import Context
 from .result import Ok, Problem, Refusal, Refused, Result, use_case
-from .snapshots import as_text
-
-
-def camel(column: str) -> str:
-    head, *rest = column.split("_")
-    return head + "".join(p.title() for p in rest)
+from .snapshots import camel, history_rows
 
 
 def refuse(code: RuleCode, message: str, *fields: str) -> Refusal:
     return Refusal(Refused.one(code, message, tuple(fields) or None))
-
-
-def history_rows(before: Record | None, after: Record) -> list[tuple[int, str, str | None, str | None]]:
-    rows = []
-    for column, new in after.values.items():
-        old = before.values.get(column) if before else None
-        if as_text(old) != as_text(new):
-            rows.append((after.id, camel(column), as_text(old), as_text(new)))
-    if (before.owner_id if before else None) != after.owner_id:
-        rows.append(
-            (after.id, "ownerId", as_text(before.owner_id if before else None), as_text(after.owner_id))
-        )
-    old_props = before.properties if before else {}
-    for key in sorted(set(old_props) | set(after.properties)):
-        if as_text(old_props.get(key)) != as_text(after.properties.get(key)):
-            rows.append(
-                (
-                    after.id,
-                    f"properties.{key}",
-                    as_text(old_props.get(key)),
-                    as_text(after.properties.get(key)),
-                )
-            )
-    return rows
 
 
 def checked(object_type: ObjectType, values: Mapping[str, Any], *, creating: bool) -> dict[str, Any]:
@@ -149,7 +120,10 @@ async def create_record(
         if idempotency_key is not None:
             await _record_key(conn, ctx.me.id, operation, idempotency_key, record.id)
         events = await effects.after_create(ctx, conn, record, list(new.contact_ids), list(new.company_ids))
-        await event_store.append(conn, events)
+        enrolled = await workflows.enroll(ctx, conn, new.object_type, [(None, record)], source)
+        if enrolled:  # workflows may have changed it: answer with what was committed
+            record = (await record_store.get_records(conn, new.object_type, [record.id], None))[0]
+        await event_store.append(conn, events + enrolled)
     ctx.committed()
     return Ok(record)
 
@@ -228,7 +202,11 @@ async def update_record(
         await record_store.insert_history(
             conn, change.object_type, history_rows(before, after), source=source, changed_by=ctx.me.id
         )
-        await event_store.append(conn, await effects.after_update(ctx, conn, before, after))
+        events = await effects.after_update(ctx, conn, before, after)
+        enrolled = await workflows.enroll(ctx, conn, change.object_type, [(before, after)], source)
+        if enrolled:
+            after = (await record_store.get_records(conn, change.object_type, [after.id], None))[0]
+        await event_store.append(conn, events + enrolled)
     ctx.committed()
     return Ok(after)
 

@@ -11,6 +11,35 @@ from domain.events import NewEvent
 from domain.records import ObjectType, Record
 
 
+def camel(column: str) -> str:
+    head, *rest = column.split("_")
+    return head + "".join(p.title() for p in rest)
+
+
+def history_rows(before: Record | None, after: Record) -> list[tuple[int, str, str | None, str | None]]:
+    rows = []
+    for column, new in after.values.items():
+        old = before.values.get(column) if before else None
+        if as_text(old) != as_text(new):
+            rows.append((after.id, camel(column), as_text(old), as_text(new)))
+    if (before.owner_id if before else None) != after.owner_id:
+        rows.append(
+            (after.id, "ownerId", as_text(before.owner_id if before else None), as_text(after.owner_id))
+        )
+    old_props = before.properties if before else {}
+    for key in sorted(set(old_props) | set(after.properties)):
+        if as_text(old_props.get(key)) != as_text(after.properties.get(key)):
+            rows.append(
+                (
+                    after.id,
+                    f"properties.{key}",
+                    as_text(old_props.get(key)),
+                    as_text(after.properties.get(key)),
+                )
+            )
+    return rows
+
+
 def as_text(value: object) -> str | None:
     if value is None:
         return None

@@ -9,6 +9,7 @@ from .notifications import NotificationMutations
 from .pipelines import PipelineMutations
 from .record_mutations import RecordMutations
 from .users import UserMutations
+from .workflows import WorkflowMutations
 
 Mutation = merge_types(
     "Mutation",
@@ -20,5 +21,6 @@ Mutation = merge_types(
         EngagementMutations,
         ApprovalMutations,
         LifecycleMutations,
+        WorkflowMutations,
     ),
 )

@@ -8,8 +8,17 @@ from .notifications import NotificationQueries
 from .pipelines import PipelineQueries
 from .record_queries import RecordQueries
 from .users import UserQueries
+from .workflows import WorkflowQueries
 
 Query = merge_types(
     "Query",
-    (UserQueries, LifecycleQueries, NotificationQueries, PipelineQueries, RecordQueries, ActivityQueries),
+    (
+        UserQueries,
+        LifecycleQueries,
+        NotificationQueries,
+        PipelineQueries,
+        RecordQueries,
+        ActivityQueries,
+        WorkflowQueries,
+    ),
 )

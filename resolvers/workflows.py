@@ -1,0 +1,256 @@
+"""Workflows: creating and enabling them, and running their actions on records that enroll (seed 003)."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from db import engagements as engagement_store
+from db import records as record_store
+from db import users as user_store
+from db import workflows as workflow_store
+from db.engagements import EngagementType
+from db.pool import Conn
+from domain import rotation
+from domain.codes import RuleCode
+from domain.events import NewEvent
+from domain.filters import FilterError, find_property, parse_filter_groups, parse_value
+from domain.lifecycle import LifecycleStage, manual_change_blocker
+from domain.records import ChangeSource, ObjectType, Record
+from domain.workflows import (
+    QUOTE_CATALOG,
+    Action,
+    ActionType,
+    TriggerEvent,
+    Workflow,
+    action_problem,
+    matches,
+    triggered,
+)
+
+from . import effects
+from .context import Context
+from .notifications import notify
+from .result import Ok, Refused, Result, use_case
+from .snapshots import camel, history_rows
+
+RNG: random.Random = random.SystemRandom()  # ties between owners with the lowest count go at random
+
+
+def changed_properties(before: Record | None, after: Record) -> frozenset[str]:
+    """API names of the standard and custom properties a change touched."""
+    if before is None:
+        return frozenset()
+    names = {camel(c) for c, v in after.values.items() if before.values.get(c) != v}
+    if before.owner_id != after.owner_id:
+        names.add("ownerId")
+    keys = set(before.properties) | set(after.properties)
+    names |= {f"properties.{k}" for k in keys if before.properties.get(k) != after.properties.get(k)}
+    return frozenset(names)
+
+
+def _catalog(object_type: str) -> Mapping[str, Any] | None:
+    return QUOTE_CATALOG if object_type == "QUOTE" else None
+
+
+def _values(record: Record) -> dict[str, object]:
+    return {**record.values, "id": record.id, "owner_id": record.owner_id, "created_at": record.created_at,
+            "updated_at": record.updated_at, "last_activity_date": record.last_activity_date,
+            "last_contacted": record.last_contacted}  # fmt: skip
+
+
+async def enroll(
+    ctx: Context,
+    conn: Conn,
+    object_type: ObjectType,
+    changes: Sequence[tuple[Record | None, Record]],
+    source: ChangeSource,
+) -> list[NewEvent]:
+    """Run every enabled workflow whose trigger and filters match each change, actions in order.
+
+    Changes made by workflows themselves do not enroll records again (no cascades or loops).
+    """
+    if source is ChangeSource.WORKFLOW or not changes:
+        return []
+    workflows = await workflow_store.list_workflows(conn, object_type=object_type.value, enabled_only=True)
+    events: list[NewEvent] = []
+    for workflow in workflows:
+        groups = parse_filter_groups(object_type, workflow.filter_groups)
+        for before, after in changes:
+            if not triggered(workflow, before is None, changed_properties(before, after)):
+                continue
+            if not matches(groups, _values(after), after.properties):
+                continue
+            events += await run(ctx, conn, workflow, after)
+    return events
+
+
+async def run(ctx: Context, conn: Conn, workflow: Workflow, record: Record) -> list[NewEvent]:
+    events: list[NewEvent] = []
+    outcome: list[str] = []
+    for action in workflow.actions:
+        done, record, more = await _act(ctx, conn, action, record)
+        outcome.append(f"{action.type}: {done}")
+        events += more
+    await workflow_store.log_enrollment(conn, workflow.id, record.type.value, record.id, outcome)
+    return events
+
+
+async def _act(
+    ctx: Context, conn: Conn, action: Action, record: Record
+) -> tuple[str, Record, list[NewEvent]]:
+    if action.type is ActionType.SET_PROPERTY:
+        return await _set_property(ctx, conn, action, record)
+    if action.type is ActionType.ROTATE_OWNER:
+        return await _rotate(ctx, conn, action, record)
+    if action.type is ActionType.CREATE_TASK:
+        assignee = action.owner_ids[0] if action.owner_ids else record.owner_id
+        await engagement_store.insert_engagement(
+            conn, type=EngagementType.TASK, title=action.title, body=action.body, email_address=None,
+            assignee_id=assignee, created_by=ctx.me.id, refs=[(record.type, record.id)],
+        )  # fmt: skip
+        return f"task for user {assignee}", record, []
+    recipients = list(action.owner_ids) or ([record.owner_id] if record.owner_id else [])
+    message = action.value or action.title or ""
+    return f"notified {recipients}", record, await notify(conn, recipients, kind="WORKFLOW", message=message)
+
+
+async def _write(
+    ctx: Context, conn: Conn, before: Record, values: dict[str, Any], **owner: Any
+) -> tuple[Record, list[NewEvent]]:
+    properties = None
+    custom = {k: v for k, v in values.items() if k.startswith("properties.")}
+    if custom:
+        properties = {**before.properties, **{k.removeprefix("properties."): v for k, v in custom.items()}}
+    standard = {k: v for k, v in values.items() if not k.startswith("properties.")}
+    after = await record_store.update_record(
+        conn, before.type, before.id, standard, properties=properties, **owner
+    )
+    await record_store.insert_history(
+        conn, before.type, history_rows(before, after), source=ChangeSource.WORKFLOW, changed_by=ctx.me.id
+    )
+    return after, await effects.after_update(ctx, conn, before, after)
+
+
+async def _set_property(
+    ctx: Context, conn: Conn, action: Action, record: Record
+) -> tuple[str, Record, list[NewEvent]]:
+    assert action.property is not None
+    prop = find_property(record.type, action.property)
+    value = None if action.value in (None, "") else parse_value(prop, action.value or "")
+    if prop.column == "owner_id":
+        owner = await user_store.list_users(conn, [int(str(value))]) if value is not None else []
+        if value is not None and (not owner or not owner[0].active):
+            return f"skipped: user {value} cannot own records", record, []
+        after, events = await _write(ctx, conn, record, {}, owner_id=value, set_owner=True)
+        return f"owner set to {value}", after, events
+    if prop.column == "lifecycle_stage" and _backwards(record.get("lifecycle_stage"), value):
+        return "skipped: lifecycle stage cannot move back without clearing it first", record, []
+    column = f"properties.{prop.column}" if prop.kind.value == "CUSTOM" else prop.column
+    after, events = await _write(ctx, conn, record, {column: value})
+    return f"{action.property} set to {value}", after, events
+
+
+def _backwards(current: object, new: object) -> bool:
+    """Seed 004: a workflow moves a stage back only by clearing it first, like a person."""
+    stage = LifecycleStage(str(current)) if current else None
+    return manual_change_blocker(stage, LifecycleStage(str(new)) if new else None) is not None
+
+
+async def eligible(conn: Conn, action: Action) -> tuple[int, ...]:
+    chosen: list[Any] = list(action.owner_ids)
+    if action.team_id is not None:
+        chosen = await user_store.list_team_members(conn, [action.team_id])
+    candidates = [c if isinstance(c, int) else c.user_id for c in chosen]
+    active = {u.id for u in await user_store.list_users(conn, candidates) if u.active}
+    return rotation.eligible_owners(chosen, active)
+
+
+async def _rotate(
+    ctx: Context, conn: Conn, action: Action, record: Record
+) -> tuple[str, Record, list[NewEvent]]:
+    if not rotation.should_rotate(record.owner_id, action.overwrite):
+        return "skipped: already owned", record, []
+    owners = await eligible(conn, action)
+    if not owners:
+        return "skipped: no active owner to rotate to", record, []
+    counts = await workflow_store.lock_counts(conn, action.id, owners)
+    owner_id = rotation.choose_owner(rotation.counts_for(owners, counts), RNG)
+    await workflow_store.increment_count(conn, action.id, owner_id)
+    after, events = await _write(ctx, conn, record, {}, owner_id=owner_id, set_owner=True)
+    events += await notify(
+        conn,
+        [owner_id],
+        kind="OWNER_ASSIGNED",
+        message=f"You were assigned {record.type.value.lower()} {record.id}.",
+    )
+    return f"rotated to {owner_id}", after, events
+
+
+def _problem(message: str, *field: str) -> Refused:
+    return Refused.one(RuleCode.INVALID, message, field or None)
+
+
+@use_case
+async def create_workflow(
+    ctx: Context, *, name: str, object_type: str, trigger_event: TriggerEvent, trigger_property: str | None,
+    filter_groups: list[list[dict[str, object]]], actions: Sequence[Mapping[str, Any]], enabled: bool,
+    system_key: str | None = None,
+) -> Result[Workflow]:  # fmt: skip
+    try:
+        parse_filter_groups(object_type, filter_groups, _catalog(object_type))
+        if trigger_property is not None:
+            find_property(object_type, trigger_property, _catalog(object_type))
+    except FilterError as exc:
+        return _problem(str(exc), "trigger", "filterGroups")
+    except ValueError as exc:
+        return _problem(str(exc), "trigger", "property")
+    if not actions:
+        return _problem("a workflow needs at least one action", "actions")
+    for i, spec in enumerate(actions):
+        problem = action_problem(
+            Action(id=0, position=i, **{**spec, "owner_ids": tuple(spec.get("owner_ids") or ())})
+        )
+        if problem:
+            return _problem(problem, "actions", str(i))
+    async with ctx.pool.acquire() as conn, conn.transaction():
+        workflow = await workflow_store.insert_workflow(
+            conn, name=name, object_type=object_type, trigger_event=trigger_event, trigger_property=trigger_property,
+            filter_groups=filter_groups, actions=actions, enabled=enabled, created_by=ctx.me.id, system_key=system_key,
+        )  # fmt: skip
+    return Ok(workflow)
+
+
+@use_case
+async def set_enabled(ctx: Context, workflow_id: int, enabled: bool) -> Result[Workflow]:
+    async with ctx.pool.acquire() as conn, conn.transaction():
+        workflow = await workflow_store.set_enabled(conn, workflow_id, enabled)
+    return Ok(workflow)
+
+
+@use_case
+async def update_action(
+    ctx: Context, action_id: int, *, owner_ids: Sequence[int] | None = None, team_id: int | None = None,
+    overwrite: bool | None = None, title: str | None = None, value: str | None = None, body: str | None = None,
+) -> Result[Action]:  # fmt: skip
+    """Seed 003: adding or removing owners of a rotate action resets its counts."""
+    async with ctx.pool.acquire() as conn, conn.transaction():
+        before_counts = dict(await workflow_store.list_counts(conn, action_id))
+        old = await conn.fetchrow("SELECT owner_ids, team_id FROM workflow_actions WHERE id = $1", action_id)
+        action = await workflow_store.update_action(
+            conn,
+            action_id,
+            owner_ids=owner_ids,
+            team_id=team_id,
+            overwrite=overwrite,
+            title=title,
+            value=value,
+            body=body,
+        )
+        if old is not None and (owner_ids is not None or team_id is not None):
+            old_ids = list(old["owner_ids"]) or [-(old["team_id"] or 0)]  # a team stands in as its negated id
+            new_ids = list(action.owner_ids) or [-(action.team_id or 0)]
+            if rotation.counts_after_owner_list_change(old_ids, new_ids, before_counts) != before_counts:
+                await workflow_store.reset_counts(conn, action_id)
+    return Ok(action)
