@@ -20,6 +20,7 @@ from strawberry.schema.config import StrawberryConfig
 
 from db.errors import DbError
 
+from .complexity import ComplexityLimit
 from .mutation import Mutation
 from .query import Query
 from .subscription import Subscription
@@ -29,7 +30,11 @@ MAX_ALIASES = 30
 MAX_TOKENS = 5000
 
 # Built once: a rule class made per request would defeat ValidationCache (strawberry #4635).
-LIMIT_RULES: list[type[ASTValidationRule]] = [depth_rule(MAX_DEPTH, None), max_aliases_rule(MAX_ALIASES)]
+LIMIT_RULES: list[type[ASTValidationRule]] = [
+    depth_rule(MAX_DEPTH, None),
+    max_aliases_rule(MAX_ALIASES),
+    ComplexityLimit,
+]
 
 
 def expected_error(error: GraphQLError) -> bool:

@@ -102,4 +102,16 @@ async def test_validation_is_cached_across_requests(app: Harness) -> None:
     for _ in range(3):
         await client(query)
     assert cache.cache_info().hits - hits_before == 3
-    assert len(LIMIT_RULES) == 2
+    assert len(LIMIT_RULES) == 3
+
+
+async def test_a_query_over_the_complexity_bound_is_refused_naming_its_cost(app: Harness) -> None:
+    client = await app.user()
+    board = '{ board(pipelineId: "1", perStage: 50) { columns { deals { edges { node { id owner { id } contacts { id } } } } } } }'
+    assert "errors" not in await client.raw(board)
+    nested = (
+        "{ contacts(first: 200) { edges { node { deals { contacts { companies { deals { id } } } } } } } }"
+    )
+    body = await client.raw(nested)
+    assert body["errors"][0]["message"].startswith("Query complexity")
+    assert body.get("data") is None

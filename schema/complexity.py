@@ -1,0 +1,87 @@
+"""A complexity bound: each field costs 1 times the sizes of the lists around it (DESIGN 10)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from graphql import (
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    GraphQLList,
+    GraphQLNamedType,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLSchema,
+    InlineFragmentNode,
+    IntValueNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
+    ValidationRule,
+    get_named_type,
+)
+
+MAX_COMPLEXITY = 1_000_000
+PAGE_ARGUMENTS = ("first", "perStage")
+MAX_PAGE = 200  # a page size given as a variable counts as the largest allowed
+UNPAGED_LIST = 10  # a list without a page size (a record's associations) counts as this many
+
+
+def multiplier(field: FieldNode, type_: Any) -> int:
+    for argument in field.arguments or ():
+        if argument.name.value in PAGE_ARGUMENTS:
+            if isinstance(argument.value, IntValueNode):
+                return max(1, int(argument.value.value))
+            return MAX_PAGE
+    while isinstance(type_, GraphQLNonNull):
+        type_ = type_.of_type
+    return UNPAGED_LIST if isinstance(type_, GraphQLList) else 1
+
+
+class Estimate:
+    def __init__(self, schema: GraphQLSchema, fragments: dict[str, FragmentDefinitionNode]) -> None:
+        self.schema = schema
+        self.fragments = fragments
+
+    def cost(
+        self, selections: SelectionSetNode | None, parent: GraphQLNamedType | None, seen: frozenset[str]
+    ) -> int:
+        if selections is None:
+            return 0
+        total = 0
+        for node in selections.selections:
+            if isinstance(node, FieldNode):
+                field = parent.fields.get(node.name.value) if isinstance(parent, GraphQLObjectType) else None
+                field_type = field.type if field is not None else None
+                child = get_named_type(field_type) if field_type is not None else None
+                total += 1 + multiplier(node, field_type) * self.cost(node.selection_set, child, seen)
+            elif isinstance(node, InlineFragmentNode):
+                condition = node.type_condition
+                child = self.schema.get_type(condition.name.value) if condition else parent
+                total += self.cost(node.selection_set, child, seen)
+            elif isinstance(node, FragmentSpreadNode) and node.name.value not in seen:
+                fragment = self.fragments.get(node.name.value)
+                if fragment is not None:
+                    child = self.schema.get_type(fragment.type_condition.name.value)
+                    total += self.cost(fragment.selection_set, child, seen | {node.name.value})
+        return total
+
+
+class ComplexityLimit(ValidationRule):
+    """Refuses operations whose estimated cost exceeds MAX_COMPLEXITY, naming the figure."""
+
+    def enter_operation_definition(self, node: OperationDefinitionNode, *_: Any) -> None:
+        document = self.context.document
+        fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
+        schema = self.context.schema
+        root = schema.get_root_type(node.operation)
+        estimated = Estimate(schema, fragments).cost(node.selection_set, root, frozenset())
+        if estimated > MAX_COMPLEXITY:
+            self.report_error(
+                GraphQLError(
+                    f"Query complexity {estimated} exceeds the maximum of {MAX_COMPLEXITY}:"
+                    " ask for smaller pages or fewer nested lists.",
+                    node,
+                )
+            )
