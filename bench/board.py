@@ -1,0 +1,412 @@
+"""The board through GraphQL against the same SQL behind a raw asyncpg + starlette JSON endpoint.
+
+One pipeline with 8 stages and 10,000 deals (owners, 1 to 3 contacts each). Both servers answer
+the same request, `board(pipelineId, perStage: 50)` with each column's stage, totalCount and
+totalAmount and, on each of its first 50 deals, id, name, amount, `owner { id name }` and
+`contacts { id email }`, with the same JSON:
+
+- **graphql**: the real app, `dealflow.app.create_app(Settings(env="production"))`, `POST /graphql`;
+- **raw**: a starlette endpoint that parses the body, looks the token up and runs the statements
+  the app runs for that query, through the same `db` functions (the pipeline and its stages, the
+  stage totals, the first deals of each stage, then, concurrently as the app's dataloaders do, the
+  owners and the deal-contact links, then the contacts), and builds the same JSON by hand.
+
+Each is served by uvicorn (one worker) in a subprocess, one after the other, against the same
+database, and loaded by wrk (else an asyncio + httpx fallback) with the same concurrency for the same
+time after a warm-up.
+
+    .venv/bin/python bench/board.py [--duration 10] [--connections 16] [--profile]
+
+`--profile` also records where the GraphQL server spends its time with py-spy (when installed:
+`.venv/bin/pip install py-spy`; not a project dependency) during an extra load run, and prints the
+functions with the most samples. DATABASE_URL: the server to use (a database is created and dropped
+there); unset, an embedded PostgreSQL in a temporary directory. Results: printed, and written to
+bench/results/board.json. Not a test: nothing here runs under pytest.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import collections
+import contextlib
+import json
+import random
+import sys
+import tempfile
+from collections.abc import AsyncIterator
+from dataclasses import asdict
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+from common import (
+    RESULTS_DIR,
+    Result,
+    Server,
+    database_kind,
+    dealflow_app,
+    find_py_spy,
+    fresh_database,
+    load,
+    machine,
+    new_user,
+    now_iso,
+    postgres_server,
+    resolve_loadgen,
+    running,
+    serve_uvicorn,
+    start_profile,
+    stop_profile,
+    timed_load,
+    write_results,
+)
+
+RESULTS = RESULTS_DIR / "board.json"
+KINDS = ("raw", "graphql")
+DEALS = 10_000
+STAGES = 8
+OWNERS = 25
+CONTACTS = 4_000
+PER_STAGE = 50
+QUERY = """query Board($pipelineId: ID!, $perStage: Int!) {
+  board(pipelineId: $pipelineId, perStage: $perStage) {
+    columns {
+      stage { id label }
+      totalCount
+      totalAmount
+      deals { edges { node { id name amount owner { id name } contacts { id email } } } }
+    }
+  }
+}"""
+
+
+# ---------------------------------------------------------------------------------------------
+# The data: batched statements, deterministic for a seed
+
+
+async def load_data(conn: asyncpg.Connection, seed: int) -> int:
+    """Owners, contacts, one pipeline of 8 stages, 10,000 deals with 1 to 3 contacts: its id."""
+    from db.pipelines import insert_pipeline
+    from domain.records import StageKind
+
+    rng = random.Random(seed)
+    now = datetime.now(UTC)
+    async with conn.transaction():
+        owner_ids: list[int] = [
+            r["id"]
+            for r in await conn.fetch(
+                """
+                INSERT INTO users (email, name)
+                SELECT 'owner' || g || '@bench.example', 'Owner ' || g FROM generate_series(1, $1) g
+                RETURNING id
+                """,
+                OWNERS,
+            )
+        ]
+        contact_ids: list[int] = [
+            r["id"]
+            for r in await conn.fetch(
+                """
+                INSERT INTO contacts (email, first_name, last_name, owner_id)
+                SELECT 'contact' || g || '@bench.example', 'First' || g, 'Last' || g, ($2::bigint[])[1 + g % array_length($2::bigint[], 1)]
+                  FROM generate_series(1, $1) g
+                RETURNING id
+                """,
+                CONTACTS,
+                owner_ids,
+            )
+        ]
+        stages = [(f"Stage {i + 1}", round((i + 1) / (STAGES + 1), 2), StageKind.OPEN) for i in range(STAGES)]
+        pipeline = await insert_pipeline(conn, "Bench pipeline", stages)
+        stage_ids = [s.id for s in pipeline.stages]
+        deal_ids: list[int] = [
+            r["id"]
+            for r in await conn.fetch(
+                """
+                INSERT INTO deals (name, amount, pipeline_id, stage_id, owner_id, close_date, created_at, updated_at)
+                SELECT 'Deal ' || n, a, $1, s, o, c, t, t
+                  FROM unnest($2::bigint[], $3::numeric[], $4::bigint[], $5::timestamptz[], $6::timestamptz[])
+                       WITH ORDINALITY AS u (s, a, o, c, t, n)
+                 ORDER BY n
+                RETURNING id
+                """,
+                pipeline.id,
+                [rng.choice(stage_ids) for _ in range(DEALS)],
+                [Decimal(rng.randrange(10, 2000) * 50) for _ in range(DEALS)],
+                [rng.choice(owner_ids) for _ in range(DEALS)],
+                [now + timedelta(days=rng.randint(1, 180)) for _ in range(DEALS)],
+                [now - timedelta(minutes=rng.randint(0, 365 * 24 * 60)) for _ in range(DEALS)],
+            )
+        ]
+        pairs = [(d, c) for d in deal_ids for c in rng.sample(contact_ids, rng.randint(1, 3))]
+        await conn.execute(
+            "INSERT INTO deal_contacts (deal_id, contact_id) SELECT * FROM unnest($1::bigint[], $2::bigint[])",
+            [p[0] for p in pairs],
+            [p[1] for p in pairs],
+        )
+    await conn.execute("ANALYZE")
+    return pipeline.id
+
+
+# ---------------------------------------------------------------------------------------------
+# The two servers (run in a subprocess: `board.py --serve KIND --dsn DSN --port PORT`)
+
+
+def raw_app(dsn: str) -> Any:
+    """The board's statements without GraphQL: same `db` functions, same JSON, built by hand."""
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse, Response
+    from starlette.routing import Route
+
+    from db import associations
+    from db import board as board_store
+    from db import pipelines as pipeline_store
+    from db import records as record_store
+    from db import users as user_store
+    from db.pool import create_pool
+    from domain.records import ObjectType
+    from domain.visibility import visible_owner_ids
+    from resolvers.auth import authenticate
+
+    state: dict[str, asyncpg.Pool] = {}
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        state["pool"] = await create_pool(dsn, max_size=20)  # the app's default DATABASE_POOL_SIZE
+        try:
+            yield
+        finally:
+            await state["pool"].close()
+
+    async def board(request: Request) -> Response:
+        pool = state["pool"]
+        viewer = await authenticate(pool, request.headers.get("authorization"))
+        if viewer is None:
+            return JSONResponse({"errors": [{"message": "unauthenticated"}]}, status_code=401)
+        body = await request.json()
+        variables = body.get("variables") or {}
+        pipeline_id, per_stage = int(variables["pipelineId"]), int(variables["perStage"])
+        # The bench user's scope is ALL: the app's filter is then "TRUE" with no arguments.
+        assert visible_owner_ids(viewer, viewer.user.view_scope) is None
+        pipeline = await pipeline_store.get_pipeline(pool, pipeline_id)
+        totals = await board_store.stage_totals(pool, pipeline_id, where="TRUE", args=[])
+        firsts = await board_store.first_deals(pool, pipeline_id, per_stage, where="TRUE", args=[])
+        columns = [(stage, firsts.get(stage.id, [])[:per_stage]) for stage in pipeline.stages]
+        deals = [d for _, column in columns for d in column]
+        owner_ids = list(dict.fromkeys(d.owner_id for d in deals if d.owner_id is not None))
+        users, links = await asyncio.gather(
+            user_store.list_users(pool, owner_ids),
+            associations.linked(pool, "DEAL", [d.id for d in deals], "CONTACT"),
+        )
+        contact_ids = list(dict.fromkeys(c for _, c in links))
+        contacts = {
+            r.id: r
+            for r in await record_store.get_records(pool, ObjectType.CONTACT, contact_ids, None, viewer.id)
+        }
+        owners = {u.id: {"id": str(u.id), "name": u.name} for u in users}
+        by_deal: dict[int, list[dict[str, Any]]] = collections.defaultdict(list)
+        for deal_id, contact_id in links:
+            contact = contacts.get(contact_id)
+            if contact is not None:
+                by_deal[deal_id].append({"id": str(contact.id), "email": contact.get("email")})
+        out = []
+        for stage, column in columns:
+            n, total = totals.get(stage.id, (0, Decimal(0)))
+            edges = [
+                {
+                    "node": {
+                        "id": str(d.id),
+                        "name": d.get("name"),
+                        "amount": None if d.get("amount") is None else str(d.get("amount")),
+                        "owner": owners.get(d.owner_id) if d.owner_id is not None else None,
+                        "contacts": by_deal[d.id],
+                    }
+                }
+                for d in column
+            ]
+            out.append(
+                {
+                    "stage": {"id": str(stage.id), "label": stage.label},
+                    "totalCount": n,
+                    "totalAmount": str(total),
+                    "deals": {"edges": edges},
+                }
+            )
+        return JSONResponse({"data": {"board": {"columns": out}}})
+
+    async def healthz(request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    return Starlette(
+        routes=[Route("/graphql", board, methods=["POST"]), Route("/healthz", healthz)], lifespan=lifespan
+    )
+
+
+def serve(kind: str, dsn: str, port: int, gc_threshold: int | None) -> None:
+    serve_uvicorn(raw_app(dsn) if kind == "raw" else dealflow_app(dsn), port, gc_threshold=gc_threshold)
+
+
+# ---------------------------------------------------------------------------------------------
+# The run
+
+
+async def answer(url: str, body: str, token: str) -> Any:
+    async with httpx.AsyncClient(base_url=url, timeout=30) as http:
+        response = await http.post(
+            "/graphql",
+            content=body,
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        )
+    if response.status_code != 200 or "errors" in response.json():
+        raise RuntimeError(f"{url}: unexpected answer {response.status_code} {response.text[:2000]}")
+    return response.json()
+
+
+def check_board(found: Any) -> dict[str, int]:
+    columns = found["data"]["board"]["columns"]
+    deals = [e["node"] for c in columns for e in c["deals"]["edges"]]
+    assert len(columns) == STAGES, len(columns)
+    assert sum(c["totalCount"] for c in columns) == DEALS
+    assert all(len(c["deals"]["edges"]) == min(PER_STAGE, c["totalCount"]) for c in columns)
+    assert all(d["owner"] and 1 <= len(d["contacts"]) <= 3 for d in deals)
+    return {"columns": len(columns), "deals": len(deals), "contacts": sum(len(d["contacts"]) for d in deals)}
+
+
+async def profile(
+    args: argparse.Namespace, live: Server, body: str, headers: dict[str, str], logs: Path
+) -> list[str]:
+    """py-spy samples of the GraphQL server under the same load as the timed run."""
+    if args.py_spy is None:
+        return ["py-spy is not installed (.venv/bin/pip install py-spy); no profile"]
+    recording = await start_profile(args.py_spy, live.pid, logs / "graphql.pyspy.txt")
+    await load(
+        args.loadgen, live.url + "/graphql", body, headers, args.duration, args.connections, args.threads
+    )
+    return await stop_profile(recording, args.profile_top)
+
+
+async def bench(args: argparse.Namespace) -> dict[str, Any]:
+    results: dict[str, Result] = {}
+    shape: dict[str, int] = {}
+    profile_lines: list[str] = []
+    with postgres_server() as server, tempfile.TemporaryDirectory(prefix="dealflow-bench-logs-") as logs:
+        async with fresh_database(server) as dsn:
+            conn = await asyncpg.connect(dsn)
+            try:
+                _, token = await new_user(conn, "bench@example.com", "Bench")
+                pipeline_id = await load_data(conn, args.seed)
+            finally:
+                await conn.close()
+            body = json.dumps(
+                {"query": QUERY, "variables": {"pipelineId": str(pipeline_id), "perStage": PER_STAGE}}
+            )
+            headers = {"Content-Type": "application/json", "Authorization": f"Bearer {token}"}
+            answers: dict[str, Any] = {}
+            for kind in KINDS:
+                extra = ["--gc-threshold", str(args.gc_threshold)] if args.gc_threshold else []
+                async with running(__file__, kind, dsn, Path(logs), extra) as live:
+                    answers[kind] = await answer(live.url, body, token)
+                    shape = check_board(answers[kind])
+                    if kind == "graphql" and answers["graphql"] != answers["raw"]:
+                        raise RuntimeError("the raw endpoint and /graphql answer differently")
+                    result = await timed_load(
+                        live, args.loadgen, "/graphql", body, headers,
+                        warmup=args.warmup, seconds=args.duration, connections=args.connections,
+                        threads=args.threads,
+                    )  # fmt: skip
+                    results[kind] = result
+                    print(f"{kind:>8}: {result.requests_per_second:>9,.1f} requests/s", flush=True)
+                    if kind == "graphql" and args.profile:
+                        profile_lines = await profile(args, live, body, headers, Path(logs))
+            response_bytes = len(json.dumps(answers["graphql"], separators=(",", ":")))
+    ratio = results["graphql"].requests_per_second / results["raw"].requests_per_second
+    return {
+        "benchmark": "board",
+        "query": QUERY,
+        "data": {
+            "deals": DEALS,
+            "stages": STAGES,
+            "owners": OWNERS,
+            "contacts": CONTACTS,
+            "per_stage": PER_STAGE,
+        },
+        "response": {**shape, "bytes": response_bytes},
+        "when": now_iso(),
+        "machine": machine(),
+        "database": database_kind(),
+        "loadgen": args.loadgen,
+        "connections": args.connections,
+        "threads": args.threads if args.loadgen == "wrk" else None,
+        "duration_seconds": args.duration,
+        "warmup_seconds": args.warmup,
+        "gc_threshold": args.gc_threshold,
+        "results": {kind: asdict(result) for kind, result in results.items()},
+        "ratio_graphql_over_raw": round(ratio, 4),
+        "target_ratio": 0.6,
+        "profile": profile_lines or None,
+    }
+
+
+def report(summary: dict[str, Any]) -> str:
+    r = summary["response"]
+    lines = [
+        f"board: {r['columns']} columns, {r['deals']} deals, {r['contacts']} contacts, {r['bytes']:,} bytes",
+        f"load: {summary['loadgen']}, {summary['connections']} connections, {summary['duration_seconds']} s each",
+        f"{'server':<10}{'requests/s':>12}{'p50 ms':>10}{'p99 ms':>10}{'requests':>11}{'errors':>8}"
+        f"{'server tracebacks':>19}{'time in gc':>12}{'server cpu':>12}{'db cpu':>8}",
+    ]
+    for kind in KINDS:
+        x = summary["results"][kind]
+        lines.append(
+            f"{kind:<10}{x['requests_per_second']:>12,.1f}{x['p50_ms']:>10.2f}{x['p99_ms']:>10.2f}"
+            f"{x['requests']:>11,}{x['errors']:>8}{x['server_tracebacks']:>19}{x['gc_share']:>12.1%}"
+            f"{x['server_cpu_share']:>12.2f}{x['database_cpu_share']:>8.2f}"
+        )
+    lines.append(
+        f"ratio graphql/raw: {summary['ratio_graphql_over_raw']:.3f} (target >= {summary['target_ratio']})"
+    )
+    if summary["loadgen"] == "httpx":
+        lines.append("note: the httpx load generator is bound by its own CPU; install wrk for server figures")
+    if summary["profile"]:
+        lines += ["profile of the GraphQL server:", *summary["profile"]]
+    return "\n".join(lines)
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--duration", type=float, default=10.0, help="seconds of load per server (default 10)")
+    p.add_argument("--warmup", type=float, default=3.0, help="seconds of untimed load first (default 3)")
+    p.add_argument("--connections", type=int, default=16, help="concurrent connections (default 16)")
+    p.add_argument("--threads", type=int, default=2, help="wrk threads (default 2)")
+    p.add_argument("--loadgen", choices=["auto", "wrk", "httpx"], default="auto")
+    p.add_argument("--seed", type=int, default=1, help="random seed of the data (default 1)")
+    p.add_argument("--profile", action="store_true", help="also profile the GraphQL server with py-spy")
+    p.add_argument("--profile-top", type=int, default=25, help="functions to list in the profile")
+    p.add_argument(
+        "--gc-threshold",
+        type=int,
+        help="experiment: in both servers, gc.freeze() after start-up and gc.set_threshold(N, 50, 100)",
+    )
+    p.add_argument("--out", type=Path, default=RESULTS, help="JSON results file")
+    p.add_argument("--serve", choices=KINDS, help=argparse.SUPPRESS)
+    p.add_argument("--dsn", help=argparse.SUPPRESS)
+    p.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.serve:
+        serve(args.serve, args.dsn, args.port, args.gc_threshold)
+        return 0
+    args.loadgen = resolve_loadgen(args.loadgen)
+    args.py_spy = find_py_spy() if args.profile else None
+    summary = asyncio.run(bench(args))
+    print(report(summary))
+    write_results(args.out, summary)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
