@@ -37,19 +37,18 @@ async def append(conn: Conn, events: Sequence[NewEvent]) -> int | None:
     """
     if not events:
         return None
+    # One round trip: the head lock is held from here to commit, so keep this statement last and single.
     last: int = await conn.fetchval(
-        "UPDATE event_head SET sequence = sequence + $1 RETURNING sequence", len(events)
-    )
-    first = last - len(events) + 1
-    # One statement whatever the batch (a company sync can emit thousands of events).
-    await conn.execute(
         f"""
-        INSERT INTO events ({EVENT_COLUMNS})
-        SELECT $1::bigint + o - 1, t, p, ow, string_to_array(au, ',')::bigint[], pi, di, qi, ii
-          FROM unnest($2::text[], $3::jsonb[], $4::bigint[], $5::text[], $6::bigint[], $7::bigint[],
-                      $8::bigint[], $9::bigint[]) WITH ORDINALITY AS x (t, p, ow, au, pi, di, qi, ii, o)
+        WITH head AS (UPDATE event_head SET sequence = sequence + $1 RETURNING sequence),
+        appended AS (
+            INSERT INTO events ({EVENT_COLUMNS})
+            SELECT head.sequence - $1 + o, t, p, ow, string_to_array(au, ',')::bigint[], pi, di, qi, ii
+              FROM head, unnest($2::text[], $3::jsonb[], $4::bigint[], $5::text[], $6::bigint[], $7::bigint[],
+                                $8::bigint[], $9::bigint[]) WITH ORDINALITY AS x (t, p, ow, au, pi, di, qi, ii, o))
+        SELECT head.sequence FROM head, LATERAL (SELECT pg_notify($10, head.sequence::text)) AS notified
         """,  # noqa: S608
-        first,
+        len(events),
         [e.type for e in events],
         [e.payload for e in events],
         [e.owner_id for e in events],
@@ -58,8 +57,8 @@ async def append(conn: Conn, events: Sequence[NewEvent]) -> int | None:
         [e.deal_id for e in events],
         [e.quote_id for e in events],
         [e.import_id for e in events],
+        EVENTS_CHANNEL,
     )
-    await conn.execute("SELECT pg_notify($1, $2)", EVENTS_CHANNEL, str(last))
     return last
 
 

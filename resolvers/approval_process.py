@@ -152,7 +152,7 @@ async def disable(ctx: Context, pipeline_id: int) -> Result[Pipeline]:
             )
             for a in cancelled
         ]  # fmt: skip
-        await event_store.append(conn, events)
         updated = await pipeline_store.get_pipeline(conn, pipeline_id)
+        await event_store.append(conn, events)
     ctx.committed()
     return Ok(updated)

@@ -224,8 +224,8 @@ async def act(ctx: Context, deal_id: int, action: Action, text: str | None = Non
         events = await _persist(ctx, conn, deal, process, approval.id, outcome, vote=vote, clear_votes=clear)
         if action is Action.RESUBMIT and text:
             await approval_store.insert_comment(conn, approval.id, ctx.me.id, text)
-        await event_store.append(conn, events)
         found = await approval_store.latest_approvals(conn, [deal_id])
+        await event_store.append(conn, events)  # last: it holds the outbox head lock until commit
     ctx.committed()
     return Ok(found[0])
 
