@@ -37,8 +37,9 @@ def send_smtp(url: str, to: str, subject: str, body: str) -> None:
 
 
 class Mailer:
-    """Claims due emails with FOR UPDATE SKIP LOCKED, so several processes never send one twice;
-    a row is marked sent in the transaction that sent it."""
+    """Claims due emails one at a time with FOR UPDATE SKIP LOCKED, so several processes never send one
+    twice; a row is marked sent in the short transaction that sent it (a crash between the SMTP send and
+    that commit can send it again: at-least-once, the best SMTP allows)."""
 
     def __init__(self, pool: asyncpg.Pool, smtp_url: str | None) -> None:
         self.pool = pool
@@ -65,18 +66,24 @@ class Mailer:
                 await asyncio.wait_for(self._wake.wait(), POLL_SECONDS)
             self._wake.clear()
             try:
-                while await self.drain_once() == BATCH:
-                    pass
+                await self.drain_once()
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
                 logger.warning("mailer could not reach the database; retrying", exc_info=True)
+            except Exception:  # a sender that dies silently stops every email after it
+                logger.exception("mailer failed; retrying")
 
     async def drain_once(self) -> int:
-        async with self.pool.acquire() as conn, conn.transaction():
-            due = await email_store.claim_due(conn, BATCH, MAX_ATTEMPTS)
-            for email in due:
+        """Send up to BATCH due emails, each in its own short transaction: one bad email fails alone."""
+        sent = 0
+        for _ in range(BATCH):
+            async with self.pool.acquire() as conn, conn.transaction():
+                due = await email_store.claim_due(conn, 1, MAX_ATTEMPTS)
+                if not due:
+                    break
+                email = due[0]
                 try:
                     await self._send(email.to_address, email.subject, email.body)
-                except (OSError, smtplib.SMTPException) as exc:
+                except Exception as exc:  # recorded on the row and retried with backoff
                     attempts = email.attempts + 1
                     await email_store.mark_failed(conn, email.id, repr(exc), retry_delay(attempts))
                     logger.warning(
@@ -84,7 +91,8 @@ class Mailer:
                     )
                 else:
                     await email_store.mark_sent(conn, email.id)
-        return len(due)
+                sent += 1
+        return sent
 
     async def _send(self, to: str, subject: str, body: str) -> None:
         if self.smtp_url:
