@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import asyncpg
@@ -24,12 +25,16 @@ from db.migrate import apply_migrations
 from db.pool import create_pool
 from resolvers.auth import authenticate
 from resolvers.context import Context, Services
+from resolvers.imports import ImportRunner
 from resolvers.mailer import Mailer
 from schema import build_schema
+from schema.fanout import SharedFrameTransportWSHandler
+from subscriptions.backends import backend_for, is_shared
 from subscriptions.bus import EventBus
 from subscriptions.relay import Relay
 
 from .embedded_pg import database_url
+from .quote_page import quote_page
 from .settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -47,11 +52,14 @@ UNAUTHENTICATED_BODY = {
 class DealflowGraphQL(GraphQL[Context, None]):
     """Authenticates before anything is parsed: a request without a valid token reads nothing."""
 
+    graphql_transport_ws_handler_class = SharedFrameTransportWSHandler  # one encoding per shared event
+
     def __init__(self, settings: Settings, **kwargs: Any) -> None:
         super().__init__(
             build_schema(dev=settings.dev),
             graphql_ide="graphiql" if settings.dev else None,
             allowed_origins=settings.allowed_origins,
+            multipart_uploads_enabled=True,
             **kwargs,
         )
         self.settings = settings
@@ -161,16 +169,35 @@ async def running_services(settings: Settings, dsn: str) -> AsyncIterator[Servic
             await conn.close()
         pool = await create_pool(dsn, max_size=settings.pool_max_size)
         stack.push_async_callback(pool.close)
-        bus = EventBus(Broadcast(settings.broadcast_url))
+        bus = EventBus(Broadcast(backend=backend_for(settings.broadcast_url)), pool)
         await bus.start()
         stack.push_async_callback(bus.stop)
-        relay = Relay(pool, bus)
+        relay = Relay(pool, bus, shared=is_shared(settings.broadcast_url))
         await relay.start()
         stack.push_async_callback(relay.stop)
         mailer = Mailer(pool, settings.smtp_url)
         await mailer.start()
         stack.push_async_callback(mailer.stop)
-        yield Services(pool=pool, bus=bus, relay=relay, mailer=mailer, dev=settings.dev)
+        services = Services(pool=pool, bus=bus, relay=relay, mailer=mailer, dev=settings.dev)
+        imports = ImportRunner(services)
+        await imports.start()
+        stack.push_async_callback(imports.stop)
+        yield services
+
+
+@contextlib.contextmanager
+def serving_gc() -> Iterator[None]:
+    """GC policy for serving (bench/README: ~50% of server time in gc): start-up's objects frozen out
+    of collections, gen-0 collected every 50,000 allocations; restored at shutdown."""
+    before = gc.get_threshold()
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 50, 100)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
+        gc.unfreeze()
 
 
 def create_app(settings: Settings | None = None, dsn: str | None = None) -> Starlette:
@@ -182,13 +209,15 @@ def create_app(settings: Settings | None = None, dsn: str | None = None) -> Star
         url = dsn or database_url(settings.database_url, settings.data_dir)
         async with running_services(settings, url) as services:
             app.state.services = services
-            yield
+            with serving_gc():
+                yield
 
     app = Starlette(
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
             Route("/healthz", healthz),
+            Route("/quotes/{token}", quote_page, methods=["GET"]),
         ],
         lifespan=lifespan,
     )

@@ -21,6 +21,7 @@ from strawberry.schema.config import StrawberryConfig
 from db.errors import DbError
 
 from .complexity import ComplexityLimit
+from .fanout import SharedEventExecutionContext
 from .mutation import Mutation
 from .query import Query
 from .subscription import Subscription
@@ -59,5 +60,6 @@ def build_schema(*, dev: bool) -> strawberry.Schema:
         mutation=Mutation,
         subscription=Subscription,
         extensions=extensions,
+        execution_context_class=SharedEventExecutionContext,
         config=StrawberryConfig(disable_field_suggestions=not dev),
     )

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from datetime import datetime
 
 import strawberry
 from strawberry.scalars import JSON
 
 from domain.events import StoredEvent
+from domain.quotes import from_snapshot as quote_from_snapshot
 from resolvers.approvals import approval_from_snapshot
 from resolvers.snapshots import deal_from_snapshot
 
 from .approvals import DealApproval
 from .notifications import Notification
+from .quotes import Quote
 from .records import Deal
 
 
@@ -23,6 +26,7 @@ class Event:
     notification: Notification | None = None
     deal: Deal | None = None
     approval: DealApproval | None = None
+    quote: Quote | None = None
     record: JSON | None = strawberry.field(
         default=None,
         description="For contact/company/ticket events: {type, id, changes: {column: [old, new]}}.",
@@ -45,8 +49,10 @@ class Event:
         if payload.get("approval"):
             found, approver_ids = approval_from_snapshot(payload["approval"])
             approval = DealApproval(approval=found, approver_ids=approver_ids)
+        quote = payload.get("quote")
         return cls(
             approval=approval,
+            quote=Quote.from_domain(quote_from_snapshot(quote)) if quote else None,
             action=payload.get("action"),
             record=payload.get("record"),
             text=payload.get("text"),
@@ -66,6 +72,26 @@ class Event:
             if note
             else None,
         )
+
+
+EVENT_CACHE_SIZE = 1024
+_built: OrderedDict[int, tuple[StoredEvent, Event]] = OrderedDict()
+
+
+def event_for(stored: StoredEvent) -> Event:
+    """One `Event` per stored event per process (an LRU by sequence), so every subscriber's stream
+    yields the same object and shared per-event execution (schema/fanout.py) can recognise it.
+    A cached entry is reused only for the same stored event (identical, or equal when replayed)."""
+    found = _built.get(stored.sequence)
+    if found is not None and (found[0] is stored or found[0] == stored):
+        _built.move_to_end(stored.sequence)
+        return found[1]
+    event = Event.from_stored(stored)
+    _built[stored.sequence] = (stored, event)
+    _built.move_to_end(stored.sequence)
+    if len(_built) > EVENT_CACHE_SIZE:
+        _built.popitem(last=False)
+    return event
 
 
 def parse_after(after: str | None) -> int | None:

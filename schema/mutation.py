@@ -4,9 +4,11 @@ from strawberry.tools import merge_types
 
 from .approvals import ApprovalMutations
 from .engagements import EngagementMutations
+from .imports import ImportMutations
 from .lifecycle import LifecycleMutations
 from .notifications import NotificationMutations
 from .pipelines import PipelineMutations
+from .quotes import QuoteMutations
 from .record_mutations import RecordMutations
 from .users import UserMutations
 from .workflows import WorkflowMutations
@@ -22,5 +24,7 @@ Mutation = merge_types(
         ApprovalMutations,
         LifecycleMutations,
         WorkflowMutations,
+        QuoteMutations,
+        ImportMutations,
     ),
 )

@@ -17,6 +17,7 @@ from .errors import UserError, user_errors, value_or_none
 from .info import Info
 
 if TYPE_CHECKING:
+    from .quotes import Quote
     from .records import Deal
 
 from .pagination import Connection, connection, decode_cursor, page_size
@@ -40,6 +41,12 @@ class Notification:
             return None
         found = await record_loader(info.context, ObjectType.DEAL).load(self.deal_id)
         return Deal(record=found) if found else None
+
+    @strawberry.field
+    async def quote(self, info: Info) -> Annotated[Quote, strawberry.lazy("schema.quotes")] | None:
+        from .quotes import load_quote
+
+        return await load_quote(info, self.quote_id)
 
     @classmethod
     def from_domain(cls, n: DomainNotification) -> Notification:

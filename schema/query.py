@@ -3,9 +3,11 @@
 from strawberry.tools import merge_types
 
 from .engagements import ActivityQueries
+from .imports import ImportQueries
 from .lifecycle import LifecycleQueries
 from .notifications import NotificationQueries
 from .pipelines import PipelineQueries
+from .quotes import QuoteQueries
 from .record_queries import RecordQueries
 from .users import UserQueries
 from .workflows import WorkflowQueries
@@ -20,5 +22,7 @@ Query = merge_types(
         RecordQueries,
         ActivityQueries,
         WorkflowQueries,
+        QuoteQueries,
+        ImportQueries,
     ),
 )

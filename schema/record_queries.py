@@ -15,7 +15,7 @@ from resolvers.loaders import record_loader
 from .info import Info
 from .pagination import Connection, Edge, PageInfo, connection, decode_cursor, encode_cursor, page_size
 from .pipelines import Pipeline, Stage
-from .records import Company, Contact, CrmRecord, Deal, Ticket
+from .records import Company, Contact, CrmRecord, Deal, Ticket, prefetch, requested_fields
 
 T = TypeVar("T", bound=CrmRecord)
 
@@ -165,10 +165,12 @@ class RecordQueries:
         per_stage: int = 50,
     ) -> Board:  # fmt: skip
         found = await lists.board(info.context, int(pipeline_id), raw_groups(filter_groups), per_stage)
+        nodes = {d.id: Deal(record=d) for column in found.columns for d in column.deals}
+        await prefetch(info, list(nodes.values()), requested_fields(info))
         columns = []
         for column in found.columns:
             edges = [
-                Edge(node=Deal(record=d), cursor=encode_cursor(lists.sort_key(found.sort, d)))
+                Edge(node=nodes[d.id], cursor=encode_cursor(lists.sort_key(found.sort, d)))
                 for d in column.deals
             ]
             total = column.total_count

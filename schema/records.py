@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Annotated, Any
@@ -14,11 +15,13 @@ from domain.records import ObjectType, Record
 from resolvers.loaders import (
     approval_process_loader,
     latest_approval_loader,
+    linked_loader,
     linked_records,
     pipeline_loader,
     primary_company_loader,
     record_loader,
     stage_loader,
+    user_loader,
 )
 
 from .enums import ApprovalStatus, ChangeSource, LifecycleStage
@@ -28,6 +31,7 @@ from .users import User, load_user
 
 if TYPE_CHECKING:
     from .approvals import DealApproval
+    from .quotes import Quote
 
 
 @strawberry.type
@@ -44,41 +48,46 @@ class PropertyChange:
         return await load_user(info, self.changed_by_id)
 
 
+UNLOADED: Any = object()  # a relation the query's resolver did not prefetch
+
+
 @strawberry.interface
 class CrmRecord:
+    """Scalar fields are plain attributes filled from the record once: graphql-core reads them directly,
+    without a resolver call per field (DESIGN 11: per-field overhead dominates big responses)."""
+
     record: strawberry.Private[Record]
+    id: strawberry.ID = strawberry.ID("")
+    properties: JSON = strawberry.field(default_factory=dict)
+    created_at: datetime = datetime.min
+    updated_at: datetime = datetime.min
+    last_activity_date: datetime | None = None
+    last_contacted: datetime | None = None
+    version: int = 0
+    prefetched_owner: strawberry.Private[Any] = UNLOADED
 
-    @strawberry.field
-    def id(self) -> strawberry.ID:
-        return strawberry.ID(str(self.record.id))
+    def __post_init__(self) -> None:
+        r = self.record
+        self.id = strawberry.ID(str(r.id))
+        self.properties = r.properties  # type: ignore[assignment]
+        self.created_at, self.updated_at = r.created_at, r.updated_at
+        self.last_activity_date, self.last_contacted, self.version = (
+            r.last_activity_date,
+            r.last_contacted,
+            r.version,
+        )
+        self.fill(r)
 
-    @strawberry.field
-    def properties(self) -> JSON:
-        return self.record.properties  # type: ignore[return-value]
+    def fill(self, record: Record) -> None:
+        """Copy the type's own standard values onto attributes."""
 
-    @strawberry.field
-    def created_at(self) -> datetime:
-        return self.record.created_at
-
-    @strawberry.field
-    def updated_at(self) -> datetime:
-        return self.record.updated_at
-
-    @strawberry.field
-    def last_activity_date(self) -> datetime | None:
-        return self.record.last_activity_date
-
-    @strawberry.field
-    def last_contacted(self) -> datetime | None:
-        return self.record.last_contacted
-
-    @strawberry.field
-    def version(self) -> int:
-        return self.record.version
-
-    @strawberry.field
-    async def owner(self, info: Info) -> User | None:
-        return await load_user(info, self.record.owner_id)
+    @strawberry.field(
+        description="Resolved without a query when the list that returned it prefetched owners."
+    )
+    def owner(self, info: Info) -> User | None:
+        if self.prefetched_owner is not UNLOADED:
+            return self.prefetched_owner  # type: ignore[no-any-return]
+        return load_user(info, self.record.owner_id)  # type: ignore[return-value]  # an awaitable; graphql-core awaits it
 
     @strawberry.field
     async def property_history(self, info: Info, name: str) -> list[PropertyChange]:
@@ -95,52 +104,42 @@ class CrmRecord:
             for c in changes
         ]
 
-    def text(self, column: str) -> str | None:
-        value = self.record.get(column)
-        return None if value is None else str(value)
 
-    def raw(self, column: str) -> Any:
-        return self.record.get(column)
-
-
-@strawberry.interface
-class LifecycleRecord(CrmRecord):
-    @strawberry.field
-    def lifecycle_stage(self) -> LifecycleStage | None:
-        return _stage(self.record.get("lifecycle_stage"))
-
-    @strawberry.field(description="Set when an associated deal is won (deal-won setting on).")
-    def close_date(self) -> datetime | None:
-        value = self.raw("close_date")
-        return value if isinstance(value, datetime) else None
-
-    @strawberry.field
-    def days_to_close(self) -> int | None:
-        value = self.raw("days_to_close")
-        return int(value) if value is not None else None
+def _text(value: object) -> str | None:
+    return None if value is None else str(value)
 
 
 def _stage(value: object) -> LifecycleStage | None:
     return LifecycleStage(str(value)) if value else None
 
 
+@strawberry.interface
+class LifecycleRecord(CrmRecord):
+    lifecycle_stage: LifecycleStage | None = None
+    close_date: datetime | None = strawberry.field(
+        default=None, description="Set when an associated deal is won (deal-won setting on)."
+    )
+    days_to_close: int | None = None
+
+    def fill(self, record: Record) -> None:
+        self.lifecycle_stage = _stage(record.get("lifecycle_stage"))
+        close = record.get("close_date")
+        self.close_date = close if isinstance(close, datetime) else None
+        days = record.get("days_to_close")
+        self.days_to_close = int(str(days)) if days is not None else None
+
+
 @strawberry.type
 class Contact(LifecycleRecord):
-    @strawberry.field
-    def email(self) -> str | None:
-        return self.text("email")
+    email: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    company_name: str | None = None
 
-    @strawberry.field
-    def first_name(self) -> str | None:
-        return self.text("first_name")
-
-    @strawberry.field
-    def last_name(self) -> str | None:
-        return self.text("last_name")
-
-    @strawberry.field
-    def company_name(self) -> str | None:
-        return self.text("company_name")
+    def fill(self, record: Record) -> None:
+        super().fill(record)
+        self.email, self.company_name = _text(record.get("email")), _text(record.get("company_name"))
+        self.first_name, self.last_name = _text(record.get("first_name")), _text(record.get("last_name"))
 
     @strawberry.field
     async def primary_company(self, info: Info) -> Company | None:
@@ -163,13 +162,12 @@ class Contact(LifecycleRecord):
 
 @strawberry.type
 class Company(LifecycleRecord):
-    @strawberry.field
-    def name(self) -> str | None:
-        return self.text("name")
+    name: str | None = None
+    domain: str | None = None
 
-    @strawberry.field
-    def domain(self) -> str | None:
-        return self.text("domain")
+    def fill(self, record: Record) -> None:
+        super().fill(record)
+        self.name, self.domain = _text(record.get("name")), _text(record.get("domain"))
 
     @strawberry.field
     async def contacts(self, info: Info) -> list[Contact]:
@@ -184,38 +182,31 @@ class Company(LifecycleRecord):
 
 @strawberry.type
 class Deal(CrmRecord):
-    @strawberry.field
-    def name(self) -> str:
-        return str(self.text("name"))
+    name: str = ""
+    amount: Decimal | None = None
+    currency: str = ""
+    close_date: datetime | None = None
+    latest_approval_status: ApprovalStatus | None = None
+    prefetched_contacts: strawberry.Private[Any] = UNLOADED
 
-    @strawberry.field
-    def amount(self) -> Decimal | None:
-        value = self.raw("amount")
-        return Decimal(value) if value is not None else None
-
-    @strawberry.field
-    def currency(self) -> str:
-        return str(self.text("currency"))
-
-    @strawberry.field
-    def close_date(self) -> datetime | None:
-        value = self.raw("close_date")
-        return datetime.fromisoformat(value) if isinstance(value, str) else value
-
-    @strawberry.field
-    def latest_approval_status(self) -> ApprovalStatus | None:
-        value = self.text("latest_approval_status")
-        return ApprovalStatus(value) if value else None
+    def fill(self, record: Record) -> None:
+        self.name, self.currency = str(record.get("name")), str(record.get("currency"))
+        amount = record.get("amount")
+        self.amount = Decimal(str(amount)) if amount is not None else None
+        close = record.get("close_date")
+        self.close_date = datetime.fromisoformat(close) if isinstance(close, str) else close  # type: ignore[assignment]
+        status = record.get("latest_approval_status")
+        self.latest_approval_status = ApprovalStatus(str(status)) if status else None
 
     @strawberry.field
     async def pipeline(self, info: Info) -> Pipeline:
-        found = await pipeline_loader(info.context).load(int(self.raw("pipeline_id")))
+        found = await pipeline_loader(info.context).load(int(str(self.record.get("pipeline_id"))))
         assert found is not None
         return Pipeline.from_domain(found)
 
     @strawberry.field
     async def stage(self, info: Info) -> Stage:
-        found = await stage_loader(info.context).load(int(self.raw("stage_id")))
+        found = await stage_loader(info.context).load(int(str(self.record.get("stage_id"))))
         assert found is not None
         return Stage.from_domain(found)
 
@@ -228,12 +219,25 @@ class Deal(CrmRecord):
         found = await latest_approval_loader(info.context).load(self.record.id)
         if found is None:
             return None
-        process = await approval_process_loader(info.context).load(int(self.raw("pipeline_id")))
+        process = await approval_process_loader(info.context).load(int(str(self.record.get("pipeline_id"))))
         approvers = process.approver_ids if process and process.id == found.process_id else ()
         return DealApproval(approval=found, approver_ids=approvers)
 
-    @strawberry.field
-    async def contacts(self, info: Info) -> list[Contact]:
+    @strawberry.field(description="The deal's quotes, oldest first.")
+    async def quotes(self, info: Info) -> list[Annotated[Quote, strawberry.lazy("schema.quotes")]]:
+        from .quotes import deal_quotes
+
+        return await deal_quotes(info, self.record.id)
+
+    @strawberry.field(
+        description="Resolved without a query when the list that returned it prefetched contacts."
+    )
+    def contacts(self, info: Info) -> list[Contact]:
+        if self.prefetched_contacts is not UNLOADED:
+            return self.prefetched_contacts  # type: ignore[no-any-return]
+        return self._contacts(info)  # type: ignore[return-value]  # an awaitable; graphql-core awaits it
+
+    async def _contacts(self, info: Info) -> list[Contact]:
         found = await linked_records(info.context, ObjectType.DEAL, self.record.id, ObjectType.CONTACT)
         return [Contact(record=r) for r in found]
 
@@ -245,9 +249,45 @@ class Deal(CrmRecord):
 
 @strawberry.type
 class Ticket(CrmRecord):
-    @strawberry.field
-    def subject(self) -> str:
-        return str(self.text("subject"))
+    subject: str = ""
+
+    def fill(self, record: Record) -> None:
+        self.subject = str(record.get("subject"))
+
+
+async def prefetch(info: Info, nodes: Sequence[CrmRecord], requested: frozenset[str]) -> None:
+    """Load the owners (and deals' contacts) of a whole page at once, when the query asks for them,
+    so their fields resolve synchronously: no task, future or dataloader batch per node."""
+    ctx = info.context
+    if "owner" in requested:
+        owner_ids = sorted({n.record.owner_id for n in nodes if n.record.owner_id is not None})
+        users = {u.id: u for u in await user_loader(ctx).load_many(owner_ids) if u is not None}
+        for n in nodes:
+            owner = users.get(n.record.owner_id) if n.record.owner_id is not None else None
+            n.prefetched_owner = User.from_domain(owner) if owner else None
+    deals = [n for n in nodes if isinstance(n, Deal)]
+    if "contacts" in requested and deals:
+        links = await linked_loader(ctx, ObjectType.DEAL, ObjectType.CONTACT).load_many(
+            [d.record.id for d in deals]
+        )
+        ids = sorted({c for found in links for c in found})
+        contacts = {
+            r.id: Contact(record=r) for r in await record_loader(ctx, ObjectType.CONTACT).load_many(ids) if r
+        }
+        for deal, found in zip(deals, links, strict=True):
+            deal.prefetched_contacts = [contacts[c] for c in found if c in contacts]
+
+
+def requested_fields(info: Info) -> frozenset[str]:
+    """Every field name selected anywhere under the current field."""
+    names: set[str] = set()
+    stack = list(info.selected_fields)
+    while stack:
+        field = stack.pop()
+        for child in getattr(field, "selections", ()):
+            names.add(getattr(child, "name", ""))
+            stack.append(child)
+    return frozenset(names)
 
 
 TYPES: dict[ObjectType, type[CrmRecord]] = {

@@ -11,9 +11,11 @@ from domain.records import ObjectType
 from domain.visibility import can_see
 from resolvers.approvals import APPROVAL_EVENT_PREFIX
 from resolvers.notifications import NOTIFICATION_CREATED
+from resolvers.quotes import QUOTE_EVENT_PREFIX
 from subscriptions import streams
 
-from .events import Event, parse_after
+from .events import Event, event_for, parse_after
+from .imports import Import, follow_import
 from .info import Info
 
 
@@ -30,7 +32,7 @@ class Subscription:
             return event.type == NOTIFICATION_CREATED and me in event.audience
 
         async for event in streams.events(ctx.pool, ctx.services.bus, parse_after(after), mine):
-            yield Event.from_stored(event)
+            yield event_for(event)
 
     @strawberry.subscription(description="A pipeline's deals created, moved, updated and deleted, in scope.")
     async def board_changed(
@@ -48,7 +50,7 @@ class Subscription:
             )
 
         async for event in streams.events(ctx.pool, ctx.services.bus, parse_after(after), on_board):
-            yield Event.from_stored(event)
+            yield event_for(event)
 
     @strawberry.subscription(description="Every approval status change and decision, in scope; resumable.")
     async def deal_approval_changed(
@@ -69,7 +71,7 @@ class Subscription:
             )
 
         async for event in streams.events(ctx.pool, ctx.services.bus, parse_after(after), on_approval):
-            yield Event.from_stored(event)
+            yield event_for(event)
 
     @strawberry.subscription(
         description="Contacts, companies or tickets created, updated or deleted, in scope."
@@ -91,4 +93,31 @@ class Subscription:
             )
 
         async for event in streams.events(ctx.pool, ctx.services.bus, parse_after(after), on_record):
-            yield Event.from_stored(event)
+            yield event_for(event)
+
+    @strawberry.subscription(
+        description="Every quote change (created, edited, status changed) on a deal or all, in scope; resumable."
+    )
+    async def quote_status_changed(
+        self, info: Info, deal_id: strawberry.ID | None = None, after: str | None = None
+    ) -> AsyncGenerator[Event, None]:
+        ctx = info.context
+        deal = int(deal_id) if deal_id else None
+        viewer = ctx.me
+
+        def on_quote(event: StoredEvent) -> bool:
+            return (
+                event.type.startswith(QUOTE_EVENT_PREFIX)
+                and (deal is None or event.deal_id == deal)
+                and can_see(viewer, event.owner_id, event.audience)
+            )
+
+        async for event in streams.events(ctx.pool, ctx.services.bus, parse_after(after), on_quote):
+            yield event_for(event)
+
+    @strawberry.subscription(
+        description="An import's progress until it finishes; its creator's or an admin's."
+    )
+    async def import_progress(self, info: Info, import_id: strawberry.ID) -> AsyncGenerator[Import, None]:
+        async for job in follow_import(info, import_id):
+            yield job

@@ -16,24 +16,43 @@ from .bus import EventBus
 logger = logging.getLogger(__name__)
 
 POLL_SECONDS = 1.0
+LEADER_RETRY_SECONDS = 1.0
+ACQUIRE_TIMEOUT = 5.0
 BATCH = 1000
+MIN_BACKOFF = 0.05
+MAX_BACKOFF = 2.0
+# pg_try_advisory_lock key for "this process publishes" (migrations and seed-demo use others).
+LEADER_LOCK = 7_362_010_002
+
+DbError = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError)
 
 
 class Relay:
     """Woken after a local commit (`wake`), by the NOTIFY an appending transaction sends
     on commit (other processes), or by a poll; it never trusts a wake-up for content:
-    it always reads the table after the last sequence it published."""
+    it always reads the table after the last sequence it published.
 
-    def __init__(self, pool: asyncpg.Pool, bus: EventBus) -> None:
+    With a shared broker (`shared`) one relay publishes for all processes: the one whose
+    held connection has the advisory lock LEADER_LOCK. Its session ends with its process, which
+    frees the lock; another process takes it within LEADER_RETRY_SECONDS and publishes from
+    the last sequence its own bus heard, so a few events may go out twice (subscribers drop
+    duplicates) but none is skipped. With `memory://` every process is its own leader.
+    """
+
+    def __init__(self, pool: asyncpg.Pool, bus: EventBus, *, shared: bool = False) -> None:
         self.pool = pool
         self.bus = bus
+        self.shared = shared
+        self.leader = not shared
         self.published_through = 0
+        self.started_at = 0
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self._listen_conn: PoolConnectionProxy | None = None
+        self._conn: PoolConnectionProxy | None = None  # LISTEN, and the leader lock when shared
+        self._next_try = 0.0
 
     async def start(self) -> None:
-        self.published_through = await event_store.head(self.pool)
+        self.started_at = self.published_through = await event_store.head(self.pool)
         self._task = asyncio.create_task(self._run(), name="outbox-relay")
 
     async def stop(self) -> None:
@@ -41,7 +60,7 @@ class Relay:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-        await self._close_listener()
+        await self._drop()
 
     def wake(self) -> None:
         self._wake.set()
@@ -49,44 +68,77 @@ class Relay:
     def _on_notify(self, *_: object) -> None:
         self._wake.set()
 
-    async def _listen(self) -> None:
-        if self._listen_conn is not None and not self._listen_conn.is_closed():
-            return
-        try:
-            self._listen_conn = conn = await self.pool.acquire()
-            await conn.add_listener(event_store.EVENTS_CHANNEL, self._on_notify)
-        except (OSError, asyncpg.PostgresError):
-            logger.warning("relay cannot LISTEN now; polling", exc_info=True)
-            await self._close_listener()
+    @property
+    def holding(self) -> bool:
+        """Whether this relay may publish now: its own leader, or holding the lock's session."""
+        if not self.shared:
+            return True
+        return self.leader and _alive(self._conn)
 
-    async def _close_listener(self) -> None:
-        conn, self._listen_conn = self._listen_conn, None
+    async def _hold(self) -> None:
+        """Keep the connection that LISTENs and, when shared, contends for leadership."""
+        if self._conn is not None and not _alive(self._conn):
+            logger.warning("relay lost its database session; reconnecting")
+            await self._drop()
+        if self._conn is None:
+            self._conn = conn = await self.pool.acquire(timeout=ACQUIRE_TIMEOUT)
+            await conn.add_listener(event_store.EVENTS_CHANNEL, self._on_notify)
+        now = asyncio.get_running_loop().time()
+        if self.shared and not self.leader and now >= self._next_try:
+            self._next_try = now + LEADER_RETRY_SECONDS
+            if await self._conn.fetchval("SELECT pg_try_advisory_lock($1)", LEADER_LOCK):
+                self.become_leader()
+
+    def become_leader(self) -> None:
+        self.leader = True
+        self.published_through = self.bus.last_seen or self.started_at
+        logger.info("relay leads: publishing after sequence %s", self.published_through)
+
+    async def _drop(self) -> None:
+        """Give up the held connection; ending its session frees the leader lock."""
+        conn, self._conn = self._conn, None
+        self.leader = not self.shared
         if conn is not None:
-            with contextlib.suppress(Exception):
-                await conn.remove_listener(event_store.EVENTS_CHANNEL, self._on_notify)
-            with contextlib.suppress(Exception):
+            with contextlib.suppress(*DbError):  # a connection that ended is back in the pool already
+                conn.terminate()
                 await self.pool.release(conn)
 
     async def _run(self) -> None:
-        backoff = 0.05
+        backoff = MIN_BACKOFF
         while True:
-            await self._listen()
+            try:
+                await self._hold()
+            except DbError as exc:
+                logger.warning("relay cannot hold its connection (%s); polling", exc)
+                await self._drop()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), POLL_SECONDS)
             self._wake.clear()
             try:
                 await self.drain()
-                backoff = 0.05
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, ConnectionError):
-                logger.warning("relay could not publish; retrying", exc_info=True)
+                backoff = MIN_BACKOFF
+            except DbError as exc:
+                logger.warning("relay could not publish (%s); retrying in %.2fs", exc, backoff)
                 await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 2.0)
+                backoff = min(backoff * 2, MAX_BACKOFF)
                 self._wake.set()
 
     async def drain(self) -> None:
-        while True:
+        """Publish every committed event after the cursor, in order; the cursor moves only
+        past events the broker accepted, so a failure resumes where it stopped."""
+        while self.holding:
             batch = await event_store.read_after(self.pool, self.published_through, limit=BATCH)
             if not batch:
                 return
-            await self.bus.publish(batch)
-            self.published_through = batch[-1].sequence
+            for event in batch:
+                if not self.holding:
+                    return
+                await self.bus.publish([event])
+                self.published_through = event.sequence
+
+
+def _alive(conn: PoolConnectionProxy | None) -> bool:
+    try:
+        return conn is not None and not conn.is_closed()
+    except asyncpg.InterfaceError:  # the pool took back a connection that ended
+        return False

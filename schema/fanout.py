@@ -1,0 +1,231 @@
+"""Shared subscription fan-out: one execution and one encoded `next` payload per event and shape."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import OrderedDict
+from collections.abc import Awaitable
+from dataclasses import dataclass, field
+from typing import Any
+
+from graphql import ExecutionResult, GraphQLSchema, OperationDefinitionNode, Undefined
+from graphql.execution import ExperimentalIncrementalExecutionResults
+from graphql.pyutils import AwaitableOrValue
+from starlette.websockets import WebSocketDisconnect
+from strawberry.asgi import ASGIWebSocketAdapter
+from strawberry.http.exceptions import WebSocketDisconnected
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import Message
+
+from domain.records import Scope
+from resolvers.context import Context
+
+from .events import Event
+
+SHARED_RESULTS = 1024  # (event, shape, viewer key) results kept; an event is fanned out within moments
+ALL_VIEWERS = "ALL"
+
+Outcome = ExecutionResult | ExperimentalIncrementalExecutionResults
+
+
+@dataclass
+class FanoutStats:
+    """Counters for tests and benchmarks: how much per-event work was shared."""
+
+    executions: int = 0  # per-event executions of a shareable (event, shape, viewer key)
+    reused: int = 0  # deliveries served by another subscriber's execution
+    frames_encoded: int = 0  # `next` payloads serialised
+    frames_reused: int = 0  # `next` frames sent with an already serialised payload
+
+
+STATS = FanoutStats()
+
+
+@dataclass(eq=False)
+class _Shared:
+    """A cached execution. Holds the objects whose ids make up its key, so no id is reused meanwhile."""
+
+    event: Event
+    schema: GraphQLSchema
+    operation: OperationDefinitionNode
+    result: ExecutionResult | None = None
+    pending: asyncio.Future[ExecutionResult | None] | None = None
+
+
+@dataclass(eq=False)
+class _Payload:
+    data: dict[str, Any]
+    text: str | None = None
+
+
+@dataclass
+class _Lru:
+    maxsize: int
+    items: OrderedDict[Any, Any] = field(default_factory=OrderedDict)
+
+    def get(self, key: Any) -> Any:
+        found = self.items.get(key)
+        if found is not None:
+            self.items.move_to_end(key)
+        return found
+
+    def put(self, key: Any, value: Any) -> None:
+        self.items[key] = value
+        self.items.move_to_end(key)
+        if len(self.items) > self.maxsize:
+            self.items.popitem(last=False)
+
+    def discard(self, key: Any, value: Any) -> None:
+        if self.items.get(key) is value:
+            del self.items[key]
+
+
+_results = _Lru(SHARED_RESULTS)  # key -> _Shared
+_payloads = _Lru(SHARED_RESULTS)  # id(result.data) -> _Payload
+
+
+def viewer_key(context: object) -> object:
+    """Who a result may be shared with: every ALL-scope viewer alike (nothing reachable from an Event
+    depends on identity except through visibility, and ALL sees everything), else only the user."""
+    viewer = context.viewer if isinstance(context, Context) else None
+    if viewer is None:
+        return None
+    return ALL_VIEWERS if viewer.user.view_scope is Scope.ALL else viewer.id
+
+
+def _variables_key(executor: StrawberryGraphQLCoreExecutionContext) -> str | None:
+    raw = {name: s.value for name, s in executor.variable_values.sources.items() if s.value is not Undefined}
+    try:
+        return json.dumps(raw, sort_keys=True, separators=(",", ":"))
+    except (TypeError, ValueError):
+        return None
+
+
+class SharedEventExecutionContext(StrawberryGraphQLCoreExecutionContext):
+    """Strawberry's executor, whose per-event subscription executions are memoised across subscribers.
+
+    graphql-core runs each subscription event through `build_per_event_executor(payload)` and then
+    `execute_operation`; only those per-event copies carry a key, so queries and mutations run as
+    before. Key: (the Event object, schema, parsed operation, canonical variables, viewer key).
+    Results with errors (and incremental ones) are never shared.
+    """
+
+    _fanout_scope: tuple[object, ...] | bool | None = False  # False: not computed yet
+    _fanout_key: tuple[object, ...] | None = None
+    _fanout_event: Event | None = None
+
+    def build_per_event_executor(self, payload: Any) -> SharedEventExecutionContext:
+        executor = super().build_per_event_executor(payload)
+        assert isinstance(executor, SharedEventExecutionContext)
+        if isinstance(payload, Event):
+            if self._fanout_scope is False:
+                self._fanout_scope = self._scope()
+            if isinstance(self._fanout_scope, tuple):
+                executor._fanout_key = (id(payload), *self._fanout_scope)
+                executor._fanout_event = payload
+        return executor
+
+    def _scope(self) -> tuple[object, ...] | None:
+        who = viewer_key(self.context_value)
+        variables = _variables_key(self)
+        if who is None or variables is None:
+            return None
+        return (id(self.schema), id(self.operation), variables, who)
+
+    def execute_operation(self, serially: bool | None = None) -> AwaitableOrValue[Outcome]:
+        key = self._fanout_key
+        if key is None or self._fanout_event is None:
+            return super().execute_operation(serially)
+        entry: _Shared | None = _results.get(key)
+        if entry is not None and entry.event is self._fanout_event and entry.operation is self.operation:
+            if entry.result is not None:
+                STATS.reused += 1
+                return entry.result
+            if entry.pending is not None:
+                return self._follow(entry.pending, serially)
+        STATS.executions += 1
+        entry = _Shared(self._fanout_event, self.schema, self.operation)
+        outcome = super().execute_operation(serially)
+        if self.is_awaitable(outcome):
+            entry.pending = asyncio.get_running_loop().create_future()
+            _results.put(key, entry)
+            return self._lead(outcome, entry, key)
+        _keep(key, entry, outcome)  # type: ignore[arg-type]
+        return outcome
+
+    async def _lead(self, outcome: Awaitable[Outcome], entry: _Shared, key: tuple[object, ...]) -> Outcome:
+        """Run the execution others wait for; whatever happens, wake them (None: run your own)."""
+        pending = entry.pending
+        assert pending is not None
+        done: Outcome | None = None
+        try:
+            done = await outcome
+        finally:
+            pending.set_result(_keep(key, entry, done))
+        return done
+
+    async def _follow(
+        self, pending: asyncio.Future[ExecutionResult | None], serially: bool | None
+    ) -> Outcome:
+        shared = await asyncio.shield(pending)  # cancelling this subscriber must not cancel the leader
+        if shared is not None:
+            STATS.reused += 1
+            return shared
+        outcome = super().execute_operation(serially)  # the leader failed: no sharing, always correct
+        if self.is_awaitable(outcome):
+            return await outcome  # type: ignore[no-any-return]
+        return outcome  # type: ignore[return-value]
+
+
+def _keep(key: tuple[object, ...], entry: _Shared, outcome: Outcome | None) -> ExecutionResult | None:
+    """Cache a clean result (and register its data for one-time encoding), else forget the entry."""
+    if type(outcome) is not ExecutionResult or outcome.errors or outcome.data is None:
+        _results.discard(key, entry)
+        return None
+    entry.result = outcome
+    entry.pending = None
+    _results.put(key, entry)
+    _payloads.put(id(outcome.data), _Payload(outcome.data))
+    return outcome
+
+
+def shared_payload_json(data: object, encode: Any) -> str | None:
+    """`{"data": data}` serialised once per shared result, or None when `data` is not shared."""
+    found: _Payload | None = _payloads.get(id(data))
+    if found is None or found.data is not data:
+        return None
+    if found.text is None:
+        text = encode({"data": data})
+        if not isinstance(text, str):
+            return None
+        found.text = text
+        STATS.frames_encoded += 1
+    else:
+        STATS.frames_reused += 1
+    return found.text
+
+
+class SharedFrameTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
+    """graphql-transport-ws, sending a shared result's `next` frame around its once-encoded payload.
+
+    The frame is byte for byte what strawberry sends (`encode_json` of
+    `{"id": …, "type": "next", "payload": {"data": …}}`, compact separators); anything else
+    (errors, extensions, other messages, other adapters) goes through strawberry unchanged.
+    """
+
+    async def send_message(self, message: Message) -> None:
+        if message["type"] == "next" and isinstance(self.websocket, ASGIWebSocketAdapter):
+            payload = message["payload"]
+            body = (
+                shared_payload_json(payload.get("data"), self.view.encode_json) if len(payload) == 1 else None
+            )
+            if body is not None:
+                frame = '{"id":' + json.dumps(message["id"]) + ',"type":"next","payload":' + body + "}"
+                try:
+                    await self.websocket.ws.send_text(frame)
+                except WebSocketDisconnect as exc:
+                    raise WebSocketDisconnected from exc
+                return
+        await super().send_message(message)

@@ -1,0 +1,119 @@
+"""Imports: startImport (a CSV string or an uploaded file), import(id) and the progress stream."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, AsyncIterator
+from typing import Any
+
+import strawberry
+from strawberry.file_uploads import Upload
+
+from domain.codes import RuleCode
+from domain.imports import ImportJob
+from domain.records import ObjectType
+from resolvers import imports as use_cases
+from resolvers.imports import CHUNK_BYTES
+from resolvers.result import Refused
+
+from .errors import UserError, user_errors, value_or_none
+from .info import Info
+
+
+@strawberry.type
+class ImportRowError:
+    line: int = strawberry.field(description="The file line the row starts on; line 1 is the header.")
+    message: str
+    code: str
+
+
+@strawberry.type
+class Import:
+    id: strawberry.ID
+    object_type: ObjectType
+    status: str = strawberry.field(description="QUEUED, RUNNING, DONE or FAILED.")
+    rows_total: int | None
+    rows_processed: int
+    rows_created: int
+    rows_updated: int
+    error_count: int
+    warnings: list[str] = strawberry.field(description="Columns that were ignored, and why.")
+    failure: str | None
+    job: strawberry.Private[ImportJob]
+
+    @strawberry.field(description="Rows that were not imported, in line order, with the reason.")
+    async def errors(self, info: Info, first: int | None = None, after_line: int = 0) -> list[ImportRowError]:
+        found = await use_cases.list_errors(info.context, self.job, first, after_line)
+        return [ImportRowError(line=e.line, message=e.message, code=e.code.value) for e in found]
+
+    @classmethod
+    def from_domain(cls, job: ImportJob) -> Import:
+        return cls(
+            id=strawberry.ID(str(job.id)),
+            object_type=job.object_type,
+            status=job.status.value,
+            rows_total=job.rows_total,
+            rows_processed=job.rows_processed,
+            rows_created=job.rows_created,
+            rows_updated=job.rows_updated,
+            error_count=job.error_count,
+            warnings=list(job.warnings),
+            failure=job.failure,
+            job=job,
+        )
+
+
+@strawberry.input
+class StartImportInput:
+    object_type: ObjectType
+    csv: str | None = strawberry.field(default=None, description="The file's text, header line first.")
+    file: Upload | None = strawberry.field(
+        default=None, description="The file, sent per the GraphQL multipart request spec."
+    )
+
+
+@strawberry.type
+class StartImportPayload:
+    import_: Import | None = strawberry.field(name="import")
+    user_errors: list[UserError]
+
+
+async def _text(csv: str) -> AsyncIterator[bytes]:
+    yield csv.encode()
+
+
+async def _upload(file: Any) -> AsyncIterator[bytes]:
+    while chunk := await file.read(CHUNK_BYTES):
+        yield chunk
+
+
+@strawberry.type
+class ImportQueries:
+    @strawberry.field(name="import", description="An import you started (any import, for super admins).")
+    async def import_(self, info: Info, id: strawberry.ID) -> Import | None:
+        job = await use_cases.get_import(info.context, int(id))
+        return Import.from_domain(job) if job else None
+
+
+@strawberry.type
+class ImportMutations:
+    @strawberry.mutation(description="Queue a CSV import of one object type; follow it with importProgress.")
+    async def start_import(self, info: Info, input: StartImportInput) -> StartImportPayload:
+        uploaded = input.file is not None and hasattr(input.file, "read")
+        if (input.csv is None) == (input.file is None) or (input.file is not None and not uploaded):
+            refused = Refused.one(RuleCode.INVALID, "send either csv or an uploaded file", ("csv",))
+            return StartImportPayload(import_=None, user_errors=user_errors(refused))
+        source = _text(input.csv) if input.csv is not None else _upload(input.file)
+        try:
+            result = await use_cases.start_import(info.context, input.object_type, source)
+        finally:
+            if uploaded:
+                await input.file.close()  # type: ignore[union-attr]  # a starlette UploadFile
+        return StartImportPayload(
+            import_=value_or_none(result, Import.from_domain), user_errors=user_errors(result)
+        )
+
+
+async def follow_import(info: Info, import_id: strawberry.ID) -> AsyncGenerator[Import, None]:
+    """The import now, then each batch's progress, until it is DONE or FAILED."""
+    async for job in use_cases.follow(info.context, int(import_id)):
+        yield Import.from_domain(job)

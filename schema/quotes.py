@@ -1,0 +1,330 @@
+"""Quote types, the quote query, the quote mutations and the quote approval setting (seed 001)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Annotated, Any
+
+import strawberry
+from strawberry.dataloader import DataLoader
+from strawberry.scalars import JSON
+
+from db import quotes as quote_store
+from db import records as record_store
+from domain.quotes import LineItem as DomainLineItem
+from domain.quotes import Quote as DomainQuote
+from domain.quotes import QuoteAction, QuoteSettings, QuoteStatus, line_total
+from domain.records import ObjectType, Record
+from domain.visibility import visible_owner_ids
+from resolvers import quotes as use_cases
+from resolvers.context import Context
+from resolvers.result import Result
+
+from .errors import UserError, user_errors, value_or_none
+from .info import Info
+from .permissions import IsSuperAdmin
+from .users import User, load_user
+
+if TYPE_CHECKING:
+    from .records import Deal
+
+strawberry.enum(QuoteStatus, name="QuoteStatus")
+UNSET: Any = strawberry.UNSET
+PAGE_PATH = "/quotes/"
+
+
+def quote_loader(ctx: Context) -> DataLoader[int, DomainQuote | None]:
+    """Quotes the viewer may see, by id; others load as None (out of scope reads as not found)."""
+
+    async def load(ids: Sequence[int]) -> list[DomainQuote | None]:
+        owners = visible_owner_ids(ctx.me, ctx.me.user.view_scope)
+        found = {q.id: q for q in await quote_store.get_quotes(ctx.pool, list(ids), owners, ctx.me.id)}
+        return [found.get(i) for i in ids]
+
+    return ctx.loader("quote", lambda: DataLoader(load_fn=load))
+
+
+def deal_quotes_loader(ctx: Context) -> DataLoader[int, list[DomainQuote]]:
+    """The quotes of deals already shown to the viewer, oldest first."""
+
+    async def load(ids: Sequence[int]) -> list[list[DomainQuote]]:
+        by_deal: dict[int, list[DomainQuote]] = defaultdict(list)
+        for q in await quote_store.list_deal_quotes(ctx.pool, list(ids)):
+            by_deal[q.deal_id].append(q)
+        return [by_deal[i] for i in ids]
+
+    return ctx.loader("deal_quotes", lambda: DataLoader(load_fn=load))
+
+
+def quote_deal_loader(ctx: Context) -> DataLoader[int, Record | None]:
+    """The deal of a quote already shown: seen with it, as an approver sees what awaits them."""
+
+    async def load(ids: Sequence[int]) -> list[Record | None]:
+        found = {r.id: r for r in await record_store.get_records(ctx.pool, ObjectType.DEAL, list(ids), None)}
+        return [found.get(i) for i in ids]
+
+    return ctx.loader("quote_deal", lambda: DataLoader(load_fn=load))
+
+
+@strawberry.type
+class LineItem:
+    name: str
+    quantity: int
+    unit_price: Decimal
+    discount_percent: float
+    amount: Decimal = strawberry.field(
+        description="Quantity times unit price less the discount, to the cent."
+    )
+
+    @classmethod
+    def from_domain(cls, i: DomainLineItem) -> LineItem:
+        return cls(name=i.name, quantity=i.quantity, unit_price=i.unit_price,
+                   discount_percent=float(i.discount_percent), amount=line_total(i))  # fmt: skip
+
+
+@strawberry.type
+class Quote:
+    quote: strawberry.Private[DomainQuote]
+    id: strawberry.ID
+    title: str
+    status: QuoteStatus
+    line_items: list[LineItem]
+    subtotal: Decimal
+    discount_total: Decimal
+    total: Decimal = strawberry.field(description="The sum of the line amounts, exact to the cent.")
+    currency: str
+    terms: str | None
+    expires_at: datetime | None
+    published_at: datetime | None
+    change_notes: str | None = strawberry.field(
+        description="The approver's notes when changes were requested."
+    )
+    properties: JSON = strawberry.field(description="Custom properties, set by workflows among others.")
+    version: int
+    share_url: str | None = strawberry.field(
+        description="The published quote's read-only page, for the prospect."
+    )
+
+    @classmethod
+    def from_domain(cls, q: DomainQuote) -> Quote:
+        totals = q.totals
+        shared = q.status is QuoteStatus.PUBLISHED and bool(q.public_token)
+        properties: Any = q.properties
+        return cls(
+            quote=q, id=strawberry.ID(str(q.id)), title=q.title, status=q.status,
+            line_items=[LineItem.from_domain(i) for i in q.line_items], subtotal=totals.subtotal,
+            discount_total=totals.discount, total=totals.total, currency=q.currency, terms=q.terms,
+            expires_at=q.expires_at, published_at=q.published_at, change_notes=q.change_notes,
+            properties=properties, version=q.version,
+            share_url=f"{PAGE_PATH}{q.public_token}" if shared else None,
+        )  # fmt: skip
+
+    @strawberry.field
+    async def deal(self, info: Info) -> Annotated[Deal, strawberry.lazy("schema.records")]:
+        from .records import Deal
+
+        found = await quote_deal_loader(info.context).load(self.quote.deal_id)
+        assert found is not None, "a quote is shown only with its deal"
+        return Deal(record=found)
+
+    @strawberry.field
+    async def created_by(self, info: Info) -> User:
+        user = await load_user(info, self.quote.created_by)
+        assert user is not None
+        return user
+
+    @strawberry.field(description="Who decides on it: set when it is sent for approval.")
+    async def approver(self, info: Info) -> User | None:
+        return await load_user(info, self.quote.approver_id)
+
+
+async def load_quote(info: Info, quote_id: int | None) -> Quote | None:
+    found = await quote_loader(info.context).load(quote_id) if quote_id is not None else None
+    return Quote.from_domain(found) if found else None
+
+
+async def deal_quotes(info: Info, deal_id: int) -> list[Quote]:
+    return [Quote.from_domain(q) for q in await deal_quotes_loader(info.context).load(deal_id)]
+
+
+@strawberry.type
+class QuoteApprovalSettings:
+    settings: strawberry.Private[QuoteSettings]
+
+    @strawberry.field
+    def required(self) -> bool:
+        return self.settings.approval_required
+
+    @strawberry.field
+    async def approver(self, info: Info) -> User | None:
+        return await load_user(info, self.settings.approver_id)
+
+
+@strawberry.input
+class LineItemInput:
+    name: str
+    quantity: int
+    unit_price: Decimal
+    discount_percent: float = 0.0
+
+    def to_domain(self) -> DomainLineItem:
+        return DomainLineItem(
+            self.name.strip(), self.quantity, self.unit_price, Decimal(str(self.discount_percent))
+        )
+
+
+def _items(items: list[LineItemInput] | None) -> tuple[DomainLineItem, ...]:
+    return tuple(i.to_domain() for i in items or ())
+
+
+@strawberry.input
+class CreateQuoteInput:
+    deal_id: strawberry.ID
+    title: str
+    line_items: list[LineItemInput] | None = None
+    expires_at: datetime | None = None
+    terms: str | None = None
+    currency: str | None = strawberry.field(default=None, description="Defaults to the deal's currency.")
+    client_mutation_id: str | None = None
+
+
+@strawberry.input
+class UpdateQuoteInput:
+    id: strawberry.ID
+    title: str | None = UNSET
+    line_items: list[LineItemInput] | None = UNSET
+    expires_at: datetime | None = UNSET
+    terms: str | None = UNSET
+    currency: str | None = UNSET
+    expected_version: int | None = None
+
+    def fields(self) -> dict[str, Any]:
+        """What the client sent: a null title or currency is refused as empty, null line items clear."""
+        sent = {
+            "title": self.title,
+            "expires_at": self.expires_at,
+            "terms": self.terms,
+            "currency": self.currency,
+        }
+        fields: dict[str, Any] = {k: v for k, v in sent.items() if v is not UNSET}
+        for name in ("title", "currency"):
+            if name in fields and fields[name] is None:
+                fields[name] = ""
+        if self.line_items is not UNSET:
+            fields["line_items"] = _items(self.line_items)
+        return fields
+
+
+@strawberry.input
+class PublishQuoteInput:
+    id: strawberry.ID
+
+
+@strawberry.input
+class ApproveQuoteInput:
+    id: strawberry.ID
+    message: str | None = None
+
+
+@strawberry.input
+class RequestQuoteChangesInput:
+    id: strawberry.ID
+    notes: str
+
+
+@strawberry.input
+class RecallQuoteInput:
+    id: strawberry.ID
+
+
+@strawberry.input
+class SetQuoteApprovalSettingsInput:
+    required: bool
+    approver_id: strawberry.ID | None = None
+
+
+@strawberry.type
+class QuotePayload:
+    quote: Quote | None
+    user_errors: list[UserError]
+
+
+@strawberry.type
+class SetQuoteApprovalSettingsPayload:
+    ok: bool
+    settings: QuoteApprovalSettings | None
+    user_errors: list[UserError]
+
+
+def _payload(result: Result[DomainQuote]) -> QuotePayload:
+    return QuotePayload(
+        quote=value_or_none(result, lambda q: Quote.from_domain(q)), user_errors=user_errors(result)
+    )
+
+
+@strawberry.type
+class QuoteQueries:
+    @strawberry.field
+    async def quote(self, info: Info, id: strawberry.ID) -> Quote | None:
+        return await load_quote(info, int(id))
+
+    @strawberry.field
+    async def quote_approval_settings(self, info: Info) -> QuoteApprovalSettings:
+        return QuoteApprovalSettings(settings=await use_cases.get_settings(info.context))
+
+
+@strawberry.type
+class QuoteMutations:
+    @strawberry.mutation(
+        permission_classes=[IsSuperAdmin],
+        description="Require approval on all quotes, with one approver; installs the approval workflows.",
+    )
+    async def set_quote_approval_settings(
+        self, info: Info, input: SetQuoteApprovalSettingsInput
+    ) -> SetQuoteApprovalSettingsPayload:
+        approver = int(input.approver_id) if input.approver_id is not None else None
+        result = await use_cases.set_approval_settings(info.context, input.required, approver)
+        settings = value_or_none(result, lambda s: QuoteApprovalSettings(settings=s))
+        return SetQuoteApprovalSettingsPayload(
+            ok=settings is not None, settings=settings, user_errors=user_errors(result)
+        )
+
+    @strawberry.mutation
+    async def create_quote(self, info: Info, input: CreateQuoteInput) -> QuotePayload:
+        draft = use_cases.QuoteDraft(
+            title=input.title, line_items=_items(input.line_items), expires_at=input.expires_at,
+            terms=input.terms, currency=input.currency,
+        )  # fmt: skip
+        key = input.client_mutation_id
+        return _payload(
+            await use_cases.create_quote(info.context, int(input.deal_id), draft, idempotency_key=key)
+        )
+
+    @strawberry.mutation
+    async def update_quote(self, info: Info, input: UpdateQuoteInput) -> QuotePayload:
+        result = await use_cases.update_quote(
+            info.context, int(input.id), input.fields(), input.expected_version
+        )
+        return _payload(result)
+
+    @strawberry.mutation(
+        description="Straight to PUBLISHED, or to PENDING_APPROVAL when approval is required."
+    )
+    async def publish_quote(self, info: Info, input: PublishQuoteInput) -> QuotePayload:
+        return _payload(await use_cases.act(info.context, int(input.id), QuoteAction.PUBLISH))
+
+    @strawberry.mutation(description="The approver approves and publishes.")
+    async def approve_quote(self, info: Info, input: ApproveQuoteInput) -> QuotePayload:
+        return _payload(await use_cases.act(info.context, int(input.id), QuoteAction.APPROVE, input.message))
+
+    @strawberry.mutation
+    async def request_quote_changes(self, info: Info, input: RequestQuoteChangesInput) -> QuotePayload:
+        result = await use_cases.act(info.context, int(input.id), QuoteAction.REQUEST_CHANGES, input.notes)
+        return _payload(result)
+
+    @strawberry.mutation(description="Back to RECALLED: editable as a draft, needing approval again.")
+    async def recall_quote(self, info: Info, input: RecallQuoteInput) -> QuotePayload:
+        return _payload(await use_cases.act(info.context, int(input.id), QuoteAction.RECALL))
