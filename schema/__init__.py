@@ -8,7 +8,6 @@ import strawberry
 from graphql import ASTValidationRule, GraphQLError
 from strawberry.extensions import (
     AddValidationRules,
-    MaskErrors,
     MaxTokensLimiter,
     ParserCache,
     SchemaExtension,
@@ -21,7 +20,7 @@ from strawberry.schema.config import StrawberryConfig
 from db.errors import DbError
 
 from .complexity import ComplexityLimit
-from .fanout import SharedEventExecutionContext
+from .fanout import FastMaskErrors, SharedEventExecutionContext
 from .mutation import Mutation
 from .query import Query
 from .subscription import Subscription
@@ -54,7 +53,7 @@ def build_schema(*, dev: bool) -> strawberry.Schema:
         lambda: ValidationCache(maxsize=512),
     ]
     if not dev:
-        extensions.append(lambda: MaskErrors(should_mask_error=lambda e: not expected_error(e)))
+        extensions.append(lambda: FastMaskErrors(should_mask_error=lambda e: not expected_error(e)))
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,

@@ -9,13 +9,23 @@ import json
 from typing import Any
 
 import pytest
-from graphql import ExecutionResult, GraphQLError
+from graphql import (
+    ExecutionResult,
+    GraphQLError,
+    GraphQLInterfaceType,
+    GraphQLNamedType,
+    GraphQLObjectType,
+    get_named_type,
+)
+from strawberry.extensions import MaskErrors
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+from strawberry.schema.schema_converter import GraphQLCoreConverter
+from strawberry.types.execution import ExecutionResult as StrawberryResult
 
 from db import events as event_store
 from domain.records import Scope
-from schema import fanout
-from schema.fanout import STATS, FanoutStats, SharedEventExecutionContext
+from schema import build_schema, fanout
+from schema.fanout import STATS, FanoutStats, FastMaskErrors, SharedEventExecutionContext
 from tests.api.test_records import CREATE_CONTACT, MOVE_DEAL, make_deal, pipeline
 from tests.harness import Harness, WsClient
 
@@ -146,6 +156,44 @@ async def test_a_scoped_viewer_gets_its_own_execution_and_sees_only_its_scope(ap
     assert seen_by_mine[0][0]["deal"] == {"id": owned["id"], "contacts": []}  # not the ALL viewers' result
 
 
+async def test_subscribers_resuming_from_different_points_still_share(app: Harness) -> None:
+    """`after` (like `pipelineId`) only chooses the events: it is not part of the sharing key."""
+    admin = await app.user(super_admin=True)
+    p = await pipeline(admin)
+    earlier = str(await event_store.head(app.pool))
+    await admin(CREATE_CONTACT, {"input": {"email": "elsewhere@example.com"}})  # an event off this board
+    later = str(await event_store.head(app.pool))
+    assert int(later) > int(earlier)
+    async with app.ws(await app.user()) as first, app.ws(await app.user()) as second:
+        await first.subscribe(BOARD, {"p": p["id"], "a": earlier})
+        await second.subscribe(BOARD, {"p": p["id"], "a": later})
+        before = dataclasses.replace(STATS)
+        await make_deal(admin)
+        assert await frames(first, 1) == await frames(second, 1)
+        assert (since(before).executions, since(before).reused) == (1, 1)
+
+
+def test_nothing_reachable_from_an_event_is_permission_gated() -> None:
+    """Sharing among ALL-scope viewers assumes results never depend on who asks, beyond scope:
+    a field with permission classes under Event would break that (see schema/fanout.py)."""
+    schema = build_schema(dev=False)._schema
+    todo: list[GraphQLNamedType] = [schema.type_map["Event"]]
+    seen: set[str] = set()
+    gated = []
+    while todo:
+        named = todo.pop()
+        if named.name in seen or not isinstance(named, GraphQLObjectType | GraphQLInterfaceType):
+            continue
+        seen.add(named.name)
+        for name, graphql_field in named.fields.items():
+            definition = graphql_field.extensions.get(GraphQLCoreConverter.DEFINITION_BACKREF)
+            if getattr(definition, "permission_classes", None):
+                gated.append(f"{named.name}.{name}")
+            todo.append(get_named_type(graphql_field.type))
+    assert {"Deal", "DealApproval", "Quote", "User", "Notification"} <= seen
+    assert gated == []
+
+
 def test_results_with_errors_are_never_shared() -> None:
     key = ("test", object())
     failed = ExecutionResult({"x": None}, [GraphQLError("boom")])
@@ -158,3 +206,21 @@ def test_results_with_errors_are_never_shared() -> None:
     assert fanout._keep(key, entry, clean) is clean
     assert fanout.shared_payload_json(clean.data, json.dumps) == '{"data": {"x": 1}}'
     fanout._results.discard(key, entry)
+
+
+def test_fast_mask_errors_masks_exactly_as_strawberry_does() -> None:
+    def expected(error: GraphQLError) -> bool:
+        return error.original_error is None
+
+    results = []
+    for extension in (
+        MaskErrors(should_mask_error=lambda e: not expected(e)),
+        FastMaskErrors(should_mask_error=lambda e: not expected(e)),
+    ):
+        result = StrawberryResult(
+            data=None, errors=[GraphQLError("shown"), GraphQLError("secret", original_error=KeyError())]
+        )
+        extension._process_result(result)
+        extension._process_result(StrawberryResult(data={"x": 1}, errors=None))
+        results.append([e.message for e in result.errors or ()])
+    assert results == [["shown", "Unexpected error."], ["shown", "Unexpected error."]]
