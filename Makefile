@@ -27,8 +27,13 @@ lint: $(VENV)/.installed
 test: lint
 	$(BIN)/pytest $(PYTEST_ARGS)
 
+# Every benchmark (or `make bench BENCHES=load BENCH_ARGS='--duration 10'`), then the PNGs of all
+# results in bench/results/. BENCH_ARGS go to each script run.
+BENCHES ?= http_overhead board approvals lifecycle import load
 bench: $(VENV)/.installed
-	$(BIN)/python bench/http_overhead.py $(BENCH_ARGS)
+	$(BIN)/python -m pip install -q -e '.[test,bench]'
+	set -e; for name in $(BENCHES); do $(BIN)/python bench/$$name.py $(BENCH_ARGS); done
+	$(BIN)/python bench/plots.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
