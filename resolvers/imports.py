@@ -36,6 +36,18 @@ from .import_batch import (
 )
 from .result import Ok, Refusal, Refused, Result, use_case
 
+# Failures that say nothing about the file: the job resumes from its last committed batch.
+TRANSIENT = (
+    OSError,
+    asyncpg.InterfaceError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.AdminShutdownError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.QueryCanceledError,  # statement_timeout on a big batch, or a cancel
+    asyncpg.DeadlockDetectedError,
+    asyncpg.SerializationError,
+)
+
 logger = logging.getLogger(__name__)
 
 CHUNK_BYTES = 1 << 20  # the file is stored, and read back, about 1 MB at a time
@@ -195,6 +207,8 @@ class ImportRunner:
                     pass
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
                 logger.warning("import runner could not reach the database; retrying", exc_info=True)
+            except Exception:  # a runner that dies silently leaves every later job waiting
+                logger.exception("import runner failed; retrying")
 
     async def run_once(
         self, import_id: int | None = None, on_progress: Progress | None = None
@@ -215,8 +229,8 @@ class ImportRunner:
         except LeaseLost:
             logger.warning("import %s: another runner took it over", job.id)
             return job
-        except (OSError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError):
-            raise  # the database is away: the lease runs out and the job is taken up again
+        except TRANSIENT:
+            raise  # the database is away or the batch was cancelled: the lease runs out, the job resumes
         except Exception:
             logger.exception("import %s failed", job.id)
             return await self._finish(job, ImportStatus.FAILED, "an unexpected error stopped the import")
