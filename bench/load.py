@@ -310,8 +310,8 @@ async def enable_approvals(url: str, setup: Setup) -> None:
 
 
 class Deals:
-    """Deals not in any client's hands, by what may be done next: moved between the open stages,
-    decided (PENDING), or moved back out of the approval stage (decided)."""
+    """The deals no client holds, by what may be done next: `open` (in Qualified or Proposal: moved
+    between them or into the approval stage), `pending` (decided on) and `decided` (moved back out)."""
 
     def __init__(self, deals: Sequence[Deal], rng: random.Random) -> None:
         self.rng = rng
@@ -403,7 +403,7 @@ async def call(http: httpx.AsyncClient, token: str, query: str, variables: dict[
 class Mix:
     def __init__(
         self, setup: Setup, deals: Deals, ledger: Ledger, rng: random.Random, args: argparse.Namespace
-    ):
+    ) -> None:
         self.setup, self.deals, self.ledger, self.rng = setup, deals, ledger, rng
         self.backlog, self.race = args.backlog, args.race
         self.readers_all = [r for r in setup.readers if r[2] == "ALL"]
@@ -475,8 +475,10 @@ class Mix:
                 else:
                     deal.approval_id, deal.status = int(approval["id"]), "PENDING"
                     self.ledger.started[deal.approval_id] = time.time()
-        else:
+        else:  # nothing changed, but the deal was not where it was thought to be: out of play
             self.ledger.unexpected_refusals[f"{op}: {detail}"] += 1
+            self.retire(deal)
+            return
         d.put(deal, stages["gate"])
 
     async def decide(self, http: httpx.AsyncClient) -> None:
