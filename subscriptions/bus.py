@@ -83,8 +83,11 @@ class EventBus:
         await self.broadcast.disconnect()
 
     async def publish(self, events: list[StoredEvent]) -> None:
-        for event in events:
-            await self.broadcast.publish(self.channel, json.dumps(event.to_wire()))
+        """One message for the whole list: `{"sequence": last, "batch": [event, …]}`."""
+        if not events:
+            return
+        message = {"sequence": events[-1].sequence, "batch": [e.to_wire() for e in events]}
+        await self.broadcast.publish(self.channel, json.dumps(message))
 
     async def _pump(self) -> None:
         backoff = 0.05
@@ -108,17 +111,28 @@ class EventBus:
                 await self._catch_up(None)
                 return
             sequence = int(data["sequence"])
-            event = None if data.get("ref") else StoredEvent.from_wire(data)
+            if "batch" in data:
+                events = [StoredEvent.from_wire(item) for item in data["batch"]]
+            else:
+                events = [] if data.get("ref") else [StoredEvent.from_wire(data)]
         except (ValueError, KeyError, TypeError):
             logger.warning("event bus ignored a malformed message: %.200r", message)
             return
+        if not events:  # a reference: read up to it from the table
+            self.last_seen = max(self.last_seen, sequence)
+            await self._catch_up(sequence)
+            return
+        for event in events:
+            await self._receive_one(event)
+
+    async def _receive_one(self, event: StoredEvent) -> None:
+        sequence = event.sequence
         self.last_seen = max(self.last_seen, sequence)
         if sequence <= self.fanned_out:
             return  # a duplicate; or late, and every listener has it (they fill gaps in order)
-        if event is None or sequence > self.fanned_out + 1:
-            await self._catch_up(sequence if event is None else sequence - 1)
-        if event is not None:
-            self._offer(event)
+        if sequence > self.fanned_out + 1:
+            await self._catch_up(sequence - 1)
+        self._offer(event)
 
     def _offer(self, event: StoredEvent) -> None:
         self.fanned_out = max(self.fanned_out, event.sequence)

@@ -27,6 +27,9 @@ LEADER_LOCK = 7_362_010_002
 DbError = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError)
 
 
+PUBLISH_CHUNK = 50  # events per broker message; the PostgreSQL backend turns big ones into references
+
+
 class Relay:
     """Woken after a local commit (`wake`), by the NOTIFY an appending transaction sends
     on commit (other processes), or by a poll; it never trusts a wake-up for content:
@@ -130,11 +133,12 @@ class Relay:
             batch = await event_store.read_after(self.pool, self.published_through, limit=BATCH)
             if not batch:
                 return
-            for event in batch:
+            for start in range(0, len(batch), PUBLISH_CHUNK):
                 if not self.holding:
                     return
-                await self.bus.publish([event])
-                self.published_through = event.sequence
+                chunk = batch[start : start + PUBLISH_CHUNK]
+                await self.bus.publish(chunk)  # one broker round trip per chunk, not per event
+                self.published_through = chunk[-1].sequence
 
 
 def _alive(conn: PoolConnectionProxy | None) -> bool:
