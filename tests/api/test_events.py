@@ -104,7 +104,7 @@ async def test_events_committed_by_another_process_reach_subscribers_without_a_l
         await send(app.pool, user.user_id, "from elsewhere")  # no relay.wake(): NOTIFY on commit wakes it
         got = await ws.next(timeout=3)
         assert got["notificationReceived"]["notification"]["message"] == "from elsewhere"
-        assert asyncio.get_running_loop().time() - started < 0.5  # well before the relay's 1 s poll
+        assert asyncio.get_running_loop().time() - started < 0.9  # before the relay's 1 s poll
 
 
 async def test_concurrent_appends_get_gap_free_sequences_in_commit_order(pool: asyncpg.Pool) -> None:
