@@ -11,6 +11,7 @@ from typing import Any
 from db import emails as email_store
 from db import engagements as engagement_store
 from db import events as event_store
+from db import idempotency
 from db import quotes as quote_store
 from db import records as record_store
 from db import users as user_store
@@ -30,7 +31,7 @@ from domain.workflows import QUOTE_CATALOG, Action, ActionType, TriggerEvent, ma
 from .context import Context
 from .engagements import MAX_ENGAGEMENTS_PER_RECORD, split_at_cap
 from .notifications import notify
-from .records import _claim_key, _record_key, refuse
+from .records import refuse
 from .result import Ok, Problem, Refusal, Refused, Result, use_case
 
 QUOTE_EVENT_PREFIX = "quote."
@@ -72,7 +73,7 @@ async def create_quote(
             "line_items": draft.line_items})  # fmt: skip
     async with ctx.pool.acquire() as conn, conn.transaction():
         if idempotency_key is not None:
-            first = await _claim_key(conn, ctx.me.id, "create:QUOTE", idempotency_key)
+            first = await idempotency.claim_key(conn, ctx.me.id, "create:QUOTE", idempotency_key)
             if first is not None:
                 return Ok(await quote_store.lock_quote(conn, first, None, ctx.me.id))
         owners = visible_owner_ids(ctx.me, ctx.me.user.view_scope)
@@ -88,7 +89,7 @@ async def create_quote(
             created_by=ctx.me.id, public_token=secrets.token_urlsafe(24), items=draft.line_items,
         )  # fmt: skip
         if idempotency_key is not None:
-            await _record_key(conn, ctx.me.id, "create:QUOTE", idempotency_key, quote.id)
+            await idempotency.record_key(conn, ctx.me.id, "create:QUOTE", idempotency_key, quote.id)
         await event_store.append(conn, [quote_event("created", quote, deal, actor_id=ctx.me.id)])
     ctx.committed()
     return Ok(quote)

@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from db import associations
+from db import associations, idempotency
 from db import events as event_store
 from db import lifecycle as lifecycle_store
 from db import records as record_store
@@ -90,7 +90,7 @@ async def create_record(
     operation = f"create:{new.object_type.value}"
     async with ctx.pool.acquire() as conn, conn.transaction():
         if idempotency_key is not None:
-            first = await _claim_key(conn, ctx.me.id, operation, idempotency_key)
+            first = await idempotency.claim_key(conn, ctx.me.id, operation, idempotency_key)
             if first is not None:
                 found = await record_store.get_records(conn, new.object_type, [first], None)
                 if found:
@@ -118,7 +118,7 @@ async def create_record(
             conn, new.object_type, history_rows(None, record), source=source, changed_by=ctx.me.id
         )
         if idempotency_key is not None:
-            await _record_key(conn, ctx.me.id, operation, idempotency_key, record.id)
+            await idempotency.record_key(conn, ctx.me.id, operation, idempotency_key, record.id)
         events = await effects.after_create(ctx, conn, record, list(new.contact_ids), list(new.company_ids))
         enrolled = await workflows.enroll(ctx, conn, new.object_type, [(None, record)], source)
         if enrolled:  # workflows may have changed it: answer with what was committed
@@ -126,38 +126,6 @@ async def create_record(
         await event_store.append(conn, events + enrolled)
     ctx.committed()
     return Ok(record)
-
-
-async def _claim_key(conn: Conn, user_id: int, operation: str, key: str) -> int | None:
-    """None if this call owns the key now; else the id the first call created (waits for it to commit)."""
-    claimed = await conn.fetchval(
-        """
-        INSERT INTO idempotency_keys (user_id, operation, key, result_id) VALUES ($1, $2, $3, 0)
-        ON CONFLICT DO NOTHING RETURNING 1
-        """,
-        user_id,
-        operation,
-        key,
-    )
-    if claimed:
-        return None
-    result_id: int = await conn.fetchval(
-        "SELECT result_id FROM idempotency_keys WHERE user_id = $1 AND operation = $2 AND key = $3",
-        user_id,
-        operation,
-        key,
-    )
-    return result_id
-
-
-async def _record_key(conn: Conn, user_id: int, operation: str, key: str, result_id: int) -> None:
-    await conn.execute(
-        "UPDATE idempotency_keys SET result_id = $4 WHERE user_id = $1 AND operation = $2 AND key = $3",
-        user_id,
-        operation,
-        key,
-        result_id,
-    )
 
 
 @dataclass(frozen=True, slots=True)
