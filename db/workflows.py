@@ -130,6 +130,16 @@ async def set_enabled(conn: Conn, workflow_id: int, enabled: bool) -> Workflow:
     return await get_workflow(conn, workflow_id)
 
 
+async def lock_action(conn: Conn, action_id: int) -> Action:
+    row = await conn.fetchrow(
+        f"SELECT {ACTION_COLUMNS} FROM workflow_actions WHERE id = $1 FOR UPDATE",
+        action_id,  # noqa: S608
+    )
+    if row is None:
+        raise NotFound("workflow action", action_id)
+    return action_from_row(row)
+
+
 async def update_action(
     conn: Conn, action_id: int, *, owner_ids: Sequence[int] | None, team_id: int | None, overwrite: bool | None,
     title: str | None, value: str | None, body: str | None,

@@ -237,7 +237,7 @@ async def update_action(
     """Seed 003: adding or removing owners of a rotate action resets its counts."""
     async with ctx.pool.acquire() as conn, conn.transaction():
         before_counts = dict(await workflow_store.list_counts(conn, action_id))
-        old = await conn.fetchrow("SELECT owner_ids, team_id FROM workflow_actions WHERE id = $1", action_id)
+        old = await workflow_store.lock_action(conn, action_id)
         action = await workflow_store.update_action(
             conn,
             action_id,
@@ -248,8 +248,8 @@ async def update_action(
             value=value,
             body=body,
         )
-        if old is not None and (owner_ids is not None or team_id is not None):
-            old_ids = list(old["owner_ids"]) or [-(old["team_id"] or 0)]  # a team stands in as its negated id
+        if owner_ids is not None or team_id is not None:
+            old_ids = list(old.owner_ids) or [-(old.team_id or 0)]  # a team stands in as its negated id
             new_ids = list(action.owner_ids) or [-(action.team_id or 0)]
             if rotation.counts_after_owner_list_change(old_ids, new_ids, before_counts) != before_counts:
                 await workflow_store.reset_counts(conn, action_id)
