@@ -132,8 +132,8 @@ async def set_enabled(conn: Conn, workflow_id: int, enabled: bool) -> Workflow:
 
 async def lock_action(conn: Conn, action_id: int) -> Action:
     row = await conn.fetchrow(
-        f"SELECT {ACTION_COLUMNS} FROM workflow_actions WHERE id = $1 FOR UPDATE",
-        action_id,  # noqa: S608
+        f"SELECT {ACTION_COLUMNS} FROM workflow_actions WHERE id = $1 FOR UPDATE",  # noqa: S608
+        action_id,
     )
     if row is None:
         raise NotFound("workflow action", action_id)
