@@ -20,7 +20,9 @@ PROCESS_COLUMNS = """p.id, p.pipeline_id, p.approval_stage_id, p.mode, p.note, p
     ARRAY(SELECT a.user_id FROM approval_process_approvers a WHERE a.process_id = p.id ORDER BY a.position)
     AS approver_ids"""
 APPROVAL_COLUMNS = """a.id, a.deal_id, a.process_id, a.status, a.blocker_code, a.reason, a.next_step,
-    a.created_at, a.updated_at"""
+    a.created_at, a.updated_at,
+    ARRAY(SELECT x.user_id FROM approval_process_approvers x WHERE x.process_id = a.process_id ORDER BY x.position)
+    AS approver_ids"""
 
 
 def process_from_row(row: asyncpg.Record) -> ApprovalProcess:
@@ -50,6 +52,28 @@ async def share_process(conn: Conn, pipeline_id: int) -> ApprovalProcess | None:
         pipeline_id,
     )
     return process_from_row(row) if row else None
+
+
+async def share_gate(
+    conn: Conn, pipeline_id: int, deal_id: int | None
+) -> tuple[ApprovalProcess | None, str | None, bool]:
+    """The enabled process (share-locked), the deal's latest approval status under it and whether the
+    deal is exempt: what the approval gate needs, in one statement."""
+    row = await conn.fetchrow(
+        f"""
+        SELECT {PROCESS_COLUMNS},
+               (SELECT a.status FROM deal_approvals a WHERE a.deal_id = $2 AND a.process_id = p.id
+                 ORDER BY a.id DESC LIMIT 1) AS latest_status,
+               EXISTS (SELECT 1 FROM approval_exempt_deals e WHERE e.process_id = p.id AND e.deal_id = $2)
+               AS exempt
+          FROM approval_processes p WHERE p.pipeline_id = $1 AND p.enabled FOR SHARE OF p
+        """,  # noqa: S608
+        pipeline_id,
+        deal_id,
+    )
+    if row is None:
+        return None, None, False
+    return process_from_row(row), row["latest_status"], row["exempt"]
 
 
 async def lock_process(conn: Conn, pipeline_id: int) -> ApprovalProcess | None:
@@ -192,8 +216,11 @@ async def _votes(conn: Executor, approval_ids: Sequence[int]) -> dict[int, list[
     return by_approval
 
 
-async def _with_votes(conn: Executor, rows: Sequence[asyncpg.Record]) -> list[DealApproval]:
-    votes = await _votes(conn, [r["id"] for r in rows]) if rows else {}
+async def _with_votes(
+    conn: Executor, rows: Sequence[asyncpg.Record], votes: dict[int, list[ApprovalVote]] | None = None
+) -> list[DealApproval]:
+    if votes is None:
+        votes = await _votes(conn, [r["id"] for r in rows]) if rows else {}
     return [
         DealApproval(
             id=r["id"],
@@ -206,6 +233,7 @@ async def _with_votes(conn: Executor, rows: Sequence[asyncpg.Record]) -> list[De
             votes=tuple(votes.get(r["id"], ())),
             created_at=r["created_at"],
             updated_at=r["updated_at"],
+            approver_ids=tuple(r["approver_ids"]),
         )
         for r in rows
     ]
@@ -245,6 +273,35 @@ async def insert_approval(
         *(blocker or (None, None, None)),
     )
     return approval_id
+
+
+async def insert_started(
+    conn: Conn,
+    deal_id: int,
+    process_id: int,
+    status: str,
+    blocker: tuple[str, str, str] | None,
+    actor_id: int | None,
+) -> DealApproval:
+    """A new approval with its first status in the history, in one statement."""
+    row = await conn.fetchrow(
+        f"""
+        WITH a AS (
+            INSERT INTO deal_approvals (deal_id, process_id, status, blocker_code, reason, next_step)
+            VALUES ($1, $2, $3, $4, $5, $6) RETURNING *
+        ), h AS (
+            INSERT INTO approval_history (approval_id, status, actor_id) SELECT a.id, a.status, $7 FROM a
+        )
+        SELECT {APPROVAL_COLUMNS} FROM a
+        """,  # noqa: S608
+        deal_id,
+        process_id,
+        status,
+        *(blocker or (None, None, None)),
+        actor_id,
+    )
+    assert row is not None
+    return (await _with_votes(conn, [row], votes={}))[0]
 
 
 async def save_status(

@@ -50,10 +50,21 @@ async def get_pipeline(conn: Executor, pipeline_id: int) -> Pipeline:
 
 
 async def get_pipeline_of_stage(conn: Executor, stage_id: int) -> Pipeline:
-    pipeline_id = await conn.fetchval("SELECT pipeline_id FROM stages WHERE id = $1", stage_id)
-    if pipeline_id is None:
+    """The pipeline a stage belongs to, with all its stages, in one statement."""
+    rows = await conn.fetch(
+        """
+        SELECT p.label AS pipeline_label, s.id, s.pipeline_id, s.label, s.display_order, s.probability,
+               s.kind, s.is_approval_stage
+          FROM stages s JOIN pipelines p ON p.id = s.pipeline_id
+         WHERE s.pipeline_id = (SELECT pipeline_id FROM stages WHERE id = $1)
+         ORDER BY s.display_order
+        """,
+        stage_id,
+    )
+    if not rows:
         raise NotFound("stage", stage_id)
-    return await get_pipeline(conn, pipeline_id)
+    stages = tuple(stage_from_row(r) for r in rows)
+    return Pipeline(id=stages[0].pipeline_id, label=rows[0]["pipeline_label"], stages=stages)
 
 
 async def insert_pipeline(conn: Conn, label: str, stages: Sequence[tuple[str, float, StageKind]]) -> Pipeline:

@@ -7,7 +7,7 @@ from typing import Any
 
 import asyncpg
 
-from domain.workflows import Action, ActionType, TriggerEvent, Workflow
+from domain.workflows import Action, ActionType, Outcome, Run, TriggerEvent, Workflow
 
 from .errors import NotFound
 from .pool import Conn, Executor
@@ -29,6 +29,8 @@ def action_from_row(row: asyncpg.Record) -> Action:
 
 
 async def _with_actions(conn: Executor, rows: Sequence[asyncpg.Record]) -> list[Workflow]:
+    if not rows:
+        return []
     actions = await conn.fetch(
         f"SELECT {ACTION_COLUMNS} FROM workflow_actions WHERE workflow_id = ANY($1) ORDER BY workflow_id, position",  # noqa: S608
         [r["id"] for r in rows],
@@ -202,12 +204,42 @@ async def list_counts(conn: Executor, action_id: int) -> list[tuple[int, int]]:
 
 
 async def log_enrollment(
-    conn: Conn, workflow_id: int, object_type: str, object_id: int, outcome: list[str]
+    conn: Conn, workflow_id: int, object_type: str, object_id: int, outcomes: Sequence[Outcome]
 ) -> None:
     await conn.execute(
         "INSERT INTO workflow_enrollments (workflow_id, object_type, object_id, outcome) VALUES ($1, $2, $3, $4)",
         workflow_id,
         object_type,
         object_id,
-        outcome,
+        [o.to_json() for o in outcomes],
     )
+
+
+async def list_runs(
+    conn: Executor, workflow_ids: Sequence[int], first: int, before_id: int | None = None
+) -> list[Run]:
+    """The latest runs of each workflow, newest first (`first` per workflow, before a run id)."""
+    rows = await conn.fetch(
+        """
+        SELECT r.* FROM unnest($1::bigint[]) AS w (id), LATERAL (
+            SELECT e.id, e.workflow_id, e.object_type, e.object_id, e.outcome, e.enrolled_at
+              FROM workflow_enrollments e
+             WHERE e.workflow_id = w.id AND ($3::bigint IS NULL OR e.id < $3)
+             ORDER BY e.id DESC LIMIT $2) AS r
+        """,
+        list(workflow_ids),
+        first,
+        before_id,
+    )
+    return [
+        Run(r["id"], r["workflow_id"], r["object_type"], r["object_id"],
+            tuple(Outcome.from_json(o) for o in r["outcome"]), r["enrolled_at"])
+        for r in rows
+    ]  # fmt: skip
+
+
+async def count_runs(conn: Executor, workflow_id: int) -> int:
+    found: int = await conn.fetchval(
+        "SELECT count(*) FROM workflow_enrollments WHERE workflow_id = $1", workflow_id
+    )
+    return found

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
-from typing import Protocol
+from typing import Any, Protocol
 
-from .codes import RuleCode
+from .codes import Refusal, RuleCode
 from .events import NewEvent
 from .records import User
 
@@ -35,17 +35,6 @@ class Action(StrEnum):
     CANCEL = "CANCEL"
 
 
-class ApprovalCode(StrEnum):  # codes RuleCode does not have yet
-    APPROVAL_NO_OWNER = "APPROVAL_NO_OWNER"
-    APPROVAL_OWNER_IS_APPROVER = "APPROVAL_OWNER_IS_APPROVER"
-    APPROVAL_APPROVER_INELIGIBLE = "APPROVAL_APPROVER_INELIGIBLE"
-    APPROVAL_WRONG_STATUS = "APPROVAL_WRONG_STATUS"
-    APPROVAL_ALREADY_DECIDED = "APPROVAL_ALREADY_DECIDED"
-    APPROVAL_REASON_REQUIRED = "APPROVAL_REASON_REQUIRED"
-    APPROVAL_COMMENT_REQUIRED = "APPROVAL_COMMENT_REQUIRED"
-    NOT_DEAL_OWNER = "NOT_DEAL_OWNER"
-
-
 class EventType(StrEnum):
     STARTED = "approval.started"
     NOT_STARTED = "approval.not_started"
@@ -54,24 +43,15 @@ class EventType(StrEnum):
     CANCELLED = "approval.cancelled"
 
 
-@dataclass(frozen=True, slots=True)
-class Refusal:
-    """Why something may not happen, and what to do about it."""
-
-    code: RuleCode | ApprovalCode
-    reason: str
-    next_step: str = ""
-
-
 THEN = "then restart the approval."
-NO_OWNER = Refusal(ApprovalCode.APPROVAL_NO_OWNER, "The deal has no owner.", f"Assign an owner, {THEN}")
+NO_OWNER = Refusal(RuleCode.APPROVAL_NO_OWNER, "The deal has no owner.", f"Assign an owner, {THEN}")
 OWNER_ONLY_APPROVER = Refusal(
-    ApprovalCode.APPROVAL_OWNER_IS_APPROVER,
+    RuleCode.APPROVAL_OWNER_IS_APPROVER,
     "No one but the deal owner is an approver.",
     f"Assign the deal to another owner or add another approver, {THEN}",
 )
 OWNER_APPROVER_IN_ALL_MODE = Refusal(
-    ApprovalCode.APPROVAL_OWNER_IS_APPROVER,
+    RuleCode.APPROVAL_OWNER_IS_APPROVER,
     "The deal owner is an approver and every approver must approve.",
     f"Assign the deal to another owner, remove the owner from the approvers or let any approver approve, {THEN}",
 )
@@ -86,10 +66,10 @@ APPROVAL_REQUIRED = Refusal(
     "Move the deal to the approval stage to request approval.",
 )
 NOT_APPROVER = Refusal(RuleCode.NOT_APPROVER, "You are not an approver of this deal.")
-NOT_DEAL_OWNER = Refusal(ApprovalCode.NOT_DEAL_OWNER, "Only the deal owner can resubmit it for approval.")
-ALREADY_DECIDED = Refusal(ApprovalCode.APPROVAL_ALREADY_DECIDED, "You have already decided on this approval.")
-REASON_REQUIRED = Refusal(ApprovalCode.APPROVAL_REASON_REQUIRED, "A rejection needs a reason.")
-COMMENT_REQUIRED = Refusal(ApprovalCode.APPROVAL_COMMENT_REQUIRED, "A request for changes needs a comment.")
+NOT_DEAL_OWNER = Refusal(RuleCode.NOT_DEAL_OWNER, "Only the deal owner can resubmit it for approval.")
+ALREADY_DECIDED = Refusal(RuleCode.APPROVAL_ALREADY_DECIDED, "You have already decided on this approval.")
+REASON_REQUIRED = Refusal(RuleCode.APPROVAL_REASON_REQUIRED, "A rejection needs a reason.")
+COMMENT_REQUIRED = Refusal(RuleCode.APPROVAL_COMMENT_REQUIRED, "A request for changes needs a comment.")
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,10 +108,11 @@ class ApprovalEvent:
     notify: frozenset[int]  # in-app and email
     audience: frozenset[int]  # who sees it whatever their scope: the approvers and those notified
 
-    def to_new_event(self) -> NewEvent:
-        fields = ("deal_id", "actor_id", "action", "from_status", "to_status", "text")
-        payload = {name: getattr(self, name) for name in fields}
-        return NewEvent(self.type, payload, self.owner_id, self.audience, deal_id=self.deal_id)
+    def to_new_event(self, approval: Mapping[str, Any], pipeline_id: int) -> NewEvent:
+        """What the outbox stores: the approval as it stands after the change, and the change itself."""
+        payload = {"approval": dict(approval), "action": self.action, "actor_id": self.actor_id,
+                   "from_status": self.from_status, "text": self.text}  # fmt: skip
+        return NewEvent(self.type, payload, self.owner_id, self.audience, pipeline_id, self.deal_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,7 +144,7 @@ def start_blocker(owner_id: int | None, approvers: Sequence[User], mode: Mode) -
     unfit = sorted(a.name for a in approvers if not a.active or not a.can_approve_deals)
     if unfit:
         return Refusal(
-            ApprovalCode.APPROVAL_APPROVER_INELIGIBLE,
+            RuleCode.APPROVAL_APPROVER_INELIGIBLE,
             f"Deactivated or without the Approve deals permission: {', '.join(unfit)}.",
             f"Reactivate them, give them the Approve deals permission or choose other approvers, {THEN}",
         )
@@ -205,6 +186,12 @@ def decide(
         return Transition(state, ())
     cancelled = replace(state, status=ApprovalStatus.CANCELLED, blocker=None)
     return Transition(cancelled, (_event(EventType.CANCELLED, state, cancelled, actor_id, action, None),))
+
+
+def for_deal(transition: Transition, deal_id: int) -> Transition:
+    """A transition decided for a deal not yet inserted, given the deal's id."""
+    events = tuple(replace(e, deal_id=deal_id) for e in transition.events)
+    return Transition(replace(transition.state, deal_id=deal_id), events)
 
 
 def enters_approval_stage(from_stage_id: int | None, to_stage_id: int, approval_stage_id: int | None) -> bool:
@@ -288,7 +275,7 @@ def _start(state: ApprovalState, actor_id: int | None, action: Action | None) ->
 
 
 def _wrong_status(state: ApprovalState, action: Action) -> Refusal:
-    return Refusal(ApprovalCode.APPROVAL_WRONG_STATUS, f"{action} is not possible while {state.status}.")
+    return Refusal(RuleCode.APPROVAL_WRONG_STATUS, f"{action} is not possible while {state.status}.")
 
 
 def _event(

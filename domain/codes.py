@@ -1,5 +1,8 @@
-"""Stable codes a client can act on, for every rule that refuses an action."""
+"""Stable codes a client can act on, and the one value every rule refuses with."""
 
+from __future__ import annotations
+
+from dataclasses import dataclass
 from enum import StrEnum
 
 
@@ -31,3 +34,19 @@ class RuleCode(StrEnum):
     QUOTE_WRONG_STATUS = "QUOTE_WRONG_STATUS"
     QUOTE_NOTES_REQUIRED = "QUOTE_NOTES_REQUIRED"
     QUOTE_APPROVER_REQUIRED = "QUOTE_APPROVER_REQUIRED"
+    READ_ONLY_PROPERTY = "READ_ONLY_PROPERTY"
+    SYSTEM_SOURCE = "SYSTEM_SOURCE"
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """Why something may not happen, what to do about it, and the input at fault (if one is)."""
+
+    code: RuleCode
+    reason: str
+    next_step: str = ""
+    field: str | None = None
+
+    @property
+    def message(self) -> str:
+        return f"{self.reason} {self.next_step}".strip()

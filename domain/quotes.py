@@ -9,7 +9,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 from typing import Any
 
-from .codes import RuleCode
+from .codes import Refusal, RuleCode
 
 CENT = Decimal("0.01")
 HUNDRED = Decimal(100)
@@ -85,15 +85,6 @@ class Quote:
 class QuoteSettings:
     approval_required: bool = False
     approver_id: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Refusal:
-    """Why an action on a quote may not happen; `field` names the input at fault."""
-
-    code: RuleCode
-    reason: str
-    field: str = "id"
 
 
 def cents(amount: Decimal) -> Decimal:
@@ -186,7 +177,7 @@ def decide(
     if action is QuoteAction.APPROVE:
         return (QuoteStatus.APPROVED, QuoteStatus.PUBLISHED)
     if not (notes or "").strip():
-        return Refusal(RuleCode.QUOTE_NOTES_REQUIRED, "A request for changes needs notes.", "notes")
+        return Refusal(RuleCode.QUOTE_NOTES_REQUIRED, "A request for changes needs notes.", field="notes")
     return (QuoteStatus.CHANGES_REQUESTED,)
 
 
@@ -194,10 +185,12 @@ def settings_problem(required: bool, approver_active: bool | None) -> Refusal | 
     """Seed 001: requiring approval needs one approver, an active user (None: no approver given)."""
     if required and approver_active is None:
         return Refusal(
-            RuleCode.QUOTE_APPROVER_REQUIRED, "Requiring approval needs an approver.", "approverId"
+            RuleCode.QUOTE_APPROVER_REQUIRED, "Requiring approval needs an approver.", field="approverId"
         )
     if approver_active is False:
-        return Refusal(RuleCode.INACTIVE_USER, "A deactivated user cannot approve quotes.", "approverId")
+        return Refusal(
+            RuleCode.INACTIVE_USER, "A deactivated user cannot approve quotes.", field="approverId"
+        )
     return None
 
 

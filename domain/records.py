@@ -167,6 +167,7 @@ class DealApproval:
     votes: tuple[ApprovalVote, ...]
     created_at: datetime
     updated_at: datetime
+    approver_ids: tuple[int, ...] = ()  # the process's approvers, each listed with or without a decision
 
 
 @dataclass(frozen=True, slots=True)

@@ -65,6 +65,46 @@ class Workflow:
     actions: tuple[Action, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What one action did to one enrolled record: done, or refused with the rule's code."""
+
+    action_type: ActionType
+    ok: bool
+    message: str
+    code: str | None = None
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "action_type": self.action_type.value,
+            "ok": self.ok,
+            "code": self.code,
+            "message": self.message,
+        }
+
+    @classmethod
+    def from_json(cls, raw: object) -> Outcome:
+        """A logged outcome; runs logged before outcomes had codes were plain 'TYPE: what happened' text."""
+        if isinstance(raw, dict):
+            return cls(ActionType(raw["action_type"]), bool(raw["ok"]), str(raw["message"]), raw.get("code"))
+        kind, _, message = str(raw).partition(": ")
+        return cls(
+            ActionType(kind) if kind in ActionType.__members__ else ActionType.SET_PROPERTY, True, message
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    """One record's enrollment in a workflow: what each action did."""
+
+    id: int
+    workflow_id: int
+    object_type: str
+    object_id: int
+    outcomes: tuple[Outcome, ...]
+    enrolled_at: datetime
+
+
 def action_problem(action: Action) -> str | None:
     """What makes an action unusable, or None (DESIGN 8: set property, rotate, task, notify)."""
     if action.type is ActionType.SET_PROPERTY and not action.property:

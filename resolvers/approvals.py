@@ -16,9 +16,9 @@ from db.errors import NotFound
 from db.pool import Conn
 from domain import approvals as rules
 from domain.approvals import Action, ApprovalState, ApprovalStatus, Mode, Transition, Vote
+from domain.codes import Refusal as DomainRefusal
 from domain.codes import RuleCode
 from domain.events import NewEvent
-from domain.pipelines import move_refusal
 from domain.records import (
     ApprovalProcess,
     ApprovalVote,
@@ -27,7 +27,6 @@ from domain.records import (
     ObjectType,
     Pipeline,
     Record,
-    Stage,
 )
 from domain.visibility import can_see
 
@@ -38,56 +37,20 @@ from .result import Ok, Problem, Refusal, Refused, Result, use_case
 APPROVAL_EVENT_PREFIX = "approval."
 
 
-def refusal(found: rules.Refusal, field: str = "dealId") -> Refusal:
-    message = f"{found.reason} {found.next_step}".strip()
-    return Refusal(Refused((Problem(message, RuleCode(found.code.value), (field,)),)))
+def refusal(found: DomainRefusal, field: str = "dealId") -> Refusal:
+    return Refusal(Refused((Problem(found.message, found.code, (found.field or field,)),)))
 
 
-async def move_check(
-    conn: Conn, pipeline: Pipeline, deal_id: int | None, from_stage_id: int | None, to_stage_id: int
-) -> None:
-    """The one place a stage change is decided: pipeline membership, then the approval gate."""
-    process = await approval_store.share_process(conn, pipeline.id)
-    status: ApprovalStatus | None = None
-    exempt = False
-    if process is not None and deal_id is not None:
-        latest = await approval_store.latest_approvals(conn, [deal_id])
-        status = ApprovalStatus(latest[0].status) if latest and latest[0].process_id == process.id else None
-        exempt = await approval_store.is_exempt(conn, process.id, deal_id)
-
-    def gate(from_stage: Stage | None, to_stage: Stage) -> tuple[RuleCode, str] | None:
-        if process is None:
-            return None
-        found = rules.move_blocker(
-            from_stage, to_stage, pipeline.stages, process.approval_stage_id, status, exempt
-        )
-        return (
-            None
-            if found is None
-            else (RuleCode(found.code.value), f"{found.reason} {found.next_step}".strip())
-        )
-
-    refused = move_refusal(pipeline, from_stage_id, to_stage_id, gate)
-    if refused is not None:
-        raise Refusal(Refused.one(refused[0], refused[1], ("stageId",)))
-
-
-async def on_stage_entered(
-    ctx: Context, conn: Conn, deal: Record, from_stage_id: int | None
+async def save_start(
+    ctx: Context, conn: Conn, deal: Record, process: ApprovalProcess, start: Transition
 ) -> list[NewEvent]:
-    """Entering the approval stage starts an approval (PENDING, approvers notified) or records NOT_STARTED."""
-    pipeline_id = int(str(deal.get("pipeline_id")))
-    process = await approval_store.share_process(conn, pipeline_id)
-    stage_id = int(str(deal.get("stage_id")))
-    if process is None or not rules.enters_approval_stage(from_stage_id, stage_id, process.approval_stage_id):
-        return []
-    approvers = await user_store.list_users(conn, process.approver_ids)
-    transition = rules.start_approval(deal.id, deal.owner_id, approvers, Mode(process.mode), ctx.me.id)
-    blocker = _blocker(transition.state)
-    approval_id = await approval_store.insert_approval(
-        conn, deal.id, process.id, transition.state.status.value, blocker
+    """A move into the approval stage was decided (domain.pipelines.decide_move): store the approval it
+    started, with its history, notifications and emails; the deal row already carries its status."""
+    state = start.state
+    approval = await approval_store.insert_started(
+        conn, deal.id, process.id, state.status.value, _blocker(state), ctx.me.id
     )
-    return await _persist(ctx, conn, deal, process, approval_id, transition, vote=None, clear_votes=False)
+    return await _announce(conn, deal, process, approval.id, start, process.note)
 
 
 def _blocker(state: ApprovalState) -> tuple[str, str, str] | None:
@@ -116,28 +79,29 @@ async def _persist(
         await approval_store.save_status(conn, approval_id, state.status.value, None, clear_votes=False)
     await approval_store.insert_history(conn, [approval_id], state.status.value, ctx.me.id)
     await approval_store.set_deal_status(conn, [deal.id], state.status.value)
+    return await _announce(conn, deal, process, approval_id, transition, process.note)
+
+
+async def _announce(
+    conn: Conn, deal: Record, process: ApprovalProcess, approval_id: int, transition: Transition, note: str
+) -> list[NewEvent]:
+    """The transition's events, and its notifications and emails (a request carries the note)."""
+    snapshot = approval_snapshot(approval_id, deal, process, transition.state)
     events: list[NewEvent] = []
+    notices: list[tuple[list[int], str, str, str | None]] = []
     for change in transition.events:
-        snapshot = approval_snapshot(approval_id, deal, process, state)
-        events.append(
-            NewEvent(
-                type=change.type.value,
-                payload={"approval": snapshot, "action": change.action, "actor_id": change.actor_id,
-                         "from_status": change.from_status, "text": change.text},
-                owner_id=deal.owner_id,
-                audience=change.audience,
-                pipeline_id=process.pipeline_id,
-                deal_id=deal.id,
-            )
-        )  # fmt: skip
+        events.append(change.to_new_event(snapshot, process.pipeline_id))
         if change.notify:
             kind, message = _message(
                 change.type.value, change.action, str(deal.get("name")), change.to_status
             )
-            events += await notify(conn, sorted(change.notify), kind=kind, message=message, deal_id=deal.id)
-            await email_store.insert_emails(
-                conn, sorted(change.notify), subject=message, body=_email_body(message, change.text)
+            text = (
+                note if change.type in (rules.EventType.STARTED, rules.EventType.RESUBMITTED) else change.text
             )
+            notices.append((sorted(change.notify), kind, message, text))
+    for users, kind, message, text in notices:
+        events += await notify(conn, users, kind=kind, message=message, deal_id=deal.id)
+        await email_store.insert_emails(conn, users, subject=message, body=_email_body(message, text))
     return events
 
 
@@ -153,6 +117,7 @@ def approval_snapshot(
         ],
         "id": approval_id,
         "deal_id": deal.id,
+        "process_id": process.id,
         "pipeline_id": process.pipeline_id,
         "status": state.status.value,
         "reason": blocker.reason if blocker else None,
@@ -213,7 +178,7 @@ async def act(ctx: Context, deal_id: int, action: Action, text: str | None = Non
         if action is Action.RESTART:  # the cause may be fixed: approvers and owner are read anew
             state = replace(state, blocker=None)
         outcome = rules.decide(state, ctx.me.id, action, text)
-        if isinstance(outcome, rules.Refusal):
+        if isinstance(outcome, DomainRefusal):
             raise refusal(outcome)
         vote = (
             outcome.state.votes[-1]
@@ -271,8 +236,9 @@ def approval_from_snapshot(snapshot: dict[str, Any]) -> tuple[DealApproval, tupl
         ApprovalVote(v["approver_id"], v["action"], v["text"], at) for v in snapshot.get("votes", ())
     )
     approval = DealApproval(
-        id=snapshot["id"], deal_id=snapshot["deal_id"], process_id=0, status=snapshot["status"],
-        blocker_code=None, reason=snapshot.get("reason"), next_step=snapshot.get("next_step"),
-        votes=votes, created_at=at, updated_at=at,
+        id=snapshot["id"], deal_id=snapshot["deal_id"], process_id=snapshot.get("process_id", 0),
+        status=snapshot["status"], blocker_code=None, reason=snapshot.get("reason"),
+        next_step=snapshot.get("next_step"), votes=votes, created_at=at, updated_at=at,
+        approver_ids=tuple(snapshot.get("approver_ids", ())),
     )  # fmt: skip
     return approval, tuple(snapshot.get("approver_ids", ()))

@@ -12,6 +12,7 @@ from typing import Any
 
 import asyncpg
 
+from db import approvals as approval_store
 from db import events as event_store
 from db import imports as import_store
 from db import lifecycle as lifecycle_store
@@ -31,9 +32,9 @@ from domain.imports import (
     parse_row,
 )
 from domain.lifecycle import LifecycleSettings
-from domain.records import ChangeSource, ObjectType, Pipeline, Record
+from domain.records import ChangeSource, ObjectType, Record
 
-from . import approvals, effects, workflows
+from . import deals, effects, workflows
 from .context import Context
 from .result import Problem, Refusal
 from .snapshots import as_text, camel, deal_event, history_rows
@@ -108,8 +109,9 @@ async def _write(ctx: Context, conn: Conn, runner: str, job: ImportJob, batch: P
     unique, duplicates = first_occurrences(object_type, batch.rows, earlier)
     found = await _found(conn, object_type, unique)
     writes, refused = plan(object_type, unique, found, ctx.me)
+    placed: dict[int, deals.Placement] = {}
     if object_type is ObjectType.DEAL:
-        writes, gated = await _gate(conn, writes, found.pipelines)
+        writes, gated, placed = await _gate(ctx, conn, writes)
         refused += gated
     new = [w for w in writes if w.before is None]
     changed = [w for w in writes if w.before is not None and w.changed]
@@ -117,7 +119,14 @@ async def _write(ctx: Context, conn: Conn, runner: str, job: ImportJob, batch: P
     await import_store.copy_history(
         conn, object_type, history, source=ChangeSource.IMPORT, changed_by=ctx.me.id
     )
-    events += await _effects(ctx, conn, created, updated, found.pipelines)
+    if object_type is ObjectType.DEAL:
+        events += await _effects(
+            ctx, conn, list(zip(created, new, strict=True)),
+            [(b, a, w) for (b, a), w in zip(updated, changed, strict=True)], placed,
+        )  # fmt: skip
+    else:
+        for before, after in updated:
+            events += await effects.after_update(ctx, conn, before, after)
     changes: list[tuple[Record | None, Record]] = [*((None, r) for r in created), *updated]
     events += await workflows.enroll(ctx, conn, object_type, changes, ChangeSource.IMPORT)
     problems = sorted([*batch.errors, *duplicates, *refused], key=lambda e: e.line)
@@ -209,53 +218,84 @@ async def _found(conn: Conn, object_type: ObjectType, rows: Sequence[Row]) -> Fo
 
 
 async def _gate(
-    conn: Conn, writes: list[Write], pipelines: Sequence[Pipeline]
-) -> tuple[list[Write], list[RowError]]:
-    """DESIGN 4, 5: the approval gate, once per (pipeline, stage) for new deals, per deal for moves."""
-    by_id = {p.id: p for p in pipelines}
-    verdicts: dict[tuple[int, int], Problem | None] = {}
+    ctx: Context, conn: Conn, writes: list[Write]
+) -> tuple[list[Write], list[RowError], dict[int, deals.Placement]]:
+    """DESIGN 4, 5: every placed or moved deal through the one move decision (resolvers.deals.place):
+    once per (pipeline, stage) for new deals, per deal for moves. Returns the kept writes, the refused
+    rows and the accepted placements by line."""
+    new_verdicts: dict[tuple[int, int], deals.Placement | Problem] = {}
     kept: list[Write] = []
     refused: list[RowError] = []
+    placed: dict[int, deals.Placement] = {}
     for w in writes:
-        pipeline, to = by_id[int(str(w.values["pipeline_id"]))], int(str(w.values["stage_id"]))
-        if w.before is None:
-            if (pipeline.id, to) not in verdicts:
-                verdicts[pipeline.id, to] = await _check(conn, pipeline, None, None, to)
-            verdict = verdicts[pipeline.id, to]
-        else:
-            at = int(str(w.before.get("stage_id")))
-            verdict = None if at == to else await _check(conn, pipeline, w.before.id, at, to)
-        if verdict is None:
+        pipeline_id, to = int(str(w.values["pipeline_id"])), int(str(w.values["stage_id"]))
+        if w.before is not None and w.before.get("stage_id") == to:
             kept.append(w)
+            continue
+        if w.before is None:
+            if (pipeline_id, to) not in new_verdicts:
+                new_verdicts[pipeline_id, to] = await _place(ctx, conn, None, to, pipeline_id, w.owner_id)
+            verdict = new_verdicts[pipeline_id, to]
+            if isinstance(verdict, deals.Placement) and verdict.move.start is not None:
+                verdict = await _place(ctx, conn, None, to, pipeline_id, w.owner_id)  # owner-specific start
         else:
+            verdict = await _place(ctx, conn, w.before, to, pipeline_id, w.owner_id)
+        if isinstance(verdict, Problem):
             refused.append(RowError(w.line, f"Deal stage: {verdict.message}", verdict.code))
-    return kept, refused
+            continue
+        kept.append(w)
+        placed[w.line] = verdict
+    return kept, refused, placed
 
 
-async def _check(
-    conn: Conn, pipeline: Pipeline, deal_id: int | None, at: int | None, to: int
-) -> Problem | None:
+async def _place(
+    ctx: Context, conn: Conn, before: Record | None, to: int, pipeline_id: int, owner_id: int | None
+) -> deals.Placement | Problem:
+    if before is not None:
+        before = replace(before, owner_id=owner_id)
     try:
-        await approvals.move_check(conn, pipeline, deal_id, at, to)
+        return await deals.place(ctx, conn, before, to, pipeline_id=pipeline_id, owner_id=owner_id)
     except Refusal as exc:
         return exc.refused.problems[0]
-    return None
 
 
 async def _effects(
     ctx: Context,
     conn: Conn,
-    created: Sequence[Record],
-    updated: Sequence[tuple[Record, Record]],
-    pipelines: Sequence[Pipeline],
+    created: Sequence[tuple[Record, Write]],
+    updated: Sequence[tuple[Record, Record, Write]],
+    placed: dict[int, deals.Placement],
 ) -> list[NewEvent]:
-    """What the API does after each change, except that no one is notified of an assignment (seed 003)."""
-    approval_stages = {s.id for p in pipelines for s in p.stages if s.is_approval_stage}
+    """What the API does after each change, except that no one is notified of an assignment (seed 003).
+    The bulk write came first, so an approval a deal starts sets the deal's status in a second write."""
     events: list[NewEvent] = []
-    for deal in (r for r in created if r.type is ObjectType.DEAL):
-        events.append(deal_event("created", deal))
-        if deal.get("stage_id") in approval_stages:
-            events += await approvals.on_stage_entered(ctx, conn, deal, None)
-    for before, after in updated:
-        events += await effects.after_update(ctx, conn, before, after)
+    started: dict[str, list[int]] = {}
+    for deal, w in created:
+        placement = placed.get(w.line)
+        if placement is None:
+            events.append(deal_event("created", deal))
+            continue
+        placement = placement.for_deal(deal.id)
+        events += await deals.after_placed(ctx, conn, None, _with_status(deal, placement), placement)
+        _collect(started, deal.id, placement)
+    for before, after, w in updated:
+        placement = placed.get(w.line)
+        if placement is None:
+            events += await effects.after_update(ctx, conn, before, after)
+            continue
+        events += await deals.after_placed(ctx, conn, before, _with_status(after, placement), placement)
+        _collect(started, after.id, placement)
+    for status, ids in started.items():
+        await approval_store.set_deal_status(conn, ids, status)
     return events
+
+
+def _with_status(deal: Record, placement: deals.Placement) -> Record:
+    status = placement.values["latest_approval_status"]
+    return replace(deal, values={**deal.values, "latest_approval_status": status})
+
+
+def _collect(started: dict[str, list[int]], deal_id: int, placement: deals.Placement) -> None:
+    status = placement.move.approval_status
+    if status is not None:
+        started.setdefault(status.value, []).append(deal_id)

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from db import events as event_store
 from db import records as record_store
 from db import users as user_store
+from domain.changes import source_refusal
 from domain.codes import RuleCode
 from domain.records import ChangeSource, ObjectType
 from domain.visibility import can_edit, visible_owner_ids
@@ -26,6 +27,9 @@ async def assign_owner(
     source: ChangeSource = ChangeSource.API,
 ) -> Result[int]:  # fmt: skip
     """Every record in the caller's edit scope, or none; the new owner is notified once per call."""
+    claimed = source_refusal(source)
+    if claimed is not None:
+        return Refused.one(claimed.code, claimed.message, ("source",))
     wanted = sorted(set(ids))
     if not wanted or len(wanted) > MAX_IDS:
         return Refused.one(RuleCode.INVALID, f"give 1 to {MAX_IDS} ids", ("ids",))
@@ -58,7 +62,7 @@ async def assign_owner(
         events = []
         for before, after in changes:
             events += await effects.after_update(ctx, conn, before, after)
-        if owner_id not in (None, ctx.me.id) and changes and source is not ChangeSource.IMPORT:
+        if owner_id not in (None, ctx.me.id) and changes:
             noun = object_type.value.lower() + ("s" if len(changes) > 1 else "")
             events += await notify(
                 conn, [owner_id], kind="OWNER_ASSIGNED", message=f"You were assigned {len(changes)} {noun}."

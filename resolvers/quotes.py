@@ -20,13 +20,14 @@ from db.engagements import EngagementType
 from db.errors import NotFound
 from db.pool import Conn
 from domain import quotes as rules
+from domain.codes import Refusal as DomainRefusal
 from domain.codes import RuleCode
 from domain.events import NewEvent
 from domain.filters import parse_filter_groups
 from domain.quotes import LineItem, Quote, QuoteAction, QuoteSettings, QuoteStatus
 from domain.records import ChangeSource, ObjectType, Record
 from domain.visibility import can_edit, visible_owner_ids
-from domain.workflows import QUOTE_CATALOG, Action, ActionType, TriggerEvent, matches
+from domain.workflows import QUOTE_CATALOG, Action, ActionType, Outcome, TriggerEvent, matches
 
 from .context import Context
 from .engagements import MAX_ENGAGEMENTS_PER_RECORD, split_at_cap
@@ -56,8 +57,8 @@ def _check(fields: Mapping[str, Any]) -> None:
         raise Refusal(Refused(tuple(Problem(m, RuleCode.INVALID, tuple(f.split("."))) for f, m in found)))
 
 
-def _refused(found: rules.Refusal) -> Refusal:
-    return Refusal(Refused.one(found.code, found.reason, (found.field,)))
+def _refused(found: DomainRefusal) -> Refusal:
+    return Refusal(Refused.one(found.code, found.message, (found.field or "id",)))
 
 
 async def _deal(conn: Conn, deal_id: int) -> Record:
@@ -144,7 +145,7 @@ def _decide(
         quote.status, action, actor_id=ctx.me.id, approver_id=quote.approver_id,
         approval_required=settings.approval_required, notes=notes,
     )  # fmt: skip
-    if isinstance(outcome, rules.Refusal):
+    if isinstance(outcome, DomainRefusal):
         raise _refused(outcome)
     return outcome
 
@@ -269,7 +270,7 @@ async def _automate(ctx: Context, conn: Conn, quote: Quote, deal: Record) -> lis
     ):
         return []
     events: list[NewEvent] = []
-    outcome: list[str] = []
+    outcome: list[Outcome] = []
     for action in workflow.actions:
         users = list(action.owner_ids) or [quote.created_by]
         if action.type is ActionType.CREATE_TASK:
@@ -284,7 +285,7 @@ async def _automate(ctx: Context, conn: Conn, quote: Quote, deal: Record) -> lis
             quote = await _set_property(ctx, conn, quote, action)
         else:
             users = []
-        outcome.append(f"{action.type}: {users}")
+        outcome.append(Outcome(action.type, ok=bool(users), message=f"for users {users}"))
     await workflow_store.log_enrollment(conn, workflow.id, "QUOTE", quote.id, outcome)
     return events
 

@@ -13,12 +13,13 @@ from db import records as record_store
 from db import users as user_store
 from db.errors import Duplicate, NotFound
 from db.pool import Conn
+from domain.changes import source_refusal
 from domain.codes import RuleCode
 from domain.records import ChangeSource, ObjectType, Record
 from domain.validation import field_problems, normalise
 from domain.visibility import can_edit, visible_owner_ids
 
-from . import approvals, effects, lifecycle, workflows
+from . import deals, effects, lifecycle, workflows, writes
 from .context import Context
 from .result import Ok, Problem, Refusal, Refused, Result, use_case
 from .snapshots import camel, history_rows
@@ -47,14 +48,6 @@ async def check_owner(conn: Conn, owner_id: int | None) -> None:
         raise refuse(
             RuleCode.INACTIVE_USER, f"user {owner_id} is deactivated and cannot own records", "ownerId"
         )
-
-
-async def check_stage(
-    conn: Conn, pipeline_id: int, deal_id: int | None, from_stage_id: int | None, stage_id: int
-) -> None:
-    """Every path that places a deal in a stage comes here (create, update, move, import, workflows)."""
-    pipeline = await approvals.pipeline_of(conn, pipeline_id)
-    await approvals.move_check(conn, pipeline, deal_id, from_stage_id, stage_id)
 
 
 async def visible_ids(
@@ -86,6 +79,9 @@ async def create_record(
     source: ChangeSource = ChangeSource.API,
     idempotency_key: str | None = None,
 ) -> Result[Record]:
+    claimed = source_refusal(source)
+    if claimed is not None:
+        raise deals.refused(claimed)
     values = checked(new.object_type, new.values, creating=True)
     operation = f"create:{new.object_type.value}"
     async with ctx.pool.acquire() as conn, conn.transaction():
@@ -104,8 +100,13 @@ async def create_record(
         if new.object_type in (ObjectType.CONTACT, ObjectType.COMPANY):
             settings = await lifecycle_store.get_settings(conn)
             lifecycle.creation_stage(values, source, settings, new.form_lifecycle_stage)
+        placement = None
         if new.object_type is ObjectType.DEAL:
-            await check_stage(conn, int(values["pipeline_id"]), None, None, int(values["stage_id"]))
+            placement = await deals.place(
+                ctx, conn, None, values.get("stage_id"), pipeline_id=values.get("pipeline_id"),
+                owner_id=new.owner_id,
+            )  # fmt: skip
+            values = {**values, **placement.values}
             await visible_ids(ctx, conn, ObjectType.CONTACT, new.contact_ids, "contactIds")
             await visible_ids(ctx, conn, ObjectType.COMPANY, new.company_ids, "companyIds")
         record = await record_store.insert_record(
@@ -119,7 +120,11 @@ async def create_record(
         )
         if idempotency_key is not None:
             await idempotency.record_key(conn, ctx.me.id, operation, idempotency_key, record.id)
-        events = await effects.after_create(ctx, conn, record, list(new.contact_ids), list(new.company_ids))
+        if placement is not None:
+            events = await deals.after_placed(ctx, conn, None, record, placement.for_deal(record.id))
+            events += await lifecycle.deal_associated(ctx, conn, new.contact_ids, new.company_ids)
+        else:
+            events = await effects.after_create(ctx, conn, record)
         enrolled = await workflows.enroll(ctx, conn, new.object_type, [(None, record)], source)
         if enrolled:  # workflows may have changed it: answer with what was committed
             record = (await record_store.get_records(conn, new.object_type, [record.id], None))[0]
@@ -145,42 +150,15 @@ async def update_record(
     async with ctx.pool.acquire() as conn, conn.transaction():
         before = await lock_editable(ctx, conn, change.object_type, change.id)
         record_store.check_version(before, change.expected_version)
-        dedupe = record_store.TABLES[change.object_type].dedupe
-        if dedupe and values.get(dedupe):
-            existing = await record_store.find_duplicate(conn, change.object_type, values[dedupe], change.id)
-            if existing is not None:
-                raise Duplicate(change.object_type.value.lower(), dedupe, existing)
-        if "lifecycle_stage" in values and source is not ChangeSource.AUTOMATION:
-            lifecycle.check_manual_change(before.get("lifecycle_stage"), values["lifecycle_stage"])
-        if change.object_type is ObjectType.DEAL and "stage_id" in values:
-            await check_stage(
-                conn,
-                int(str(before.get("pipeline_id"))),
-                change.id,
-                _stage_of(before),
-                int(values["stage_id"]),
-            )
-        properties = None
-        if change.properties is not None:
-            properties = {**before.properties, **change.properties}
-            properties = {k: v for k, v in properties.items() if v is not None}
-        after = await record_store.update_record(
-            conn, change.object_type, change.id, values, properties=properties
+        after, events = await writes.change_record(
+            ctx, conn, before, values, properties=change.properties, source=source
         )
-        await record_store.insert_history(
-            conn, change.object_type, history_rows(before, after), source=source, changed_by=ctx.me.id
-        )
-        events = await effects.after_update(ctx, conn, before, after)
         enrolled = await workflows.enroll(ctx, conn, change.object_type, [(before, after)], source)
         if enrolled:
             after = (await record_store.get_records(conn, change.object_type, [after.id], None))[0]
         await event_store.append(conn, events + enrolled)
     ctx.committed()
     return Ok(after)
-
-
-def _stage_of(deal: Record) -> int:
-    return int(str(deal.get("stage_id")))
 
 
 async def lock_editable(ctx: Context, conn: Conn, object_type: ObjectType, record_id: int) -> Record:

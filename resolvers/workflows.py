@@ -7,12 +7,13 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from db import engagements as engagement_store
-from db import records as record_store
 from db import users as user_store
 from db import workflows as workflow_store
 from db.engagements import EngagementType
 from db.pool import Conn
 from domain import rotation
+from domain.changes import read_only_refusal
+from domain.codes import Refusal as DomainRefusal
 from domain.codes import RuleCode
 from domain.events import NewEvent
 from domain.filters import FilterError, find_property, parse_filter_groups, parse_value
@@ -22,6 +23,7 @@ from domain.workflows import (
     QUOTE_CATALOG,
     Action,
     ActionType,
+    Outcome,
     TriggerEvent,
     Workflow,
     action_problem,
@@ -29,11 +31,11 @@ from domain.workflows import (
     triggered,
 )
 
-from . import effects
+from . import writes
 from .context import Context
 from .notifications import notify
-from .result import Ok, Refused, Result, use_case
-from .snapshots import camel, history_rows
+from .result import Ok, Refusal, Refused, Result, use_case
+from .snapshots import camel
 
 RNG: random.Random = random.SystemRandom()  # ties between owners with the lowest count go at random
 
@@ -87,13 +89,19 @@ async def enroll(
 
 
 async def run(ctx: Context, conn: Conn, workflow: Workflow, record: Record) -> list[NewEvent]:
+    """Each action in order; a refused action is logged as that action's failure and changes nothing."""
     events: list[NewEvent] = []
-    outcome: list[str] = []
+    outcomes: list[Outcome] = []
     for action in workflow.actions:
-        done, record, more = await _act(ctx, conn, action, record)
-        outcome.append(f"{action.type}: {done}")
+        try:
+            done, record, more = await _act(ctx, conn, action, record)
+        except Refusal as exc:
+            problem = exc.refused.problems[0]
+            outcomes.append(Outcome(action.type, ok=False, code=problem.code, message=problem.message))
+            continue
+        outcomes.append(Outcome(action.type, ok=True, message=done))
         events += more
-    await workflow_store.log_enrollment(conn, workflow.id, record.type.value, record.id, outcome)
+    await workflow_store.log_enrollment(conn, workflow.id, record.type.value, record.id, outcomes)
     return events
 
 
@@ -119,18 +127,12 @@ async def _act(
 async def _write(
     ctx: Context, conn: Conn, before: Record, values: dict[str, Any], **owner: Any
 ) -> tuple[Record, list[NewEvent]]:
-    properties = None
-    custom = {k: v for k, v in values.items() if k.startswith("properties.")}
-    if custom:
-        properties = {**before.properties, **{k.removeprefix("properties."): v for k, v in custom.items()}}
+    """Through the one write path, as the source WORKFLOW (the gate and read-only rules apply)."""
+    custom = {k.removeprefix("properties."): v for k, v in values.items() if k.startswith("properties.")}
     standard = {k: v for k, v in values.items() if not k.startswith("properties.")}
-    after = await record_store.update_record(
-        conn, before.type, before.id, standard, properties=properties, **owner
+    return await writes.change_record(
+        ctx, conn, before, standard, properties=custom or None, source=ChangeSource.WORKFLOW, **owner
     )
-    await record_store.insert_history(
-        conn, before.type, history_rows(before, after), source=ChangeSource.WORKFLOW, changed_by=ctx.me.id
-    )
-    return after, await effects.after_update(ctx, conn, before, after)
 
 
 async def _set_property(
@@ -142,14 +144,20 @@ async def _set_property(
     if prop.column == "owner_id":
         owner = await user_store.list_users(conn, [int(str(value))]) if value is not None else []
         if value is not None and (not owner or not owner[0].active):
-            return f"skipped: user {value} cannot own records", record, []
-        after, events = await _write(ctx, conn, record, {}, owner_id=value, set_owner=True)
+            raise _refusal(RuleCode.INACTIVE_USER, f"user {value} cannot own records")
+        after, events = await _write(ctx, conn, record, {}, owner_id=value)
         return f"owner set to {value}", after, events
     if prop.column == "lifecycle_stage" and _backwards(record.get("lifecycle_stage"), value):
-        return "skipped: lifecycle stage cannot move back without clearing it first", record, []
+        raise _refusal(
+            RuleCode.LIFECYCLE_BACKWARDS, "lifecycle stage cannot move back without clearing it first"
+        )
     column = f"properties.{prop.column}" if prop.kind.value == "CUSTOM" else prop.column
     after, events = await _write(ctx, conn, record, {column: value})
     return f"{action.property} set to {value}", after, events
+
+
+def _refusal(code: RuleCode, message: str) -> Refusal:
+    return Refusal(Refused.one(code, message))
 
 
 def _backwards(current: object, new: object) -> bool:
@@ -178,7 +186,7 @@ async def _rotate(
     counts = await workflow_store.lock_counts(conn, action.id, owners)
     owner_id = rotation.choose_owner(rotation.counts_for(owners, counts), RNG)
     await workflow_store.increment_count(conn, action.id, owner_id)
-    after, events = await _write(ctx, conn, record, {}, owner_id=owner_id, set_owner=True)
+    after, events = await _write(ctx, conn, record, {}, owner_id=owner_id)
     events += await notify(
         conn,
         [owner_id],
@@ -186,6 +194,18 @@ async def _rotate(
         message=f"You were assigned {record.type.value.lower()} {record.id}.",
     )
     return f"rotated to {owner_id}", after, events
+
+
+def _settable(object_type: str, spec: Mapping[str, Any]) -> DomainRefusal | None:
+    """A property a workflow may set: one the object type has, and not a system property (DESIGN 3,
+    the same rule every writer meets)."""
+    if spec.get("type") != ActionType.SET_PROPERTY or object_type == "QUOTE":
+        return None
+    try:
+        prop = find_property(object_type, str(spec.get("property")))
+    except ValueError as exc:
+        return DomainRefusal(RuleCode.INVALID, str(exc))
+    return read_only_refusal([prop.column], {prop.column: prop.name})
 
 
 def _problem(message: str, *field: str) -> Refused:
@@ -214,6 +234,9 @@ async def create_workflow(
         )
         if problem:
             return _problem(problem, "actions", str(i))
+        unsettable = _settable(object_type, spec)
+        if unsettable is not None:
+            return Refused.one(unsettable.code, unsettable.message, ("actions", str(i), "property"))
     async with ctx.pool.acquire() as conn, conn.transaction():
         workflow = await workflow_store.insert_workflow(
             conn, name=name, object_type=object_type, trigger_event=trigger_event, trigger_property=trigger_property,

@@ -150,7 +150,7 @@ class DealApproval:
     @strawberry.field
     def decisions(self) -> list[ApproverDecision]:
         votes = {v.approver_id: v for v in self.approval.votes}
-        ids = list(self.approver_ids) or list(votes)
+        ids = list(self.approver_ids or self.approval.approver_ids) or list(votes)
         return [
             ApproverDecision(
                 approver_id=i,

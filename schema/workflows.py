@@ -18,9 +18,11 @@ from resolvers.loaders import user_loader
 
 from .errors import UserError, user_errors, value_or_none
 from .info import Info
+from .pagination import Connection
 from .permissions import IsSuperAdmin
 from .record_queries import FilterGroup, raw_groups
 from .users import User
+from .workflow_runs import WorkflowRun, runs_page
 
 for enum, name in ((TriggerEvent, "WorkflowTriggerEvent"), (ActionType, "WorkflowActionType")):
     strawberry.enum(enum, name=name)
@@ -126,6 +128,14 @@ class Workflow:
     @strawberry.field
     def actions(self) -> list[WorkflowAction]:
         return [WorkflowAction(action=a) for a in self.workflow.actions]
+
+    @strawberry.field(
+        description="The run log, newest first: each enrolled record and each action's outcome."
+    )
+    async def runs(
+        self, info: Info, first: int | None = 50, after: str | None = None
+    ) -> Connection[WorkflowRun]:
+        return await runs_page(info, self.workflow.id, first, after)
 
 
 @strawberry.input

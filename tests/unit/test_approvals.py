@@ -9,12 +9,10 @@ import pytest
 
 from domain.approvals import (
     Action,
-    ApprovalCode,
     ApprovalState,
     ApprovalStatus,
     EventType,
     Mode,
-    Refusal,
     Transition,
     Vote,
     decide,
@@ -23,7 +21,7 @@ from domain.approvals import (
     start_approval,
     start_blocker,
 )
-from domain.codes import RuleCode
+from domain.codes import Refusal, RuleCode
 from domain.records import Scope, User
 
 OWNER, A, B, C, STRANGER, ADMIN = 1, 2, 3, 4, 8, 9
@@ -53,7 +51,7 @@ def moved(outcome: Transition | Refusal) -> Transition:
     return outcome
 
 
-def code_of(outcome: Transition | Refusal | None) -> RuleCode | ApprovalCode:
+def code_of(outcome: Transition | Refusal | None) -> RuleCode:
     assert isinstance(outcome, Refusal), outcome
     return outcome.code
 
@@ -69,17 +67,17 @@ def test_an_approval_starts_pending_and_notifies_every_approver() -> None:
 
 
 def test_a_deal_without_an_owner_cannot_start_an_approval() -> None:
-    assert code_of(start_blocker(None, [user(A)], Mode.ANY)) is ApprovalCode.APPROVAL_NO_OWNER
+    assert code_of(start_blocker(None, [user(A)], Mode.ANY)) is RuleCode.APPROVAL_NO_OWNER
 
 
 @pytest.mark.parametrize("mode", list(Mode))
 def test_owner_who_is_the_only_approver_cannot_start_an_approval(mode: Mode) -> None:
-    assert code_of(start_blocker(OWNER, [user(OWNER)], mode)) is ApprovalCode.APPROVAL_OWNER_IS_APPROVER
+    assert code_of(start_blocker(OWNER, [user(OWNER)], mode)) is RuleCode.APPROVAL_OWNER_IS_APPROVER
 
 
 def test_owner_who_is_an_approver_when_all_must_approve_cannot_start_an_approval() -> None:
     blocker = start_blocker(OWNER, [user(OWNER), user(A)], Mode.ALL)
-    assert code_of(blocker) is ApprovalCode.APPROVAL_OWNER_IS_APPROVER
+    assert code_of(blocker) is RuleCode.APPROVAL_OWNER_IS_APPROVER
 
 
 def test_owner_who_is_one_of_several_approvers_when_any_may_approve_can_start_an_approval() -> None:
@@ -94,7 +92,7 @@ def test_an_approver_deactivated_or_without_the_approve_permission_keeps_the_app
     approver: User, mode: Mode
 ) -> None:
     blocker = start_blocker(OWNER, [user(A), approver], mode)
-    assert code_of(blocker) is ApprovalCode.APPROVAL_APPROVER_INELIGIBLE
+    assert code_of(blocker) is RuleCode.APPROVAL_APPROVER_INELIGIBLE
     assert blocker is not None and "User 3" in blocker.reason
 
 
@@ -118,10 +116,10 @@ def test_an_approval_that_cannot_start_stays_not_started_with_a_reason_and_a_nex
 
 # --- every status x every action ------------------------------------------------------------------------
 
-WRONG = ApprovalCode.APPROVAL_WRONG_STATUS
+WRONG = RuleCode.APPROVAL_WRONG_STATUS
 STATUSES = list(S)  # NOT_STARTED PENDING CHANGES_REQUESTED APPROVED REJECTED CANCELLED
 ACTOR = {Action.RESUBMIT: OWNER, Action.RESTART: OWNER, Action.CANCEL: ADMIN}
-OUTCOMES: dict[Mode, dict[Action, tuple[ApprovalStatus | ApprovalCode, ...]]] = {
+OUTCOMES: dict[Mode, dict[Action, tuple[ApprovalStatus | RuleCode, ...]]] = {
     Mode.ANY: {
         Action.APPROVE: (WRONG, S.APPROVED, WRONG, WRONG, WRONG, WRONG),
         Action.REJECT: (WRONG, S.REJECTED, WRONG, WRONG, WRONG, WRONG),
@@ -142,7 +140,7 @@ TABLE = [
 
 @pytest.mark.parametrize(("mode", "action", "status", "expected"), TABLE)
 def test_every_action_in_every_status_moves_the_approval_or_is_refused_with_its_code(
-    mode: Mode, action: Action, status: ApprovalStatus, expected: ApprovalStatus | ApprovalCode
+    mode: Mode, action: Action, status: ApprovalStatus, expected: ApprovalStatus | RuleCode
 ) -> None:
     outcome = decide(state(status, mode), ACTOR.get(action, A), action, "a reason")
     if isinstance(expected, ApprovalStatus):
@@ -172,18 +170,18 @@ def test_a_deal_owner_cannot_decide_on_their_own_deal_even_when_listed_as_an_app
 
 @pytest.mark.parametrize("actor", [A, STRANGER])
 def test_only_the_deal_owner_may_resubmit(actor: int) -> None:
-    assert code_of(decide(state(S.CHANGES_REQUESTED), actor, Action.RESUBMIT)) is ApprovalCode.NOT_DEAL_OWNER
+    assert code_of(decide(state(S.CHANGES_REQUESTED), actor, Action.RESUBMIT)) is RuleCode.NOT_DEAL_OWNER
 
 
 @pytest.mark.parametrize("reason", [None, "", "   "])
 def test_rejecting_needs_a_reason(reason: str | None) -> None:
-    assert code_of(decide(state(), A, Action.REJECT, reason)) is ApprovalCode.APPROVAL_REASON_REQUIRED
+    assert code_of(decide(state(), A, Action.REJECT, reason)) is RuleCode.APPROVAL_REASON_REQUIRED
 
 
 @pytest.mark.parametrize("comment", [None, "", "\n\t"])
 def test_requesting_changes_needs_a_comment(comment: str | None) -> None:
     outcome = decide(state(), A, Action.REQUEST_CHANGES, comment)
-    assert code_of(outcome) is ApprovalCode.APPROVAL_COMMENT_REQUIRED
+    assert code_of(outcome) is RuleCode.APPROVAL_COMMENT_REQUIRED
 
 
 @pytest.mark.parametrize("message", [None, "", "Looks good"])
@@ -195,7 +193,7 @@ def test_approving_takes_an_optional_message(message: str | None) -> None:
 @pytest.mark.parametrize("action", VOTES)
 def test_an_approver_who_has_decided_cannot_decide_again(action: Action) -> None:
     after_a = moved(decide(state(mode=Mode.ALL), A, Action.APPROVE)).state
-    assert code_of(decide(after_a, A, action, "again")) is ApprovalCode.APPROVAL_ALREADY_DECIDED
+    assert code_of(decide(after_a, A, action, "again")) is RuleCode.APPROVAL_ALREADY_DECIDED
 
 
 # --- modes ---------------------------------------------------------------------------------------------
@@ -264,7 +262,7 @@ def test_restart_starts_the_approval_once_the_cause_is_fixed_and_notifies_the_ap
 
 def test_restart_while_the_cause_remains_is_refused_with_the_cause() -> None:
     blocked = state(S.NOT_STARTED, approvers=(OWNER,))
-    assert code_of(decide(blocked, OWNER, Action.RESTART)) is ApprovalCode.APPROVAL_OWNER_IS_APPROVER
+    assert code_of(decide(blocked, OWNER, Action.RESTART)) is RuleCode.APPROVAL_OWNER_IS_APPROVER
 
 
 @pytest.mark.parametrize("status", [s for s in STATUSES if s is not S.CANCELLED])
@@ -282,19 +280,19 @@ def test_cancelling_a_cancelled_approval_changes_nothing() -> None:
 
 def test_approval_events_reach_the_approvers_whatever_their_scope() -> None:
     (event,) = moved(decide(state(), A, Action.REJECT, "No budget")).events
-    stored = event.to_new_event()
-    assert (stored.type, stored.deal_id, stored.owner_id, stored.audience) == (
+    stored = event.to_new_event({"id": 3, "status": "REJECTED"}, pipeline_id=2)
+    assert (stored.type, stored.deal_id, stored.pipeline_id, stored.owner_id, stored.audience) == (
         "approval.decided",
         7,
+        2,
         OWNER,
         frozenset({A, B, OWNER}),
     )
     assert stored.payload == {
-        "deal_id": 7,
-        "actor_id": A,
+        "approval": {"id": 3, "status": "REJECTED"},
         "action": "REJECT",
+        "actor_id": A,
         "from_status": "PENDING",
-        "to_status": "REJECTED",
         "text": "No budget",
     }
 
@@ -333,7 +331,7 @@ GATE_TABLE = [
 
 def gate(
     origin: Stage | None, target: Stage, status: ApprovalStatus | None, exempt: bool = False
-) -> RuleCode | ApprovalCode | None:
+) -> RuleCode | None:
     blocker = move_blocker(origin, target, STAGES, GATE.id, status, exempt)
     return None if blocker is None else blocker.code
 

@@ -1,0 +1,113 @@
+"""Where a deal goes: every stage or pipeline change, whoever asks, loaded, decided and saved here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from db import approvals as approval_store
+from db import associations
+from db import pipelines as pipeline_store
+from db import users as user_store
+from db.errors import NotFound
+from db.pool import Conn
+from domain.approvals import ApprovalStatus, for_deal
+from domain.codes import Refusal as DomainRefusal
+from domain.codes import RuleCode
+from domain.events import NewEvent
+from domain.pipelines import Gate, Move, approvers_needed, decide_move
+from domain.records import ApprovalProcess, Pipeline, Record, StageKind
+
+from . import approvals, lifecycle
+from .context import Context
+from .result import Problem, Refusal, Refused
+from .snapshots import deal_event
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """A decided move and what it was decided with, to save it and its effects."""
+
+    move: Move
+    pipeline: Pipeline
+    process: ApprovalProcess | None
+
+    def for_deal(self, deal_id: int) -> Placement:
+        start = self.move.start
+        return (
+            self if start is None else replace(self, move=replace(self.move, start=for_deal(start, deal_id)))
+        )
+
+    @property
+    def values(self) -> dict[str, object]:
+        """The columns the move writes on the deal row, in the same UPDATE as the rest of the change."""
+        status = self.move.approval_status
+        return {"pipeline_id": self.move.pipeline_id, "stage_id": self.move.stage_id,
+                "latest_approval_status": status.value if status else None}  # fmt: skip
+
+
+def refused(found: DomainRefusal) -> Refusal:
+    return Refusal(Refused((Problem(found.message, found.code, (found.field,) if found.field else None),)))
+
+
+async def place(
+    ctx: Context,
+    conn: Conn,
+    deal: Record | None,
+    stage_id: object,
+    *,
+    pipeline_id: int | None = None,
+    owner_id: int | None = None,
+) -> Placement:
+    """Load what the gate needs once, then decide the move (raise its refusal; nothing is written).
+
+    `deal` None places a new deal, owned by `owner_id`, in `pipeline_id` (the stage must belong to it);
+    give it its id with `Placement.for_deal` once inserted.
+    """
+    if not isinstance(stage_id, int):
+        raise refused(DomainRefusal(RuleCode.INVALID, "a deal needs a stage", field="stageId"))
+    try:
+        pipeline = await pipeline_store.get_pipeline_of_stage(conn, stage_id)
+    except NotFound:
+        raise refused(
+            DomainRefusal(RuleCode.NOT_FOUND, f"stage {stage_id} not found", field="stageId")
+        ) from None
+    if pipeline_id is not None and pipeline.id != pipeline_id:
+        message = f"stage {stage_id} is not a stage of pipeline {pipeline_id}"
+        raise refused(DomainRefusal(RuleCode.WRONG_PIPELINE, message, field="stageId"))
+    from_pipeline = _int(deal.get("pipeline_id")) if deal else None
+    from_stage = _int(deal.get("stage_id")) if deal and from_pipeline == pipeline.id else None
+    process, status, exempt = await approval_store.share_gate(conn, pipeline.id, deal.id if deal else None)
+    gate = Gate(process, ApprovalStatus(status) if status else None, exempt)
+    if process is not None and approvers_needed(pipeline, from_stage, stage_id, gate):
+        gate = replace(gate, approvers=tuple(await user_store.list_users(conn, process.approver_ids)))
+    outcome = decide_move(
+        pipeline, from_pipeline, from_stage, stage_id, gate,
+        deal_id=deal.id if deal else 0, owner_id=deal.owner_id if deal else owner_id, actor_id=ctx.me.id,
+    )  # fmt: skip
+    if isinstance(outcome, DomainRefusal):
+        raise refused(outcome)
+    return Placement(outcome, pipeline, process)
+
+
+async def after_placed(
+    ctx: Context, conn: Conn, before: Record | None, after: Record, placement: Placement
+) -> list[NewEvent]:
+    """The move's effects, after the deal row was written once: its event (the state after the whole
+    change), the approval it started, and lifecycle automation when it was won."""
+    if before is None:
+        events = [deal_event("created", after)]
+    else:
+        events = [deal_event("moved", after, from_stage_id=before.get("stage_id"))]
+    start = placement.move.start
+    if start is not None and placement.process is not None:
+        events += await approvals.save_start(ctx, conn, after, placement.process, start)
+    stage = placement.pipeline.stage(placement.move.stage_id)
+    if stage is not None and stage.kind is StageKind.CLOSED_WON:
+        contacts = [b for _, b in await associations.linked(conn, "DEAL", [after.id], "CONTACT")]
+        companies = [b for _, b in await associations.linked(conn, "DEAL", [after.id], "COMPANY")]
+        events += await lifecycle.deal_won(ctx, conn, contacts, companies)
+    return events
+
+
+def _int(value: object) -> int | None:
+    return value if isinstance(value, int) else None

@@ -1,0 +1,71 @@
+"""The one write path for a change to an existing record: contact, company, deal or ticket."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from db import records as record_store
+from db.errors import Duplicate
+from db.pool import Conn
+from domain.changes import read_only_refusal
+from domain.events import NewEvent
+from domain.records import ChangeSource, ObjectType, Record
+
+from . import deals, effects, lifecycle
+from .context import Context
+from .snapshots import history_rows
+
+KEEP_OWNER = object()
+
+
+async def change_record(
+    ctx: Context,
+    conn: Conn,
+    before: Record,
+    values: Mapping[str, Any],
+    *,
+    properties: Mapping[str, Any] | None = None,
+    owner_id: int | object | None = KEEP_OWNER,
+    source: ChangeSource,
+) -> tuple[Record, list[NewEvent]]:
+    """The one write path for a change to an existing record, whoever asks (the API, workflows, rotation):
+    refuse what no writer may do, decide a deal's move through its gate, write the row once, then the
+    history and the effects. The caller has locked `before` and checked the caller's edit scope.
+    Raises Refusal before anything is written."""
+    read_only = read_only_refusal(values)
+    if read_only is not None:
+        raise deals.refused(read_only)
+    dedupe = record_store.TABLES[before.type].dedupe
+    if dedupe and values.get(dedupe):
+        existing = await record_store.find_duplicate(conn, before.type, values[dedupe], before.id)
+        if existing is not None:
+            raise Duplicate(before.type.value.lower(), dedupe, existing)
+    if "lifecycle_stage" in values and source is not ChangeSource.AUTOMATION:
+        lifecycle.check_manual_change(before.get("lifecycle_stage"), values["lifecycle_stage"])
+    placement = None
+    if (
+        before.type is ObjectType.DEAL
+        and "stage_id" in values
+        and values["stage_id"] != before.get("stage_id")
+    ):
+        placement = await deals.place(ctx, conn, before, values["stage_id"])
+        values = {**values, **placement.values}
+    merged = None
+    if properties is not None:
+        merged = {k: v for k, v in {**before.properties, **properties}.items() if v is not None}
+    owner = {} if owner_id is KEEP_OWNER else {"owner_id": owner_id, "set_owner": True}
+    after = await record_store.update_record(
+        conn,
+        before.type,
+        before.id,
+        values,
+        properties=merged,
+        **owner,  # type: ignore[arg-type]
+    )
+    await record_store.insert_history(
+        conn, before.type, history_rows(before, after), source=source, changed_by=ctx.me.id
+    )
+    if placement is not None:
+        return after, await deals.after_placed(ctx, conn, before, after, placement)
+    return after, await effects.after_update(ctx, conn, before, after)
