@@ -194,13 +194,6 @@ async def insert_exemptions(conn: Conn, process_id: int, pipeline_id: int, gate_
     )
 
 
-async def is_exempt(conn: Executor, process_id: int, deal_id: int) -> bool:
-    found = await conn.fetchval(
-        "SELECT 1 FROM approval_exempt_deals WHERE process_id = $1 AND deal_id = $2", process_id, deal_id
-    )
-    return found is not None
-
-
 async def _votes(conn: Executor, approval_ids: Sequence[int]) -> dict[int, list[ApprovalVote]]:
     rows = await conn.fetch(
         """
@@ -259,22 +252,6 @@ async def latest_approvals(conn: Executor, deal_ids: Sequence[int]) -> list[Deal
     return await _with_votes(conn, rows)
 
 
-async def insert_approval(
-    conn: Conn, deal_id: int, process_id: int, status: str, blocker: tuple[str, str, str] | None
-) -> int:
-    approval_id: int = await conn.fetchval(
-        """
-        INSERT INTO deal_approvals (deal_id, process_id, status, blocker_code, reason, next_step)
-        VALUES ($1, $2, $3, $4, $5, $6) RETURNING id
-        """,
-        deal_id,
-        process_id,
-        status,
-        *(blocker or (None, None, None)),
-    )
-    return approval_id
-
-
 async def insert_started(
     conn: Conn,
     deal_id: int,
@@ -304,30 +281,42 @@ async def insert_started(
     return (await _with_votes(conn, [row], votes={}))[0]
 
 
-async def save_status(
-    conn: Conn, approval_id: int, status: str, blocker: tuple[str, str, str] | None, *, clear_votes: bool
-) -> None:
-    await conn.execute(
-        """
-        UPDATE deal_approvals SET status = $2, blocker_code = $3, reason = $4, next_step = $5, updated_at = now()
-         WHERE id = $1
-        """,
-        approval_id,
+async def save_decision(
+    conn: Conn,
+    approval: DealApproval,
+    status: str,
+    blocker: tuple[str, str, str] | None,
+    *,
+    vote: tuple[int, str, str | None] | None,
+    clear_votes: bool,
+    actor_id: int,
+) -> DealApproval:
+    """An approval's new status with its vote (or its votes cleared), a history row and the deal's
+    status, in one statement."""
+    row = await conn.fetchrow(
+        f"""
+        WITH cleared AS (DELETE FROM approval_votes WHERE approval_id = $1 AND $10),
+        voted AS (
+            INSERT INTO approval_votes (approval_id, approver_id, action, text)
+            SELECT $1, $7, $8, $9 WHERE $7::bigint IS NOT NULL),
+        a AS (
+            UPDATE deal_approvals SET status = $2, blocker_code = $3, reason = $4, next_step = $5,
+                   updated_at = now()
+             WHERE id = $1 RETURNING *),
+        h AS (INSERT INTO approval_history (approval_id, status, actor_id) SELECT a.id, a.status, $11 FROM a),
+        d AS (UPDATE deals SET latest_approval_status = $2 WHERE id = $6)
+        SELECT {APPROVAL_COLUMNS} FROM a
+        """,  # noqa: S608
+        approval.id,
         status,
         *(blocker or (None, None, None)),
+        approval.deal_id,
+        *(vote or (None, None, None)),
+        clear_votes,
+        actor_id,
     )
-    if clear_votes:
-        await conn.execute("DELETE FROM approval_votes WHERE approval_id = $1", approval_id)
-
-
-async def insert_vote(conn: Conn, approval_id: int, approver_id: int, action: str, text: str | None) -> None:
-    await conn.execute(
-        "INSERT INTO approval_votes (approval_id, approver_id, action, text) VALUES ($1, $2, $3, $4)",
-        approval_id,
-        approver_id,
-        action,
-        text,
-    )
+    assert row is not None
+    return (await _with_votes(conn, [row]))[0]
 
 
 async def insert_history(conn: Conn, approval_ids: Sequence[int], status: str, actor_id: int | None) -> None:

@@ -55,7 +55,7 @@ async def save_settings(conn: Conn, s: LifecycleSettings) -> None:
     )
 
 
-# Forward only (domain.lifecycle.automatic_stage, applied to a whole set): an empty stage takes the
+# Forward only (seed 002, applied to a whole set; tests/db/test_lifecycle_sql.py): an empty stage takes the
 # new one; otherwise only a stage earlier in display order moves.
 FORWARD = "(r.lifecycle_stage IS NULL OR array_position($2::text[], r.lifecycle_stage) < array_position($2::text[], $3))"
 

@@ -1,4 +1,4 @@
-"""Lifecycle stages of contacts and companies: order, creation defaults, deal effects, sync (seeds 002, 004)."""
+"""Lifecycle stages of contacts and companies: order, settings, creation defaults, manual changes (seeds 002, 004)."""
 
 from __future__ import annotations
 
@@ -44,13 +44,6 @@ def rank(stage: LifecycleStage) -> int:
     return ORDER.index(stage)
 
 
-def automatic_stage(current: LifecycleStage | None, proposed: LifecycleStage) -> LifecycleStage:
-    """Seed 002: automatic changes move a record forward, never backwards; an empty stage takes any."""
-    if current is None or rank(proposed) > rank(current):
-        return proposed
-    return current
-
-
 def manual_change_allowed(current: LifecycleStage | None, new: LifecycleStage | None) -> bool:
     """Seed 004: a person or workflow sets a stage forward, or back only after clearing it first."""
     return current is None or new is None or rank(new) >= rank(current)
@@ -82,50 +75,3 @@ def creation_stage(
     if source in CREATED_DIRECTLY or source is ChangeSource.FORM:
         return FIRST_STAGE
     return None
-
-
-def stage_on_deal_created(
-    current: LifecycleStage | None, settings: LifecycleSettings
-) -> LifecycleStage | None:
-    """Seed 002: the record's first associated deal sets the deal-created stage, forward only.
-
-    The caller calls this for a contact's or company's first deal only; off leaves the stage alone.
-    """
-    if settings.stage_on_deal_created is None:
-        return current
-    return automatic_stage(current, settings.stage_on_deal_created)
-
-
-def stage_on_deal_won(current: LifecycleStage | None, settings: LifecycleSettings) -> LifecycleStage | None:
-    """Seeds 002, 004: a won associated deal sets the deal-won stage (CUSTOMER by default), forward only."""
-    if settings.stage_on_deal_won is None:
-        return current
-    return automatic_stage(current, settings.stage_on_deal_won)
-
-
-def sets_close_date_on_deal_won(settings: LifecycleSettings) -> bool:
-    """Seed 002: with the deal-won setting off, a won deal leaves close date and days to close alone."""
-    return settings.stage_on_deal_won is not None
-
-
-def stage_after_deal_lost(current: LifecycleStage | None, has_other_won_deal: bool) -> LifecycleStage | None:
-    """Seed 004: a lost deal changes no stage: OPPORTUNITY stays, and with a won deal CUSTOMER stays.
-
-    `has_other_won_deal` names the FAQ's second case; since automatic changes never go backwards,
-    a record with a closed-won deal keeps CUSTOMER whatever this deal did, so both cases agree.
-    """
-    del has_other_won_deal
-    return current
-
-
-def contact_stage_from_company(
-    contact_current: LifecycleStage | None, company_stage: LifecycleStage | None, sync_on: bool
-) -> LifecycleStage | None:
-    """Seed 002: with sync on, a contact takes its primary company's stage, forward only.
-
-    Applies when the company is first associated as primary and whenever its stage changes; a
-    contact's own change never reaches the company (there is no function for that direction).
-    """
-    if not sync_on or company_stage is None:
-        return contact_current
-    return automatic_stage(contact_current, company_stage)

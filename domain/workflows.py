@@ -105,8 +105,17 @@ class Run:
     enrolled_at: datetime
 
 
-def action_problem(action: Action) -> str | None:
-    """What makes an action unusable, or None (DESIGN 8: set property, rotate, task, notify)."""
+def action_problem(action: Action, object_type: str = "CONTACT") -> str | None:
+    """What makes an action unusable, or None (DESIGN 8: set property, rotate, task, notify).
+
+    Quote workflows (seed 001) create tasks, notify and set quote properties: a quote has no owner
+    to rotate, and its standard properties change only through the quote's own use cases.
+    """
+    if object_type == "QUOTE":
+        if action.type is ActionType.ROTATE_OWNER:
+            return "ROTATE_OWNER does not apply to quotes: a quote has no owner"
+        if action.type is ActionType.SET_PROPERTY and not (action.property or "").startswith("properties."):
+            return "a quote workflow sets only quote properties written 'properties.<name>'"
     if action.type is ActionType.SET_PROPERTY and not action.property:
         return "SET_PROPERTY needs a property"
     if action.type is ActionType.ROTATE_OWNER:

@@ -17,7 +17,7 @@ from domain.records import ObjectType, Pipeline, StageKind
 
 from .approvals import pipeline_of
 from .context import Context
-from .result import Ok, Refusal, Refused, Result, use_case
+from .result import Ok, Refusal, Result, use_case
 
 DEFAULT_STAGE_LABEL = "Pending approval"
 MAX_APPROVERS = 3
@@ -33,20 +33,16 @@ class ProcessSettings:
     note: str | None = None
 
 
-def _refuse(code: RuleCode, message: str, field: str) -> Refusal:
-    return Refusal(Refused.one(code, message, (field,)))
-
-
 async def _check_approvers(ctx: Context, ids: Sequence[int]) -> None:
     if not 1 <= len(set(ids)) <= MAX_APPROVERS or len(set(ids)) != len(ids):
-        raise _refuse(RuleCode.INVALID, f"choose 1 to {MAX_APPROVERS} different approvers", "approverIds")
+        raise Refusal.one(RuleCode.INVALID, f"choose 1 to {MAX_APPROVERS} different approvers", "approverIds")
     found = {u.id: u for u in await user_store.list_users(ctx.pool, ids)}
     for user_id in ids:
         user = found.get(user_id)
         if user is None:
-            raise _refuse(RuleCode.NOT_FOUND, f"user {user_id} not found", "approverIds")
+            raise Refusal.one(RuleCode.NOT_FOUND, f"user {user_id} not found", "approverIds")
         if not user.active or not user.can_approve_deals:
-            raise _refuse(
+            raise Refusal.one(
                 RuleCode.APPROVAL_APPROVER_INELIGIBLE,
                 f"{user.name} needs to be active and have the Approve deals permission",
                 "approverIds",
@@ -55,15 +51,17 @@ async def _check_approvers(ctx: Context, ids: Sequence[int]) -> None:
 
 def _check_settings(s: ProcessSettings, pipeline: Pipeline) -> None:
     if s.note is not None and not s.note.strip():
-        raise _refuse(RuleCode.INVALID, "a note to approvers is required", "note")
+        raise Refusal.one(RuleCode.INVALID, "a note to approvers is required", "note")
     if s.probability is not None and not 0 <= s.probability <= 1:
-        raise _refuse(RuleCode.INVALID, "probability must be between 0 and 1", "probability")
+        raise Refusal.one(RuleCode.INVALID, "probability must be between 0 and 1", "probability")
     if s.position is not None and not 0 <= s.position <= len(pipeline.stages):
-        raise _refuse(RuleCode.INVALID, f"position must be between 0 and {len(pipeline.stages)}", "position")
+        raise Refusal.one(
+            RuleCode.INVALID, f"position must be between 0 and {len(pipeline.stages)}", "position"
+        )
     if s.mode is not None and s.mode not in ("ALL", "ANY"):
-        raise _refuse(RuleCode.INVALID, "mode must be ALL or ANY", "mode")
+        raise Refusal.one(RuleCode.INVALID, "mode must be ALL or ANY", "mode")
     if s.stage_label is not None and not s.stage_label.strip():
-        raise _refuse(RuleCode.INVALID, "the approval stage needs a name", "stageLabel")
+        raise Refusal.one(RuleCode.INVALID, "the approval stage needs a name", "stageLabel")
 
 
 def default_position(pipeline: Pipeline) -> int:
@@ -78,11 +76,11 @@ async def enable(ctx: Context, pipeline_id: int, s: ProcessSettings) -> Result[P
         await approval_store.lock_pipeline(conn, pipeline_id)
         pipeline = await pipeline_of(conn, pipeline_id)
         if s.note is None:
-            raise _refuse(RuleCode.INVALID, "a note to approvers is required", "note")
+            raise Refusal.one(RuleCode.INVALID, "a note to approvers is required", "note")
         _check_settings(s, pipeline)
         await _check_approvers(ctx, s.approver_ids or [])
         if await approval_store.lock_process(conn, pipeline_id) is not None:
-            raise _refuse(
+            raise Refusal.one(
                 RuleCode.APPROVAL_PROCESS_EXISTS,
                 "this pipeline already has an approval process",
                 "pipelineId",
@@ -107,7 +105,9 @@ async def update(ctx: Context, pipeline_id: int, s: ProcessSettings) -> Result[P
         _check_settings(s, pipeline)
         process = await approval_store.lock_process(conn, pipeline_id)
         if process is None:
-            raise _refuse(RuleCode.NO_APPROVAL_PROCESS, "this pipeline has no approval process", "pipelineId")
+            raise Refusal.one(
+                RuleCode.NO_APPROVAL_PROCESS, "this pipeline has no approval process", "pipelineId"
+            )
         if s.approver_ids is not None:
             await _check_approvers(ctx, s.approver_ids)
             await approval_store.set_approvers(conn, process.id, s.approver_ids)
@@ -130,7 +130,9 @@ async def disable(ctx: Context, pipeline_id: int) -> Result[Pipeline]:
         await record_store.lock_pipeline_deals(conn, pipeline_id)  # deals before the process, like every path
         process = await approval_store.lock_process(conn, pipeline_id)
         if process is None:
-            raise _refuse(RuleCode.NO_APPROVAL_PROCESS, "this pipeline has no approval process", "pipelineId")
+            raise Refusal.one(
+                RuleCode.NO_APPROVAL_PROCESS, "this pipeline has no approval process", "pipelineId"
+            )
         await approval_store.disable_process(conn, process)
         cancelled = await approval_store.cancel_open(conn, process.id)
         await approval_store.insert_history(

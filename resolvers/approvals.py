@@ -28,17 +28,14 @@ from domain.records import (
     Pipeline,
     Record,
 )
-from domain.visibility import can_see
+from domain.visibility import can_edit, can_see
 
 from .context import Context
 from .notifications import notify
-from .result import Ok, Problem, Refusal, Refused, Result, use_case
+from .result import Ok, Refusal, Refused, Result, use_case
 
 APPROVAL_EVENT_PREFIX = "approval."
-
-
-def refusal(found: DomainRefusal, field: str = "dealId") -> Refusal:
-    return Refusal(Refused((Problem(found.message, found.code, (found.field or field,)),)))
+OPEN = frozenset({ApprovalStatus.PENDING.value, ApprovalStatus.CHANGES_REQUESTED.value})
 
 
 async def save_start(
@@ -63,23 +60,19 @@ async def _persist(
     conn: Conn,
     deal: Record,
     process: ApprovalProcess,
-    approval_id: int,
+    approval: DealApproval,
     transition: Transition,
     *,
     vote: Vote | None,
     clear_votes: bool,
-) -> list[NewEvent]:
+) -> tuple[DealApproval, list[NewEvent]]:
     state = transition.state
-    if vote is None:
-        await approval_store.save_status(
-            conn, approval_id, state.status.value, _blocker(state), clear_votes=clear_votes
-        )
-    else:
-        await approval_store.insert_vote(conn, approval_id, vote.approver_id, vote.action.value, vote.text)
-        await approval_store.save_status(conn, approval_id, state.status.value, None, clear_votes=False)
-    await approval_store.insert_history(conn, [approval_id], state.status.value, ctx.me.id)
-    await approval_store.set_deal_status(conn, [deal.id], state.status.value)
-    return await _announce(conn, deal, process, approval_id, transition, process.note)
+    saved = await approval_store.save_decision(
+        conn, approval, state.status.value, _blocker(state) if vote is None else None,
+        vote=(vote.approver_id, vote.action.value, vote.text) if vote else None,
+        clear_votes=clear_votes, actor_id=ctx.me.id,
+    )  # fmt: skip
+    return saved, await _announce(conn, deal, process, approval.id, transition, process.note)
 
 
 async def _announce(
@@ -153,16 +146,19 @@ async def _deal_for_approval(
         raise _not_found(deal_id) from None
     process = await approval_store.share_process(conn, int(str(deal.get("pipeline_id"))))
     approval = await approval_store.lock_latest_approval(conn, deal_id) if process else None
-    audience = frozenset(process.approver_ids) if process else frozenset()
+    current = process is not None and approval is not None and approval.process_id == process.id
+    is_open = current and approval is not None and approval.status in OPEN
+    # DESIGN 2: the approvers see the deal while its approval is open, and only then.
+    audience = frozenset(process.approver_ids) if process is not None and is_open else frozenset()
     if not can_see(ctx.me, deal.owner_id, audience):
         raise _not_found(deal_id)
-    if process is None or approval is None or approval.process_id != process.id:
-        raise Refusal(Refused.one(RuleCode.NOT_FOUND, f"deal {deal_id} has no approval", ("dealId",)))
+    if process is None or approval is None or not current:
+        raise Refusal.one(RuleCode.NOT_FOUND, f"deal {deal_id} has no approval", "dealId")
     return deal, process, approval
 
 
 def _not_found(deal_id: int) -> Refusal:
-    return Refusal(Refused.one(RuleCode.NOT_FOUND, f"deal {deal_id} not found", ("dealId",)))
+    return Refusal.one(RuleCode.NOT_FOUND, f"deal {deal_id} not found", "dealId")
 
 
 @use_case
@@ -176,23 +172,26 @@ async def act(ctx: Context, deal_id: int, action: Action, text: str | None = Non
             tuple(Vote(v.approver_id, Action(v.action), v.text) for v in approval.votes),
         )  # fmt: skip
         if action is Action.RESTART:  # the cause may be fixed: approvers and owner are read anew
+            if not can_edit(ctx.me, deal.owner_id):  # DESIGN 2: acting on the deal's behalf
+                raise Refusal.one(RuleCode.FORBIDDEN, f"you may not edit deal {deal_id}", "dealId")
             state = replace(state, blocker=None)
         outcome = rules.decide(state, ctx.me.id, action, text)
         if isinstance(outcome, DomainRefusal):
-            raise refusal(outcome)
+            raise Refusal.of(outcome, "dealId")
         vote = (
             outcome.state.votes[-1]
             if action in (Action.APPROVE, Action.REJECT, Action.REQUEST_CHANGES)
             else None
         )
         clear = action in (Action.RESUBMIT, Action.RESTART)
-        events = await _persist(ctx, conn, deal, process, approval.id, outcome, vote=vote, clear_votes=clear)
+        saved, events = await _persist(
+            ctx, conn, deal, process, approval, outcome, vote=vote, clear_votes=clear
+        )
         if action is Action.RESUBMIT and text:
             await approval_store.insert_comment(conn, approval.id, ctx.me.id, text)
-        found = await approval_store.latest_approvals(conn, [deal_id])
         await event_store.append(conn, events)  # last: it holds the outbox head lock until commit
     ctx.committed()
-    return Ok(found[0])
+    return Ok(saved)
 
 
 @use_case

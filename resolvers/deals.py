@@ -19,7 +19,7 @@ from domain.records import ApprovalProcess, Pipeline, Record, StageKind
 
 from . import approvals, lifecycle
 from .context import Context
-from .result import Problem, Refusal, Refused
+from .result import Refusal
 from .snapshots import deal_event
 
 
@@ -37,16 +37,17 @@ class Placement:
             self if start is None else replace(self, move=replace(self.move, start=for_deal(start, deal_id)))
         )
 
-    @property
-    def values(self) -> dict[str, object]:
-        """The columns the move writes on the deal row, in the same UPDATE as the rest of the change."""
+    def values(self, before: Record | None) -> dict[str, object]:
+        """The columns the move writes on the deal row, in the same UPDATE as the rest of the change:
+        the stage, the pipeline, and the approval status when an approval starts (or, leaving the
+        pipeline, none: an approval belongs to its pipeline's process)."""
+        values: dict[str, object] = {"pipeline_id": self.move.pipeline_id, "stage_id": self.move.stage_id}
         status = self.move.approval_status
-        return {"pipeline_id": self.move.pipeline_id, "stage_id": self.move.stage_id,
-                "latest_approval_status": status.value if status else None}  # fmt: skip
-
-
-def refused(found: DomainRefusal) -> Refusal:
-    return Refusal(Refused((Problem(found.message, found.code, (found.field,) if found.field else None),)))
+        if status is not None:
+            values["latest_approval_status"] = status.value
+        elif before is not None and before.get("pipeline_id") != self.move.pipeline_id:
+            values["latest_approval_status"] = None
+        return values
 
 
 async def place(
@@ -64,16 +65,14 @@ async def place(
     give it its id with `Placement.for_deal` once inserted.
     """
     if not isinstance(stage_id, int):
-        raise refused(DomainRefusal(RuleCode.INVALID, "a deal needs a stage", field="stageId"))
+        raise Refusal.one(RuleCode.INVALID, "a deal needs a stage", "stageId")
     try:
         pipeline = await pipeline_store.get_pipeline_of_stage(conn, stage_id)
     except NotFound:
-        raise refused(
-            DomainRefusal(RuleCode.NOT_FOUND, f"stage {stage_id} not found", field="stageId")
-        ) from None
+        raise Refusal.one(RuleCode.NOT_FOUND, f"stage {stage_id} not found", "stageId") from None
     if pipeline_id is not None and pipeline.id != pipeline_id:
         message = f"stage {stage_id} is not a stage of pipeline {pipeline_id}"
-        raise refused(DomainRefusal(RuleCode.WRONG_PIPELINE, message, field="stageId"))
+        raise Refusal.one(RuleCode.WRONG_PIPELINE, message, "stageId")
     from_pipeline = _int(deal.get("pipeline_id")) if deal else None
     from_stage = _int(deal.get("stage_id")) if deal and from_pipeline == pipeline.id else None
     process, status, exempt = await approval_store.share_gate(conn, pipeline.id, deal.id if deal else None)
@@ -85,7 +84,7 @@ async def place(
         deal_id=deal.id if deal else 0, owner_id=deal.owner_id if deal else owner_id, actor_id=ctx.me.id,
     )  # fmt: skip
     if isinstance(outcome, DomainRefusal):
-        raise refused(outcome)
+        raise Refusal.of(outcome)
     return Placement(outcome, pipeline, process)
 
 

@@ -18,8 +18,7 @@ from domain.validation import EMAIL
 from domain.visibility import visible_owner_ids
 
 from .context import Context
-from .records import refuse
-from .result import Ok, Problem, Refused, Result, use_case
+from .result import Ok, Problem, Refusal, Refused, Result, use_case
 
 MAX_ENGAGEMENTS_PER_RECORD = 10_000
 MAX_RECORDS_PER_ENGAGEMENT = 100
@@ -97,9 +96,9 @@ async def check_assignee(conn: Conn, assignee_id: int) -> None:
     try:
         assignee = await user_store.get_user(conn, assignee_id)
     except NotFound:
-        raise refuse(RuleCode.NOT_FOUND, f"user {assignee_id} not found", "assigneeId") from None
+        raise Refusal.one(RuleCode.NOT_FOUND, f"user {assignee_id} not found", "assigneeId") from None
     if not assignee.active:
-        raise refuse(RuleCode.INACTIVE_USER, f"user {assignee_id} is deactivated", "assigneeId")
+        raise Refusal.one(RuleCode.INACTIVE_USER, f"user {assignee_id} is deactivated", "assigneeId")
 
 
 async def lock_visible(ctx: Context, conn: Conn, refs: Sequence[RecordRef]) -> None:
@@ -108,7 +107,7 @@ async def lock_visible(ctx: Context, conn: Conn, refs: Sequence[RecordRef]) -> N
     for object_type, ids in sorted(by_type(refs).items()):
         missing = sorted(set(ids) - set(await engagement_store.lock_records(conn, object_type, ids, owners)))
         if missing:
-            raise refuse(
+            raise Refusal.one(
                 RuleCode.NOT_FOUND, f"{object_type.value.lower()} {missing[0]} not found", "recordIds"
             )
 
@@ -152,11 +151,11 @@ async def set_task_done(ctx: Context, task_id: int, done: bool) -> Result[Engage
         try:
             task = await engagement_store.lock_task(conn, task_id)
         except NotFound:
-            raise refuse(RuleCode.NOT_FOUND, f"task {task_id} not found", "id") from None
+            raise Refusal.one(RuleCode.NOT_FOUND, f"task {task_id} not found", "id") from None
         if task.assignee_id != ctx.me.id and not ctx.me.user.is_super_admin:
             if not _may_see_tasks_of(ctx, task.assignee_id):
-                raise refuse(RuleCode.NOT_FOUND, f"task {task_id} not found", "id")
-            raise refuse(RuleCode.FORBIDDEN, "only the task's assignee may complete it", "id")
+                raise Refusal.one(RuleCode.NOT_FOUND, f"task {task_id} not found", "id")
+            raise Refusal.one(RuleCode.FORBIDDEN, "only the task's assignee may complete it", "id")
         updated = await engagement_store.update_task_done(conn, task_id, done)
     return Ok(updated)
 

@@ -291,8 +291,10 @@ async def _effects(
 
 
 def _with_status(deal: Record, placement: deals.Placement) -> Record:
-    status = placement.values["latest_approval_status"]
-    return replace(deal, values={**deal.values, "latest_approval_status": status})
+    status = placement.move.approval_status
+    if status is None:
+        return deal
+    return replace(deal, values={**deal.values, "latest_approval_status": status.value})
 
 
 def _collect(started: dict[str, list[int]], deal_id: int, placement: deals.Placement) -> None:

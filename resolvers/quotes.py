@@ -8,36 +8,29 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from db import emails as email_store
-from db import engagements as engagement_store
 from db import events as event_store
 from db import idempotency
 from db import quotes as quote_store
 from db import records as record_store
 from db import users as user_store
 from db import workflows as workflow_store
-from db.engagements import EngagementType
 from db.errors import NotFound
 from db.pool import Conn
 from domain import quotes as rules
 from domain.codes import Refusal as DomainRefusal
 from domain.codes import RuleCode
 from domain.events import NewEvent
-from domain.filters import parse_filter_groups
 from domain.quotes import LineItem, Quote, QuoteAction, QuoteSettings, QuoteStatus
-from domain.records import ChangeSource, ObjectType, Record
+from domain.records import ObjectType, Record
 from domain.visibility import can_edit, visible_owner_ids
-from domain.workflows import QUOTE_CATALOG, Action, ActionType, Outcome, TriggerEvent, matches
+from domain.workflows import TriggerEvent
 
+from . import workflows
 from .context import Context
-from .engagements import MAX_ENGAGEMENTS_PER_RECORD, split_at_cap
-from .notifications import notify
-from .records import refuse
 from .result import Ok, Problem, Refusal, Refused, Result, use_case
 
 QUOTE_EVENT_PREFIX = "quote."
-# Which installed workflow fires when a quote enters a status.
-AUTOMATION_KEYS = {a.status: a.system_key for a in rules.approval_automations(0)}
+STATUS = frozenset({"status"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,10 +48,6 @@ def _check(fields: Mapping[str, Any]) -> None:
     found += rules.line_item_problems(fields.get("line_items", ()))
     if found:
         raise Refusal(Refused(tuple(Problem(m, RuleCode.INVALID, tuple(f.split("."))) for f, m in found)))
-
-
-def _refused(found: DomainRefusal) -> Refusal:
-    return Refusal(Refused.one(found.code, found.message, (found.field or "id",)))
 
 
 async def _deal(conn: Conn, deal_id: int) -> Record:
@@ -81,9 +70,9 @@ async def create_quote(
         try:
             deal = await record_store.lock_record(conn, ObjectType.DEAL, deal_id, owners)
         except NotFound:
-            raise refuse(RuleCode.NOT_FOUND, f"deal {deal_id} not found", "dealId") from None
+            raise Refusal.one(RuleCode.NOT_FOUND, f"deal {deal_id} not found", "dealId") from None
         if not can_edit(ctx.me, deal.owner_id):
-            raise refuse(RuleCode.FORBIDDEN, f"you may not edit deal {deal_id}", "dealId")
+            raise Refusal.one(RuleCode.FORBIDDEN, f"you may not edit deal {deal_id}", "dealId")
         quote = await quote_store.insert_quote(
             conn, deal_id=deal_id, title=draft.title.strip(), currency=draft.currency or str(deal.get("currency")),
             terms=draft.terms, expires_at=draft.expires_at, total=rules.totals(draft.line_items).total,
@@ -101,13 +90,13 @@ async def _lock(ctx: Context, conn: Conn, quote_id: int) -> tuple[Quote, Record]
     try:
         quote = await quote_store.lock_quote(conn, quote_id, owners, ctx.me.id)
     except NotFound:
-        raise refuse(RuleCode.NOT_FOUND, f"quote {quote_id} not found", "id") from None
+        raise Refusal.one(RuleCode.NOT_FOUND, f"quote {quote_id} not found", "id") from None
     return quote, await _deal(conn, quote.deal_id)
 
 
 def _check_editor(ctx: Context, quote: Quote, deal: Record) -> None:
     if not can_edit(ctx.me, deal.owner_id):
-        raise refuse(RuleCode.FORBIDDEN, f"you may not change quote {quote.id}", "id")
+        raise Refusal.one(RuleCode.FORBIDDEN, f"you may not change quote {quote.id}", "id")
 
 
 @use_case
@@ -120,7 +109,7 @@ async def update_quote(
         quote, deal = await _lock(ctx, conn, quote_id)
         _check_editor(ctx, quote, deal)
         if expected_version is not None and expected_version != quote.version:
-            raise refuse(RuleCode.VERSION_CONFLICT, f"quote {quote_id} is at version {quote.version}, "
+            raise Refusal.one(RuleCode.VERSION_CONFLICT, f"quote {quote_id} is at version {quote.version}, "
                          f"not {expected_version}", "expectedVersion")  # fmt: skip
         steps = _decide(ctx, quote, QuoteAction.EDIT, QuoteSettings())
         values = {k: v.strip() if k == "title" else v for k, v in fields.items() if k != "line_items"}
@@ -146,7 +135,7 @@ def _decide(
         approval_required=settings.approval_required, notes=notes,
     )  # fmt: skip
     if isinstance(outcome, DomainRefusal):
-        raise _refused(outcome)
+        raise Refusal.of(outcome, "id")
     return outcome
 
 
@@ -176,7 +165,8 @@ async def act(ctx: Context, quote_id: int, action: QuoteAction, text: str | None
         for step in steps:  # approving passes through APPROVED on its way to PUBLISHED
             shown = after if step is after.status else replace(after, status=step, published_at=None)
             events.append(status_event(previous, shown, deal, ctx.me.id, action, text))
-            events += await _automate(ctx, conn, shown, deal)
+            _, more = await workflows.enroll_quote(ctx, conn, shown, deal, created=False, changed=STATUS)
+            events += more
             previous = step
         await event_store.append(conn, events)
         after = (await quote_store.get_quotes(conn, [quote_id], None, ctx.me.id))[0]
@@ -187,7 +177,7 @@ async def act(ctx: Context, quote_id: int, action: QuoteAction, text: str | None
 async def _check_approver(conn: Conn, approver_id: int | None) -> None:
     approver = await user_store.list_users(conn, [approver_id] if approver_id else [])
     if not approver or not approver[0].active:
-        raise refuse(RuleCode.INACTIVE_USER, "The quote approver is deactivated: a super admin must "
+        raise Refusal.one(RuleCode.INACTIVE_USER, "The quote approver is deactivated: a super admin must "
                      "choose another before quotes can be sent for approval.", "id")  # fmt: skip
 
 
@@ -200,10 +190,10 @@ async def set_approval_settings(
         previous = await quote_store.lock_settings(conn)
         users = await user_store.list_users(conn, [approver_id] if approver_id is not None else [])
         if approver_id is not None and not users:
-            raise refuse(RuleCode.NOT_FOUND, f"user {approver_id} not found", "approverId")
+            raise Refusal.one(RuleCode.NOT_FOUND, f"user {approver_id} not found", "approverId")
         problem = rules.settings_problem(required, users[0].active if users else None)
         if problem is not None:
-            raise _refused(problem)
+            raise Refusal.of(problem, "id")
         settings = await quote_store.update_settings(conn, required, approver_id)
         await _install(ctx, conn, settings, previous)
     return Ok(settings)
@@ -254,66 +244,3 @@ async def _install(ctx: Context, conn: Conn, settings: QuoteSettings, previous: 
                     conn, action.id, owner_ids=[settings.approver_id or 0], team_id=None, overwrite=None,
                     title=None, value=None, body=None,
                 )  # fmt: skip
-
-
-async def _automate(ctx: Context, conn: Conn, quote: Quote, deal: Record) -> list[NewEvent]:
-    """Run the enabled approval workflow that fires on the quote's new status, with its filters and
-    actions as they stand now (edited or not). A task or notification without owners goes to the
-    quote's creator."""
-    key = AUTOMATION_KEYS.get(quote.status)
-    workflow = await workflow_store.get_by_system_key(conn, key) if key else None
-    if workflow is None or not workflow.enabled:
-        return []
-    values = {"status": quote.status.value, "title": quote.title, "total": quote.totals.total}
-    if not matches(
-        parse_filter_groups("QUOTE", workflow.filter_groups, QUOTE_CATALOG), values, quote.properties
-    ):
-        return []
-    events: list[NewEvent] = []
-    outcome: list[Outcome] = []
-    for action in workflow.actions:
-        users = list(action.owner_ids) or [quote.created_by]
-        if action.type is ActionType.CREATE_TASK:
-            body = rules.render(action.body, quote) or None
-            await _task(ctx, conn, deal, users[0], rules.render(action.title, quote), body)
-        elif action.type is ActionType.SEND_NOTIFICATION:
-            message = rules.render(action.value or action.title, quote)
-            events += await notify(conn, users, kind=f"QUOTE_{quote.status.value}", message=message,
-                                   deal_id=deal.id, quote_id=quote.id)  # fmt: skip
-            await email_store.insert_emails(conn, users, subject=message, body=message)
-        elif action.type is ActionType.SET_PROPERTY:
-            quote = await _set_property(ctx, conn, quote, action)
-        else:
-            users = []
-        outcome.append(Outcome(action.type, ok=bool(users), message=f"for users {users}"))
-    await workflow_store.log_enrollment(conn, workflow.id, "QUOTE", quote.id, outcome)
-    return events
-
-
-async def _task(ctx: Context, conn: Conn, deal: Record, assignee: int, title: str, body: str | None) -> None:
-    """A task on the quote's deal (DESIGN 3: left unassociated once the deal holds the most)."""
-    refs = [(ObjectType.DEAL, deal.id)]
-    associated, _ = split_at_cap(
-        refs, await engagement_store.count_engagements(conn, refs, MAX_ENGAGEMENTS_PER_RECORD)
-    )
-    await engagement_store.insert_engagement(
-        conn, type=EngagementType.TASK, title=title, body=body, email_address=None, assignee_id=assignee,
-        created_by=ctx.me.id, refs=associated,
-    )  # fmt: skip
-    if associated:
-        await engagement_store.touch_records(conn, {ObjectType.DEAL: [deal.id]}, contacted=False)
-
-
-async def _set_property(ctx: Context, conn: Conn, quote: Quote, action: Action) -> Quote:
-    """A workflow sets a quote's custom property (`properties.<name>`), recorded in its history."""
-    name = (action.property or "").removeprefix("properties.")
-    old = quote.properties.get(name)
-    if not name or old == action.value:
-        return quote
-    properties = {k: v for k, v in {**quote.properties, name: action.value}.items() if v is not None}
-    after = await quote_store.update_quote(conn, quote.id, {"properties": properties})
-    await quote_store.insert_history(
-        conn, quote.id, f"properties.{name}", None if old is None else str(old), action.value,
-        source=ChangeSource.WORKFLOW, changed_by=ctx.me.id,
-    )  # fmt: skip
-    return replace(after, status=quote.status)

@@ -25,10 +25,6 @@ from .result import Ok, Problem, Refusal, Refused, Result, use_case
 from .snapshots import camel, history_rows
 
 
-def refuse(code: RuleCode, message: str, *fields: str) -> Refusal:
-    return Refusal(Refused.one(code, message, tuple(fields) or None))
-
-
 def checked(object_type: ObjectType, values: Mapping[str, Any], *, creating: bool) -> dict[str, Any]:
     clean = normalise(object_type, values)
     problems = field_problems(object_type, clean, creating=creating)
@@ -43,9 +39,9 @@ async def check_owner(conn: Conn, owner_id: int | None) -> None:
     try:
         owner = await user_store.get_user(conn, owner_id)
     except NotFound:
-        raise refuse(RuleCode.NOT_FOUND, f"user {owner_id} not found", "ownerId") from None
+        raise Refusal.one(RuleCode.NOT_FOUND, f"user {owner_id} not found", "ownerId") from None
     if not owner.active:
-        raise refuse(
+        raise Refusal.one(
             RuleCode.INACTIVE_USER, f"user {owner_id} is deactivated and cannot own records", "ownerId"
         )
 
@@ -57,7 +53,7 @@ async def visible_ids(
     found = {r.id for r in await record_store.get_records(conn, object_type, ids, owners)}
     missing = sorted(set(ids) - found)
     if missing:
-        raise refuse(RuleCode.NOT_FOUND, f"{object_type.value.lower()} {missing[0]} not found", field)
+        raise Refusal.one(RuleCode.NOT_FOUND, f"{object_type.value.lower()} {missing[0]} not found", field)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +77,7 @@ async def create_record(
 ) -> Result[Record]:
     claimed = source_refusal(source)
     if claimed is not None:
-        raise deals.refused(claimed)
+        raise Refusal.of(claimed)
     values = checked(new.object_type, new.values, creating=True)
     operation = f"create:{new.object_type.value}"
     async with ctx.pool.acquire() as conn, conn.transaction():
@@ -106,7 +102,7 @@ async def create_record(
                 ctx, conn, None, values.get("stage_id"), pipeline_id=values.get("pipeline_id"),
                 owner_id=new.owner_id,
             )  # fmt: skip
-            values = {**values, **placement.values}
+            values = {**values, **placement.values(None)}
             await visible_ids(ctx, conn, ObjectType.CONTACT, new.contact_ids, "contactIds")
             await visible_ids(ctx, conn, ObjectType.COMPANY, new.company_ids, "companyIds")
         record = await record_store.insert_record(
@@ -166,7 +162,9 @@ async def lock_editable(ctx: Context, conn: Conn, object_type: ObjectType, recor
     owners = visible_owner_ids(ctx.me, ctx.me.user.view_scope)
     record = await record_store.lock_record(conn, object_type, record_id, owners)
     if not can_edit(ctx.me, record.owner_id):
-        raise refuse(RuleCode.FORBIDDEN, f"you may not edit {object_type.value.lower()} {record_id}", "id")
+        raise Refusal.one(
+            RuleCode.FORBIDDEN, f"you may not edit {object_type.value.lower()} {record_id}", "id"
+        )
     return record
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Generic, ParamSpec, TypeVar
 
 from db.errors import DbError, Duplicate, NotFound, VersionConflict
+from domain.codes import Refusal as DomainRefusal
 from domain.codes import RuleCode
 
 T = TypeVar("T")
@@ -61,6 +62,16 @@ class Refusal(Exception):
     def __init__(self, refused: Refused) -> None:
         super().__init__(refused.problems[0].message)
         self.refused = refused
+
+    @classmethod
+    def one(cls, code: RuleCode, message: str, *field: str) -> Refusal:
+        return cls(Refused.one(code, message, field or None))
+
+    @classmethod
+    def of(cls, found: DomainRefusal, field: str | None = None) -> Refusal:
+        """A domain rule's refusal; `field` names the input at fault when the rule does not."""
+        at = found.field or field
+        return cls(Refused.one(found.code, found.message, (at,) if at else None))
 
 
 def use_case(fn: Callable[P, Awaitable[Result[T]]]) -> Callable[P, Awaitable[Result[T]]]:

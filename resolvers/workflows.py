@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from db import engagements as engagement_store
@@ -18,6 +18,7 @@ from domain.codes import RuleCode
 from domain.events import NewEvent
 from domain.filters import FilterError, find_property, parse_filter_groups, parse_value
 from domain.lifecycle import LifecycleStage, manual_change_blocker
+from domain.quotes import Quote
 from domain.records import ChangeSource, ObjectType, Record
 from domain.workflows import (
     QUOTE_CATALOG,
@@ -34,6 +35,7 @@ from domain.workflows import (
 from . import writes
 from .context import Context
 from .notifications import notify
+from .quote_actions import act_on_quote
 from .result import Ok, Refusal, Refused, Result, use_case
 from .snapshots import camel
 
@@ -88,20 +90,64 @@ async def enroll(
     return events
 
 
+async def enroll_quote(
+    ctx: Context, conn: Conn, quote: Quote, deal: Record, *, created: bool, changed: frozenset[str]
+) -> tuple[Quote, list[NewEvent]]:
+    """The same engine for QUOTE workflows (the quote approval automations among them, seed 001):
+    every enabled one whose trigger and filters match the quote's creation or change."""
+    workflows = await workflow_store.list_workflows(conn, object_type="QUOTE", enabled_only=True)
+    values = {"status": quote.status.value, "title": quote.title, "total": quote.totals.total}
+    events: list[NewEvent] = []
+    for workflow in workflows:
+        if not triggered(workflow, created, changed):
+            continue
+        if not matches(
+            parse_filter_groups("QUOTE", workflow.filter_groups, QUOTE_CATALOG), values, quote.properties
+        ):
+            continue
+        current = quote
+
+        async def act(action: Action) -> tuple[str, list[NewEvent]]:
+            nonlocal current
+            done, current, more = await act_on_quote(ctx, conn, action, current, deal)
+            return done, more
+
+        events += await _run(conn, workflow, "QUOTE", quote.id, act)
+        quote = current
+    return quote, events
+
+
 async def run(ctx: Context, conn: Conn, workflow: Workflow, record: Record) -> list[NewEvent]:
+    current = record
+
+    async def act(action: Action) -> tuple[str, list[NewEvent]]:
+        nonlocal current
+        done, current, more = await _act(ctx, conn, action, current)
+        return done, more
+
+    return await _run(conn, workflow, record.type.value, record.id, act)
+
+
+async def _run(
+    conn: Conn,
+    workflow: Workflow,
+    object_type: str,
+    object_id: int,
+    act: Callable[[Action], Awaitable[tuple[str, list[NewEvent]]]],
+) -> list[NewEvent]:
     """Each action in order; a refused action is logged as that action's failure and changes nothing."""
     events: list[NewEvent] = []
     outcomes: list[Outcome] = []
     for action in workflow.actions:
         try:
-            done, record, more = await _act(ctx, conn, action, record)
+            done, more = await act(action)
         except Refusal as exc:
             problem = exc.refused.problems[0]
             outcomes.append(Outcome(action.type, ok=False, code=problem.code, message=problem.message))
             continue
         outcomes.append(Outcome(action.type, ok=True, message=done))
         events += more
-    await workflow_store.log_enrollment(conn, workflow.id, record.type.value, record.id, outcomes)
+    await workflow_store.log_enrollment(conn, workflow.id, object_type, object_id, outcomes)
     return events
 
 
@@ -144,20 +190,16 @@ async def _set_property(
     if prop.column == "owner_id":
         owner = await user_store.list_users(conn, [int(str(value))]) if value is not None else []
         if value is not None and (not owner or not owner[0].active):
-            raise _refusal(RuleCode.INACTIVE_USER, f"user {value} cannot own records")
+            raise Refusal.one(RuleCode.INACTIVE_USER, f"user {value} cannot own records")
         after, events = await _write(ctx, conn, record, {}, owner_id=value)
         return f"owner set to {value}", after, events
     if prop.column == "lifecycle_stage" and _backwards(record.get("lifecycle_stage"), value):
-        raise _refusal(
+        raise Refusal.one(
             RuleCode.LIFECYCLE_BACKWARDS, "lifecycle stage cannot move back without clearing it first"
         )
     column = f"properties.{prop.column}" if prop.kind.value == "CUSTOM" else prop.column
     after, events = await _write(ctx, conn, record, {column: value})
     return f"{action.property} set to {value}", after, events
-
-
-def _refusal(code: RuleCode, message: str) -> Refusal:
-    return Refusal(Refused.one(code, message))
 
 
 def _backwards(current: object, new: object) -> bool:
@@ -230,7 +272,7 @@ async def create_workflow(
         return _problem("a workflow needs at least one action", "actions")
     for i, spec in enumerate(actions):
         problem = action_problem(
-            Action(id=0, position=i, **{**spec, "owner_ids": tuple(spec.get("owner_ids") or ())})
+            Action(id=0, position=i, **{**spec, "owner_ids": tuple(spec.get("owner_ids") or ())}), object_type
         )
         if problem:
             return _problem(problem, "actions", str(i))

@@ -14,6 +14,7 @@ from domain.records import ChangeSource, ObjectType, Record
 
 from . import deals, effects, lifecycle
 from .context import Context
+from .result import Refusal
 from .snapshots import history_rows
 
 KEEP_OWNER = object()
@@ -35,7 +36,7 @@ async def change_record(
     Raises Refusal before anything is written."""
     read_only = read_only_refusal(values)
     if read_only is not None:
-        raise deals.refused(read_only)
+        raise Refusal.of(read_only)
     dedupe = record_store.TABLES[before.type].dedupe
     if dedupe and values.get(dedupe):
         existing = await record_store.find_duplicate(conn, before.type, values[dedupe], before.id)
@@ -50,7 +51,7 @@ async def change_record(
         and values["stage_id"] != before.get("stage_id")
     ):
         placement = await deals.place(ctx, conn, before, values["stage_id"])
-        values = {**values, **placement.values}
+        values = {**values, **placement.values(before)}
     merged = None
     if properties is not None:
         merged = {k: v for k, v in {**before.properties, **properties}.items() if v is not None}

@@ -173,6 +173,20 @@ class CreateWorkflowInput:
     enabled: bool = True
 
 
+@strawberry.input(
+    description="A workflow on quotes: triggers on their creation or status changes (seed 001)."
+)
+class CreateQuoteWorkflowInput:
+    trigger: TriggerInput = strawberry.field(
+        description="CREATED, or PROPERTY_CHANGED with property 'status'; filters on status, title and total."
+    )
+    actions: list[ActionInput] = strawberry.field(
+        description="CREATE_TASK (on the quote's deal), SEND_NOTIFICATION, or SET_PROPERTY of a 'properties.<name>'."
+    )
+    name: str = "Quote workflow"
+    enabled: bool = True
+
+
 @strawberry.input
 class SetWorkflowEnabledInput:
     id: strawberry.ID
@@ -233,6 +247,19 @@ class WorkflowMutations:
     async def create_workflow(self, info: Info, input: CreateWorkflowInput) -> WorkflowPayload:
         result = await use_cases.create_workflow(
             info.context, name=input.name, object_type=input.object_type.value, trigger_event=input.trigger.event,
+            trigger_property=input.trigger.property, filter_groups=raw_groups(input.trigger.filter_groups) or [],
+            actions=[a.spec() for a in input.actions], enabled=input.enabled,
+        )  # fmt: skip
+        return WorkflowPayload(
+            workflow=value_or_none(result, lambda w: Workflow(workflow=w)), user_errors=user_errors(result)
+        )
+
+    @strawberry.mutation(
+        permission_classes=[IsSuperAdmin], description="A workflow of object type QUOTE on the one engine."
+    )
+    async def create_quote_workflow(self, info: Info, input: CreateQuoteWorkflowInput) -> WorkflowPayload:
+        result = await use_cases.create_workflow(
+            info.context, name=input.name, object_type="QUOTE", trigger_event=input.trigger.event,
             trigger_property=input.trigger.property, filter_groups=raw_groups(input.trigger.filter_groups) or [],
             actions=[a.spec() for a in input.actions], enabled=input.enabled,
         )  # fmt: skip

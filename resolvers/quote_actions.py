@@ -1,0 +1,72 @@
+"""What workflow actions do to a quote: a task on its deal, a notification, a quote property."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from db import emails as email_store
+from db import engagements as engagement_store
+from db import quotes as quote_store
+from db.engagements import EngagementType
+from db.pool import Conn
+from domain import quotes as rules
+from domain.codes import RuleCode
+from domain.events import NewEvent
+from domain.quotes import Quote
+from domain.records import ChangeSource, ObjectType, Record
+from domain.workflows import Action, ActionType
+
+from .context import Context
+from .engagements import MAX_ENGAGEMENTS_PER_RECORD, split_at_cap
+from .notifications import notify
+from .result import Refusal, Refused
+
+
+async def act_on_quote(
+    ctx: Context, conn: Conn, action: Action, quote: Quote, deal: Record
+) -> tuple[str, Quote, list[NewEvent]]:
+    """One action of a QUOTE workflow. Tasks and notifications without owners go to the quote's creator."""
+    users = list(action.owner_ids) or [quote.created_by]
+    if action.type is ActionType.CREATE_TASK:
+        body = rules.render(action.body, quote) or None
+        await _task(ctx, conn, deal, users[0], rules.render(action.title, quote), body)
+        return f"task for user {users[0]}", quote, []
+    if action.type is ActionType.SEND_NOTIFICATION:
+        message = rules.render(action.value or action.title, quote)
+        events = await notify(conn, users, kind=f"QUOTE_{quote.status.value}", message=message,
+                              deal_id=deal.id, quote_id=quote.id)  # fmt: skip
+        await email_store.insert_emails(conn, users, subject=message, body=message)
+        return f"notified {users}", quote, events
+    if action.type is ActionType.SET_PROPERTY:
+        after = await _set_property(ctx, conn, quote, action)
+        return f"{action.property} set to {action.value}", after, []
+    raise Refusal(Refused.one(RuleCode.INVALID, f"{action.type} does not apply to quotes"))
+
+
+async def _task(ctx: Context, conn: Conn, deal: Record, assignee: int, title: str, body: str | None) -> None:
+    """A task on the quote's deal (DESIGN 3: left unassociated once the deal holds the most)."""
+    refs = [(ObjectType.DEAL, deal.id)]
+    associated, _ = split_at_cap(
+        refs, await engagement_store.count_engagements(conn, refs, MAX_ENGAGEMENTS_PER_RECORD)
+    )
+    await engagement_store.insert_engagement(
+        conn, type=EngagementType.TASK, title=title, body=body, email_address=None, assignee_id=assignee,
+        created_by=ctx.me.id, refs=associated,
+    )  # fmt: skip
+    if associated:
+        await engagement_store.touch_records(conn, {ObjectType.DEAL: [deal.id]}, contacted=False)
+
+
+async def _set_property(ctx: Context, conn: Conn, quote: Quote, action: Action) -> Quote:
+    """A quote's custom property (`properties.<name>`), recorded in its history."""
+    name = (action.property or "").removeprefix("properties.")
+    old = quote.properties.get(name)
+    if not name or old == action.value:
+        return quote
+    properties = {k: v for k, v in {**quote.properties, name: action.value}.items() if v is not None}
+    after = await quote_store.update_quote(conn, quote.id, {"properties": properties})
+    await quote_store.insert_history(
+        conn, quote.id, f"properties.{name}", None if old is None else str(old), action.value,
+        source=ChangeSource.WORKFLOW, changed_by=ctx.me.id,
+    )  # fmt: skip
+    return replace(after, status=quote.status)
