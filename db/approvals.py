@@ -8,10 +8,12 @@ import asyncpg
 
 from domain.records import (
     ApprovalProcess,
+    ApprovalStatus,
     ApprovalStatusChange,
     ApprovalVote,
     Comment,
     DealApproval,
+    Mode,
 )
 
 from .pool import Conn, Executor
@@ -30,7 +32,7 @@ def process_from_row(row: asyncpg.Record) -> ApprovalProcess:
         id=row["id"],
         pipeline_id=row["pipeline_id"],
         approval_stage_id=row["approval_stage_id"],
-        mode=row["mode"],
+        mode=Mode(row["mode"]),
         note=row["note"],
         enabled=row["enabled"],
         approver_ids=tuple(row["approver_ids"]),
@@ -219,7 +221,7 @@ async def _with_votes(
             id=r["id"],
             deal_id=r["deal_id"],
             process_id=r["process_id"],
-            status=r["status"],
+            status=ApprovalStatus(r["status"]),
             blocker_code=r["blocker_code"],
             reason=r["reason"],
             next_step=r["next_step"],

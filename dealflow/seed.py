@@ -536,7 +536,7 @@ async def _approvals(
             and d.get("stage_id") in before_gate
             and d.owner_id not in {a.id for a in approvers}
         ),
-        key=lambda d: (-order[int(str(d.get("stage_id")))], d.id),
+        key=lambda d: (-order[d.ref("stage_id")], d.id),
     )
     moved: list[int] = []
     for deal in candidates[:PENDING_DEALS]:

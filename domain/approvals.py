@@ -9,21 +9,9 @@ from typing import Any, Protocol
 
 from .codes import Refusal, RuleCode
 from .events import NewEvent
+from .records import ApprovalStatus as ApprovalStatus
+from .records import Mode as Mode
 from .records import User
-
-
-class ApprovalStatus(StrEnum):
-    NOT_STARTED = "NOT_STARTED"
-    PENDING = "PENDING"
-    CHANGES_REQUESTED = "CHANGES_REQUESTED"
-    APPROVED = "APPROVED"
-    REJECTED = "REJECTED"
-    CANCELLED = "CANCELLED"
-
-
-class Mode(StrEnum):
-    ALL = "ALL"
-    ANY = "ANY"
 
 
 class Action(StrEnum):

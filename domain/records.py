@@ -80,6 +80,22 @@ class ChangeSource(StrEnum):
     INTEGRATION = "INTEGRATION"
 
 
+class ApprovalStatus(StrEnum):
+    NOT_STARTED = "NOT_STARTED"
+    PENDING = "PENDING"
+    CHANGES_REQUESTED = "CHANGES_REQUESTED"
+    APPROVED = "APPROVED"
+    REJECTED = "REJECTED"
+    CANCELLED = "CANCELLED"
+
+
+class Mode(StrEnum):
+    """How many approvers must approve: ALL of them, or ANY one."""
+
+    ALL = "ALL"
+    ANY = "ANY"
+
+
 class StageKind(StrEnum):
     OPEN = "OPEN"
     CLOSED_WON = "CLOSED_WON"
@@ -103,6 +119,13 @@ class Record:
 
     def get(self, column: str) -> object:
         return self.values.get(column)
+
+    def ref(self, column: str) -> int:
+        """An id column a stored record always has (a deal's pipeline_id and stage_id)."""
+        value = self.values.get(column)
+        if not isinstance(value, int):
+            raise TypeError(f"{self.type.value.lower()} {self.id} has no {column}")
+        return value
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,7 +164,7 @@ class ApprovalProcess:
     id: int
     pipeline_id: int
     approval_stage_id: int
-    mode: str
+    mode: Mode
     note: str
     enabled: bool
     approver_ids: tuple[int, ...]
@@ -160,7 +183,7 @@ class DealApproval:
     id: int
     deal_id: int
     process_id: int
-    status: str
+    status: ApprovalStatus
     blocker_code: str | None
     reason: str | None
     next_step: str | None

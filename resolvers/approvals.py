@@ -15,7 +15,7 @@ from db import users as user_store
 from db.errors import NotFound
 from db.pool import Conn
 from domain import approvals as rules
-from domain.approvals import Action, ApprovalState, ApprovalStatus, Mode, Transition, Vote
+from domain.approvals import Action, ApprovalState, ApprovalStatus, Transition, Vote
 from domain.codes import Refusal as DomainRefusal
 from domain.codes import RuleCode
 from domain.events import NewEvent
@@ -35,7 +35,7 @@ from .notifications import notify
 from .result import Ok, Refusal, Refused, Result, use_case
 
 APPROVAL_EVENT_PREFIX = "approval."
-OPEN = frozenset({ApprovalStatus.PENDING.value, ApprovalStatus.CHANGES_REQUESTED.value})
+OPEN = frozenset({ApprovalStatus.PENDING, ApprovalStatus.CHANGES_REQUESTED})
 
 
 async def save_start(
@@ -144,7 +144,7 @@ async def _deal_for_approval(
         deal = await record_store.lock_record(conn, ObjectType.DEAL, deal_id, None)
     except NotFound:
         raise _not_found(deal_id) from None
-    process = await approval_store.share_process(conn, int(str(deal.get("pipeline_id"))))
+    process = await approval_store.share_process(conn, deal.ref("pipeline_id"))
     approval = await approval_store.lock_latest_approval(conn, deal_id) if process else None
     current = process is not None and approval is not None and approval.process_id == process.id
     is_open = current and approval is not None and approval.status in OPEN
@@ -168,7 +168,7 @@ async def act(ctx: Context, deal_id: int, action: Action, text: str | None = Non
         deal, process, approval = await _deal_for_approval(ctx, conn, deal_id)
         approvers = await user_store.list_users(conn, process.approver_ids)
         state = ApprovalState(
-            deal_id, deal.owner_id, Mode(process.mode), tuple(approvers), ApprovalStatus(approval.status),
+            deal_id, deal.owner_id, process.mode, tuple(approvers), approval.status,
             tuple(Vote(v.approver_id, Action(v.action), v.text) for v in approval.votes),
         )  # fmt: skip
         if action is Action.RESTART:  # the cause may be fixed: approvers and owner are read anew
@@ -236,7 +236,7 @@ def approval_from_snapshot(snapshot: dict[str, Any]) -> tuple[DealApproval, tupl
     )
     approval = DealApproval(
         id=snapshot["id"], deal_id=snapshot["deal_id"], process_id=snapshot.get("process_id", 0),
-        status=snapshot["status"], blocker_code=None, reason=snapshot.get("reason"),
+        status=ApprovalStatus(snapshot["status"]), blocker_code=None, reason=snapshot.get("reason"),
         next_step=snapshot.get("next_step"), votes=votes, created_at=at, updated_at=at,
         approver_ids=tuple(snapshot.get("approver_ids", ())),
     )  # fmt: skip

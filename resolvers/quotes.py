@@ -210,7 +210,7 @@ def quote_event(kind: str, quote: Quote, deal: Record, **extra: Any) -> NewEvent
     return NewEvent(
         type=f"{QUOTE_EVENT_PREFIX}{kind}", payload={"quote": rules.to_snapshot(quote), **extra},
         owner_id=deal.owner_id, audience=frozenset({quote.approver_id} if pending and quote.approver_id else ()),
-        pipeline_id=int(str(deal.get("pipeline_id"))), deal_id=quote.deal_id, quote_id=quote.id,
+        pipeline_id=deal.ref("pipeline_id"), deal_id=quote.deal_id, quote_id=quote.id,
     )  # fmt: skip
 
 

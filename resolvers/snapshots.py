@@ -74,7 +74,7 @@ def deal_event(kind: str, deal: Record, **extra: Any) -> NewEvent:
         type=f"deal.{kind}",
         payload={"deal": deal_snapshot(deal), **extra},
         owner_id=deal.owner_id,
-        pipeline_id=int(str(deal.get("pipeline_id"))),
+        pipeline_id=deal.ref("pipeline_id"),
         deal_id=deal.id,
     )
 

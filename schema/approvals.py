@@ -44,7 +44,7 @@ class ApprovalProcess:
 
     @strawberry.field
     def mode(self) -> ApprovalMode:
-        return ApprovalMode(self.process.mode)
+        return ApprovalMode(self.process.mode.value)
 
     @strawberry.field
     def note(self) -> str:
@@ -129,7 +129,7 @@ class DealApproval:
 
     @strawberry.field
     def status(self) -> ApprovalStatus:
-        return ApprovalStatus(self.approval.status)
+        return ApprovalStatus(self.approval.status.value)
 
     @strawberry.field(description="Why the approval did not start (NOT_STARTED).")
     def reason(self) -> str | None:

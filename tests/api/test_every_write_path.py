@@ -18,13 +18,11 @@ from tests.api.test_approvals import DEAL, Setup, deal_in, setup
 from tests.api.test_imports import run_import
 from tests.api.test_records import CREATE_DEAL, MOVE_DEAL
 from tests.api.test_workflows import ASSIGN, CREATE_WORKFLOW
-from tests.api.test_write_paths import RUNS
+from tests.api.test_write_paths import CREATE_QUOTE_WORKFLOW, RUNS
 from tests.harness import Client, Harness
 
 UPDATE_DEAL = """mutation($input: UpdateDealInput!) { updateDeal(input: $input) {
   deal { id stage { label } } userErrors { field code message } } }"""
-CREATE_QUOTE_WORKFLOW = """mutation($i: CreateQuoteWorkflowInput!) { createQuoteWorkflow(input: $i) {
-  workflow { id } userErrors { code message } } }"""
 
 WRITE_PATHS = (
     "api_create",

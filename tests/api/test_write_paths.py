@@ -17,6 +17,8 @@ MOVE = """mutation($input: MoveDealInput!) { moveDeal(input: $input) {
 DEAL = "query($id: ID!) { deal(id: $id) { latestApprovalStatus pipeline { id } stage { label } approval { status } } }"
 RUNS = """query { workflows { id runs(first: 10) { edges { node {
   objectType objectId outcomes { actionType ok code message } } } } } }"""
+CREATE_QUOTE_WORKFLOW = """mutation($i: CreateQuoteWorkflowInput!) { createQuoteWorkflow(input: $i) {
+  workflow { id } userErrors { code message } } }"""
 CREATE_PIPELINE = """mutation($i: CreatePipelineInput!) { createPipeline(input: $i) {
   pipeline { id stages { id label } } userErrors { code } } }"""
 
@@ -188,3 +190,50 @@ def the_use_case(statements: list[str]) -> list[str]:
 
 
 INTROSPECTION = re.compile(r"typeinfo_tree|set_config\('jit'|current_setting\('jit'\)")
+
+
+async def test_quote_workflows_run_on_the_one_engine_with_their_run_log(app: Harness) -> None:
+    from tests.api.test_quotes import NOTES, PUBLISH, call, draft
+    from tests.api.test_quotes import setup as quote_setup
+
+    s = await quote_setup(app, approval=False)
+    made = await s.admin(
+        CREATE_QUOTE_WORKFLOW,
+        {"i": {"name": "Published", "trigger": {"event": "PROPERTY_CHANGED", "property": "status",
+               "filterGroups": [{"filters": [{"property": "status", "operator": "EQ", "value": "PUBLISHED"}]}]},
+               "actions": [{"type": "SEND_NOTIFICATION", "value": "Quote '{{title}}' is out."},
+                           {"type": "SET_PROPERTY", "property": "properties.stage", "value": "sent"}]}},
+    )  # fmt: skip
+    assert made["createQuoteWorkflow"]["userErrors"] == []
+    quote = await draft(s)
+    assert (await call(s.seller, PUBLISH, id=quote["id"]))["userErrors"] == []
+    messages = [e["node"]["message"] for e in (await s.seller(NOTES))["notifications"]["edges"]]
+    assert "Quote 'Q-1' is out." in messages
+    runs = {w["id"]: w["runs"]["edges"] for w in (await s.admin(RUNS))["workflows"]}
+    [run] = runs[made["createQuoteWorkflow"]["workflow"]["id"]]
+    assert run["node"]["objectType"] == "QUOTE"
+    assert [o["ok"] for o in run["node"]["outcomes"]] == [True, True]
+
+
+async def test_an_action_that_cannot_apply_to_quotes_is_refused_when_the_workflow_is_made(
+    app: Harness,
+) -> None:
+    admin = await app.user(super_admin=True)
+    for action in (
+        {"type": "ROTATE_OWNER", "ownerIds": [str(admin.user_id)]},
+        {"type": "SET_PROPERTY", "property": "status", "value": "PUBLISHED"},
+    ):
+        made = await admin(
+            CREATE_QUOTE_WORKFLOW, {"i": {"trigger": {"event": "CREATED"}, "actions": [action]}}
+        )
+        assert made["createQuoteWorkflow"]["workflow"] is None
+        assert [e["code"] for e in made["createQuoteWorkflow"]["userErrors"]] == ["INVALID"], action
+
+
+def test_an_approval_rebuilt_from_its_event_keeps_its_process_and_approvers() -> None:
+    from resolvers.approvals import approval_from_snapshot
+
+    approval, approver_ids = approval_from_snapshot(
+        {"id": 4, "deal_id": 9, "process_id": 3, "status": "PENDING", "approver_ids": [5, 6], "votes": []}
+    )
+    assert (approval.process_id, approval.approver_ids, approver_ids) == (3, (5, 6), (5, 6))
