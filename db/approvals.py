@@ -22,7 +22,7 @@ PROCESS_COLUMNS = """p.id, p.pipeline_id, p.approval_stage_id, p.mode, p.note, p
     ARRAY(SELECT a.user_id FROM approval_process_approvers a WHERE a.process_id = p.id ORDER BY a.position)
     AS approver_ids"""
 APPROVAL_COLUMNS = """a.id, a.deal_id, a.process_id, a.status, a.blocker_code, a.reason, a.next_step,
-    a.created_at, a.updated_at,
+    a.created_at, a.updated_at, a.note, a.submitted_by,
     ARRAY(SELECT x.user_id FROM approval_process_approvers x WHERE x.process_id = a.process_id ORDER BY x.position)
     AS approver_ids"""
 
@@ -183,16 +183,15 @@ async def disable_process(conn: Conn, process: ApprovalProcess) -> None:
     await conn.execute("UPDATE stages SET is_approval_stage = false WHERE id = $1", process.approval_stage_id)
 
 
-async def insert_exemptions(conn: Conn, process_id: int, pipeline_id: int, gate_order: int) -> None:
+async def insert_exemptions(conn: Conn, process_id: int, pipeline_id: int) -> None:
+    """Seed 000: every deal already in the pipeline, in whatever stage, is not subject to the process."""
     await conn.execute(
         """
         INSERT INTO approval_exempt_deals (process_id, deal_id)
-        SELECT $1, d.id FROM deals d JOIN stages s ON s.id = d.stage_id
-         WHERE d.pipeline_id = $2 AND s.display_order > $3 AND d.deleted_at IS NULL
+        SELECT $1, d.id FROM deals d WHERE d.pipeline_id = $2 AND d.deleted_at IS NULL
         """,
         process_id,
         pipeline_id,
-        gate_order,
     )
 
 
@@ -229,6 +228,8 @@ async def _with_votes(
             created_at=r["created_at"],
             updated_at=r["updated_at"],
             approver_ids=tuple(r["approver_ids"]),
+            note=r["note"],
+            submitted_by=r["submitted_by"],
         )
         for r in rows
     ]
@@ -261,13 +262,15 @@ async def insert_started(
     status: str,
     blocker: tuple[str, str, str] | None,
     actor_id: int | None,
+    note: str,
 ) -> DealApproval:
-    """A new approval with its first status in the history, in one statement."""
+    """A new approval (submitted by the actor, with the process's note) and its first history row."""
     row = await conn.fetchrow(
         f"""
         WITH a AS (
-            INSERT INTO deal_approvals (deal_id, process_id, status, blocker_code, reason, next_step)
-            VALUES ($1, $2, $3, $4, $5, $6) RETURNING *
+            INSERT INTO deal_approvals (deal_id, process_id, status, blocker_code, reason, next_step,
+                                        note, submitted_by)
+            VALUES ($1, $2, $3, $4, $5, $6, $8, $7) RETURNING *
         ), h AS (
             INSERT INTO approval_history (approval_id, status, actor_id) SELECT a.id, a.status, $7 FROM a
         )
@@ -278,6 +281,7 @@ async def insert_started(
         status,
         *(blocker or (None, None, None)),
         actor_id,
+        note,
     )
     assert row is not None
     return (await _with_votes(conn, [row], votes={}))[0]
@@ -292,9 +296,10 @@ async def save_decision(
     vote: tuple[int, str, str | None] | None,
     clear_votes: bool,
     actor_id: int,
+    resubmitted_note: str | None = None,
 ) -> DealApproval:
     """An approval's new status with its vote (or its votes cleared), a history row and the deal's
-    status, in one statement."""
+    status, in one statement; a resubmission also records its submitter and the note as it is now."""
     row = await conn.fetchrow(
         f"""
         WITH cleared AS (DELETE FROM approval_votes WHERE approval_id = $1 AND $10),
@@ -303,7 +308,8 @@ async def save_decision(
             SELECT $1, $7, $8, $9 WHERE $7::bigint IS NOT NULL),
         a AS (
             UPDATE deal_approvals SET status = $2, blocker_code = $3, reason = $4, next_step = $5,
-                   updated_at = now()
+                   updated_at = now(), note = coalesce($12, note),
+                   submitted_by = CASE WHEN $12::text IS NULL THEN submitted_by ELSE $11 END
              WHERE id = $1 RETURNING *),
         h AS (INSERT INTO approval_history (approval_id, status, actor_id) SELECT a.id, a.status, $11 FROM a),
         d AS (UPDATE deals SET latest_approval_status = $2 WHERE id = $6)
@@ -316,6 +322,7 @@ async def save_decision(
         *(vote or (None, None, None)),
         clear_votes,
         actor_id,
+        resubmitted_note,
     )
     assert row is not None
     return (await _with_votes(conn, [row]))[0]

@@ -54,6 +54,9 @@ APPROVAL_REQUIRED = Refusal(
     "Move the deal to the approval stage to request approval.",
 )
 NOT_APPROVER = Refusal(RuleCode.NOT_APPROVER, "You are not an approver of this deal.")
+LOST_PERMISSION = Refusal(
+    RuleCode.NOT_APPROVER, "Only an active approver with the Approve deals permission may decide."
+)
 NOT_DEAL_OWNER = Refusal(RuleCode.NOT_DEAL_OWNER, "Only the deal owner can resubmit it for approval.")
 ALREADY_DECIDED = Refusal(RuleCode.APPROVAL_ALREADY_DECIDED, "You have already decided on this approval.")
 REASON_REQUIRED = Refusal(RuleCode.APPROVAL_REASON_REQUIRED, "A rejection needs a reason.")
@@ -76,6 +79,7 @@ class ApprovalState:
     status: ApprovalStatus = ApprovalStatus.NOT_STARTED
     votes: tuple[Vote, ...] = ()
     blocker: Refusal | None = None  # set while NOT_STARTED
+    submitted_by: int | None = None  # who requested approval (moved the deal in, or resubmitted)
 
     @property
     def deciders(self) -> frozenset[int]:
@@ -166,7 +170,7 @@ def decide(
     if action is Action.RESUBMIT:
         return _resubmit(state, actor_id, _clean(text))
     if action is Action.RESTART:
-        if state.status is not ApprovalStatus.NOT_STARTED:
+        if state.status is not ApprovalStatus.NOT_STARTED and stuck(state) is None:
             return _wrong_status(state, action)
         blocker = start_blocker(state.owner_id, state.approvers, state.mode)
         return blocker if blocker is not None else _start(state, actor_id, action)
@@ -220,6 +224,8 @@ def move_blocker(
 def _vote(state: ApprovalState, actor_id: int, action: Action, text: str | None) -> Transition | Refusal:
     if actor_id not in state.deciders:
         return NOT_APPROVER
+    if not _fit(state, actor_id):
+        return LOST_PERMISSION
     if state.status is not ApprovalStatus.PENDING:
         return _wrong_status(state, action)
     if any(v.approver_id == actor_id for v in state.votes):
@@ -231,7 +237,33 @@ def _vote(state: ApprovalState, actor_id: int, action: Action, text: str | None)
     votes = (*state.votes, Vote(actor_id, action, text))
     decided = replace(state, status=_status_after(state, votes, action), votes=votes)
     notify = frozenset() if state.owner_id is None else frozenset({state.owner_id})
+    if action is Action.REQUEST_CHANGES and state.submitted_by is not None:
+        notify |= {state.submitted_by}  # seed 000: whoever submitted the deal hears of it too
     return Transition(decided, (_event(EventType.DECIDED, state, decided, actor_id, action, text, notify),))
+
+
+def _fit(state: ApprovalState, user_id: int) -> bool:
+    """Seed 000: only an active approver holding the Approve permission now may decide."""
+    user = next((a for a in state.approvers if a.id == user_id), None)
+    return user is not None and user.active and user.can_approve_deals
+
+
+def stuck(state: ApprovalState) -> Refusal | None:
+    """Seed 000: in mode ALL, a pending approval waits on every approver; one who lost the permission
+    (or was deactivated) before deciding leaves it stuck until the approvers change and it restarts."""
+    if state.status is not ApprovalStatus.PENDING or state.mode is not Mode.ALL:
+        return None
+    decided = {v.approver_id for v in state.votes}
+    unfit = sorted(
+        a.name for a in state.approvers if a.id in state.deciders - decided and not _fit(state, a.id)
+    )
+    if not unfit:
+        return None
+    return Refusal(
+        RuleCode.APPROVAL_APPROVER_INELIGIBLE,
+        f"Waiting on approvers who cannot decide any more: {', '.join(unfit)}.",
+        f"Give them back the Approve deals permission, or choose other approvers, {THEN}",
+    )
 
 
 def _status_after(state: ApprovalState, votes: tuple[Vote, ...], action: Action) -> ApprovalStatus:
@@ -250,14 +282,14 @@ def _resubmit(state: ApprovalState, actor_id: int, text: str | None) -> Transiti
         return NOT_DEAL_OWNER
     if state.status is not ApprovalStatus.CHANGES_REQUESTED:
         return _wrong_status(state, Action.RESUBMIT)
-    pending = replace(state, status=ApprovalStatus.PENDING, votes=())
+    pending = replace(state, status=ApprovalStatus.PENDING, votes=(), submitted_by=actor_id)
     event = _event(EventType.RESUBMITTED, state, pending, actor_id, Action.RESUBMIT, text, state.deciders)
     return Transition(pending, (event,))
 
 
 def _start(state: ApprovalState, actor_id: int | None, action: Action | None) -> Transition:
     before = state if action is not None else None
-    pending = replace(state, status=ApprovalStatus.PENDING, votes=(), blocker=None)
+    pending = replace(state, status=ApprovalStatus.PENDING, votes=(), blocker=None, submitted_by=actor_id)
     event = _event(EventType.STARTED, before, pending, actor_id, action, None, state.deciders)
     return Transition(pending, (event,))
 

@@ -191,6 +191,8 @@ class DealApproval:
     created_at: datetime
     updated_at: datetime
     approver_ids: tuple[int, ...] = ()  # the process's approvers, each listed with or without a decision
+    note: str | None = None  # the note to approvers, as it was when the approval was requested
+    submitted_by: int | None = None  # who moved the deal into the approval stage, or resubmitted it
 
 
 @dataclass(frozen=True, slots=True)

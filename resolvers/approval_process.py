@@ -92,7 +92,7 @@ async def enable(ctx: Context, pipeline_id: int, s: ProcessSettings) -> Result[P
         process_id = await approval_store.insert_process(
             conn, pipeline_id, stage_id, s.mode or "ANY", s.note.strip(), s.approver_ids or []
         )
-        await approval_store.insert_exemptions(conn, process_id, pipeline_id, position)
+        await approval_store.insert_exemptions(conn, process_id, pipeline_id)
         updated = await pipeline_store.get_pipeline(conn, pipeline_id)
     return Ok(updated)
 

@@ -45,7 +45,7 @@ async def save_start(
     started, with its history, notifications and emails; the deal row already carries its status."""
     state = start.state
     approval = await approval_store.insert_started(
-        conn, deal.id, process.id, state.status.value, _blocker(state), ctx.me.id
+        conn, deal.id, process.id, state.status.value, _blocker(state), ctx.me.id, process.note
     )
     return await _announce(conn, deal, process, approval.id, start, process.note)
 
@@ -70,7 +70,7 @@ async def _persist(
     saved = await approval_store.save_decision(
         conn, approval, state.status.value, _blocker(state) if vote is None else None,
         vote=(vote.approver_id, vote.action.value, vote.text) if vote else None,
-        clear_votes=clear_votes, actor_id=ctx.me.id,
+        clear_votes=clear_votes, actor_id=ctx.me.id, resubmitted_note=process.note if clear_votes else None,
     )  # fmt: skip
     return saved, await _announce(conn, deal, process, approval.id, transition, process.note)
 
@@ -111,6 +111,8 @@ def approval_snapshot(
         "id": approval_id,
         "deal_id": deal.id,
         "process_id": process.id,
+        "note": process.note,
+        "submitted_by": state.submitted_by,
         "pipeline_id": process.pipeline_id,
         "status": state.status.value,
         "reason": blocker.reason if blocker else None,
@@ -170,6 +172,7 @@ async def act(ctx: Context, deal_id: int, action: Action, text: str | None = Non
         state = ApprovalState(
             deal_id, deal.owner_id, process.mode, tuple(approvers), approval.status,
             tuple(Vote(v.approver_id, Action(v.action), v.text) for v in approval.votes),
+            submitted_by=approval.submitted_by,
         )  # fmt: skip
         if action is Action.RESTART:  # the cause may be fixed: approvers and owner are read anew
             if not can_edit(ctx.me, deal.owner_id):  # DESIGN 2: acting on the deal's behalf
@@ -238,6 +241,7 @@ def approval_from_snapshot(snapshot: dict[str, Any]) -> tuple[DealApproval, tupl
         id=snapshot["id"], deal_id=snapshot["deal_id"], process_id=snapshot.get("process_id", 0),
         status=ApprovalStatus(snapshot["status"]), blocker_code=None, reason=snapshot.get("reason"),
         next_step=snapshot.get("next_step"), votes=votes, created_at=at, updated_at=at,
-        approver_ids=tuple(snapshot.get("approver_ids", ())),
+        approver_ids=tuple(snapshot.get("approver_ids", ())), note=snapshot.get("note"),
+        submitted_by=snapshot.get("submitted_by"),
     )  # fmt: skip
     return approval, tuple(snapshot.get("approver_ids", ()))

@@ -131,6 +131,10 @@ class DealApproval:
     def status(self) -> ApprovalStatus:
         return ApprovalStatus(self.approval.status.value)
 
+    @strawberry.field(description="The note to approvers, as it was when approval was requested.")
+    def note(self) -> str | None:
+        return self.approval.note
+
     @strawberry.field(description="Why the approval did not start (NOT_STARTED).")
     def reason(self) -> str | None:
         return self.approval.reason
