@@ -249,15 +249,21 @@ def _fit(state: ApprovalState, user_id: int) -> bool:
 
 
 def stuck(state: ApprovalState) -> Refusal | None:
-    """Seed 000: in mode ALL, a pending approval waits on every approver; one who lost the permission
-    (or was deactivated) before deciding leaves it stuck until the approvers change and it restarts."""
-    if state.status is not ApprovalStatus.PENDING or state.mode is not Mode.ALL:
+    """Seed 000: why a pending approval cannot finish, so that restarting it is the way on: in mode ALL
+    it waits on an approver who lost the permission (or was deactivated) before deciding; or the
+    approvers changed and none of the current ones is left to decide."""
+    if state.status is not ApprovalStatus.PENDING:
         return None
     decided = {v.approver_id for v in state.votes}
-    unfit = sorted(
-        a.name for a in state.approvers if a.id in state.deciders - decided and not _fit(state, a.id)
-    )
-    if not unfit:
+    waiting = state.deciders - decided
+    if not waiting:
+        return Refusal(
+            RuleCode.APPROVAL_APPROVER_INELIGIBLE,
+            "The approvers changed: no current approver is left to decide.",
+            "Restart the approval to request it from the current approvers.",
+        )
+    unfit = sorted(a.name for a in state.approvers if a.id in waiting and not _fit(state, a.id))
+    if state.mode is not Mode.ALL or not unfit:
         return None
     return Refusal(
         RuleCode.APPROVAL_APPROVER_INELIGIBLE,

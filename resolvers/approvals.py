@@ -88,9 +88,9 @@ async def _announce(
             kind, message = _message(
                 change.type.value, change.action, str(deal.get("name")), change.to_status
             )
-            text = (
-                note if change.type in (rules.EventType.STARTED, rules.EventType.RESUBMITTED) else change.text
-            )
+            text = change.text
+            if change.type in (rules.EventType.STARTED, rules.EventType.RESUBMITTED):
+                message, text = f"{message} Note: {note}", note
             notices.append((sorted(change.notify), kind, message, text))
     for users, kind, message, text in notices:
         events += await notify(conn, users, kind=kind, message=message, deal_id=deal.id)

@@ -116,11 +116,12 @@ async def create_record(
         )
         if idempotency_key is not None:
             await idempotency.record_key(conn, ctx.me.id, operation, idempotency_key, record.id)
+        events = await writes.owner_assigned(ctx, conn, record, None, source)
         if placement is not None:
-            events = await deals.after_placed(ctx, conn, None, record, placement.for_deal(record.id))
+            events += await deals.after_placed(ctx, conn, None, record, placement.for_deal(record.id))
             events += await lifecycle.deal_associated(ctx, conn, new.contact_ids, new.company_ids)
         else:
-            events = await effects.after_create(ctx, conn, record)
+            events += await effects.after_create(ctx, conn, record)
         enrolled = await workflows.enroll(ctx, conn, new.object_type, [(None, record)], source)
         if enrolled:  # workflows may have changed it: answer with what was committed
             record = (await record_store.get_records(conn, new.object_type, [record.id], None))[0]

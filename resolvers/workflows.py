@@ -229,12 +229,6 @@ async def _rotate(
     owner_id = rotation.choose_owner(rotation.counts_for(owners, counts), RNG)
     await workflow_store.increment_count(conn, action.id, owner_id)
     after, events = await _write(ctx, conn, record, {}, owner_id=owner_id)
-    events += await notify(
-        conn,
-        [owner_id],
-        kind="OWNER_ASSIGNED",
-        message=f"You were assigned {record.type.value.lower()} {record.id}.",
-    )
     return f"rotated to {owner_id}", after, events
 
 

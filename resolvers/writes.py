@@ -14,6 +14,7 @@ from domain.records import ChangeSource, ObjectType, Record
 
 from . import deals, effects, lifecycle
 from .context import Context
+from .notifications import notify
 from .result import Refusal
 from .snapshots import history_rows
 
@@ -67,6 +68,23 @@ async def change_record(
     await record_store.insert_history(
         conn, before.type, history_rows(before, after), source=source, changed_by=ctx.me.id
     )
+    assigned = await owner_assigned(ctx, conn, after, before.owner_id, source)
     if placement is not None:
-        return after, await deals.after_placed(ctx, conn, before, after, placement)
-    return after, await effects.after_update(ctx, conn, before, after)
+        return after, assigned + await deals.after_placed(ctx, conn, before, after, placement)
+    return after, assigned + await effects.after_update(ctx, conn, before, after)
+
+
+async def owner_assigned(
+    ctx: Context, conn: Conn, record: Record, previous_owner: int | None, source: ChangeSource
+) -> list[NewEvent]:
+    """Seed 003: a new owner is notified of every assignment but an import's, and of none they made
+    themselves (a workflow's is the system's, never theirs)."""
+    owner = record.owner_id
+    if owner is None or owner == previous_owner or source is ChangeSource.IMPORT:
+        return []
+    if owner == ctx.me.id and source is not ChangeSource.WORKFLOW:
+        return []
+    noun = record.type.value.lower()
+    return await notify(
+        conn, [owner], kind="OWNER_ASSIGNED", message=f"You were assigned {noun} {record.id}."
+    )

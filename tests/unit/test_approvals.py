@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 import pytest
@@ -20,6 +20,7 @@ from domain.approvals import (
     move_blocker,
     start_approval,
     start_blocker,
+    stuck,
 )
 from domain.codes import Refusal, RuleCode
 from domain.records import Scope, User
@@ -434,3 +435,42 @@ def test_a_deal_requests_approval_when_it_enters_the_approval_stage(
     origin: int | None, target: int, approval_stage: int | None, enters: bool
 ) -> None:
     assert enters_approval_stage(origin, target, approval_stage) is enters
+
+
+# --- who may decide now, and approvals that cannot finish (seed 000) -----------------------------------
+
+
+@pytest.mark.parametrize(("active", "can_approve"), [(False, True), (True, False), (False, False)])
+def test_only_an_active_approver_holding_the_permission_decides(active: bool, can_approve: bool) -> None:
+    unfit = replace(state(), approvers=(user(A, active=active, can_approve=can_approve), user(B)))
+    for action in VOTES:
+        assert code_of(decide(unfit, A, action, "why")) is RuleCode.NOT_APPROVER
+
+
+def test_an_all_approval_waiting_on_an_approver_who_lost_the_permission_is_stuck_and_restartable() -> None:
+    waiting = replace(
+        state(mode=Mode.ALL, votes=(Vote(A, Action.APPROVE),)),
+        approvers=(user(A), user(B, can_approve=False)),
+    )
+    assert code_of(stuck(waiting)) is RuleCode.APPROVAL_APPROVER_INELIGIBLE
+    assert code_of(decide(waiting, OWNER, Action.RESTART)) is RuleCode.APPROVAL_APPROVER_INELIGIBLE
+    fixed = replace(waiting, approvers=(user(A), user(C)))
+    assert stuck(fixed) is None
+    assert code_of(decide(fixed, OWNER, Action.RESTART)) is RuleCode.APPROVAL_WRONG_STATUS
+
+
+def test_an_approval_whose_approvers_all_changed_after_voting_restarts_for_the_new_ones() -> None:
+    changed = state(mode=Mode.ALL, approvers=(A,), votes=(Vote(A, Action.APPROVE),))
+    assert stuck(changed) is not None
+    restarted = moved(decide(changed, OWNER, Action.RESTART))
+    assert (restarted.state.status, restarted.state.votes) == (S.PENDING, ())
+
+
+def test_an_any_approval_is_never_stuck_while_one_approver_can_decide() -> None:
+    assert stuck(replace(state(), approvers=(user(A), user(B, active=False)))) is None
+
+
+def test_a_request_for_changes_notifies_the_owner_and_the_submitter() -> None:
+    submitted = replace(state(), submitted_by=ADMIN)
+    (event,) = moved(decide(submitted, A, Action.REQUEST_CHANGES, "Lower it")).events
+    assert event.notify == frozenset({OWNER, ADMIN})
