@@ -20,6 +20,7 @@ from domain.validation import field_problems, normalise
 from domain.visibility import can_edit, visible_owner_ids
 
 from . import deals, effects, lifecycle, workflows, writes
+from . import properties as properties_rules
 from .context import Context
 from .result import Ok, Problem, Refusal, Refused, Result, use_case
 from .snapshots import camel, history_rows
@@ -93,6 +94,7 @@ async def create_record(
             if existing is not None:
                 raise Duplicate(new.object_type.value.lower(), dedupe, existing)
         await check_owner(conn, new.owner_id)
+        await properties_rules.check_values(conn, new.object_type, new.properties)
         if new.object_type in (ObjectType.CONTACT, ObjectType.COMPANY):
             settings = await lifecycle_store.get_settings(conn)
             lifecycle.creation_stage(values, source, settings, new.form_lifecycle_stage)

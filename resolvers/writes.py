@@ -13,6 +13,7 @@ from domain.events import NewEvent
 from domain.records import ChangeSource, ObjectType, Record
 
 from . import deals, effects, lifecycle
+from . import properties as properties_rules
 from .context import Context
 from .notifications import notify
 from .result import Refusal
@@ -45,6 +46,7 @@ async def change_record(
             raise Duplicate(before.type.value.lower(), dedupe, existing)
     if "lifecycle_stage" in values and source is not ChangeSource.AUTOMATION:
         lifecycle.check_manual_change(before.get("lifecycle_stage"), values["lifecycle_stage"])
+    await properties_rules.check_values(conn, before.type, properties)
     placement = None
     if (
         before.type is ObjectType.DEAL

@@ -8,6 +8,7 @@ from .imports import ImportMutations
 from .lifecycle import LifecycleMutations
 from .notifications import NotificationMutations
 from .pipelines import PipelineMutations
+from .properties import PropertyMutations
 from .quotes import QuoteMutations
 from .record_mutations import RecordMutations
 from .users import UserMutations
@@ -26,5 +27,6 @@ Mutation = merge_types(
         WorkflowMutations,
         QuoteMutations,
         ImportMutations,
+        PropertyMutations,
     ),
 )

@@ -7,6 +7,7 @@ from .imports import ImportQueries
 from .lifecycle import LifecycleQueries
 from .notifications import NotificationQueries
 from .pipelines import PipelineQueries
+from .properties import PropertyQueries
 from .quotes import QuoteQueries
 from .record_queries import RecordQueries
 from .users import UserQueries
@@ -24,5 +25,6 @@ Query = merge_types(
         WorkflowQueries,
         QuoteQueries,
         ImportQueries,
+        PropertyQueries,
     ),
 )
