@@ -92,7 +92,7 @@ async def create_record(
         if dedupe and values.get(dedupe):
             existing = await record_store.find_duplicate(conn, new.object_type, values[dedupe])
             if existing is not None:
-                raise Duplicate(new.object_type.value.lower(), dedupe, existing)
+                raise await writes.duplicate(ctx, conn, new.object_type, dedupe, existing)
         await check_owner(conn, new.owner_id)
         await properties_rules.check_values(conn, new.object_type, new.properties)
         if new.object_type in (ObjectType.CONTACT, ObjectType.COMPANY):
@@ -107,9 +107,12 @@ async def create_record(
             values = {**values, **placement.values(None)}
             await visible_ids(ctx, conn, ObjectType.CONTACT, new.contact_ids, "contactIds")
             await visible_ids(ctx, conn, ObjectType.COMPANY, new.company_ids, "companyIds")
-        record = await record_store.insert_record(
-            conn, new.object_type, values, owner_id=new.owner_id, properties=new.properties or {}
-        )
+        try:
+            record = await record_store.insert_record(
+                conn, new.object_type, values, owner_id=new.owner_id, properties=new.properties or {}
+            )
+        except Duplicate as lost:  # a concurrent create won the race for the dedupe value
+            raise await writes.duplicate(ctx, conn, new.object_type, lost.field, lost.existing_id) from None
         if new.object_type is ObjectType.DEAL:
             await associations.link(conn, "DEAL", [record.id], "CONTACT", new.contact_ids)
             await associations.link(conn, "DEAL", [record.id], "COMPANY", new.company_ids)

@@ -9,15 +9,17 @@ from db import records as record_store
 from db.errors import Duplicate
 from db.pool import Conn
 from domain.changes import read_only_refusal
+from domain.codes import RuleCode
 from domain.events import NewEvent
 from domain.records import ChangeSource, ObjectType, Record
+from domain.visibility import visible_owner_ids
 
 from . import deals, effects, lifecycle
 from . import properties as properties_rules
 from .context import Context
 from .notifications import notify
-from .result import Refusal
-from .snapshots import history_rows
+from .result import Refusal, Refused
+from .snapshots import camel, history_rows
 
 KEEP_OWNER = object()
 
@@ -43,7 +45,7 @@ async def change_record(
     if dedupe and values.get(dedupe):
         existing = await record_store.find_duplicate(conn, before.type, values[dedupe], before.id)
         if existing is not None:
-            raise Duplicate(before.type.value.lower(), dedupe, existing)
+            raise await duplicate(ctx, conn, before.type, dedupe, existing)
     if "lifecycle_stage" in values and source is not ChangeSource.AUTOMATION:
         lifecycle.check_manual_change(before.get("lifecycle_stage"), values["lifecycle_stage"])
     await properties_rules.check_values(conn, before.type, properties)
@@ -74,6 +76,21 @@ async def change_record(
     if placement is not None:
         return after, assigned + await deals.after_placed(ctx, conn, before, after, placement)
     return after, assigned + await effects.after_update(ctx, conn, before, after)
+
+
+async def duplicate(
+    ctx: Context, conn: Conn, object_type: ObjectType, field: str, existing_id: int
+) -> Refusal:
+    """DUPLICATE, naming the existing record only to a caller who can see it (DESIGN 2)."""
+    kind = object_type.value.lower()
+    owners = visible_owner_ids(ctx.me, ctx.me.user.view_scope)
+    if await record_store.get_records(conn, object_type, [existing_id], owners):
+        return Refusal(
+            Refused.one(
+                RuleCode.DUPLICATE, str(Duplicate(kind, field, existing_id)), (camel(field),), existing_id
+            )
+        )
+    return Refusal.one(RuleCode.DUPLICATE, f"a {kind} with this {field} already exists", camel(field))
 
 
 async def owner_assigned(

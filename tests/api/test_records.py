@@ -87,6 +87,29 @@ async def test_companies_dedupe_on_domain(app: Harness) -> None:
     assert again["createCompany"]["userErrors"][0]["existingId"] == first["createCompany"]["company"]["id"]
 
 
+async def test_a_duplicate_names_the_existing_record_only_to_a_caller_who_can_see_it(app: Harness) -> None:
+    from domain.records import Scope
+
+    owner = await app.user()
+    other = await app.user(view_scope=Scope.OWNED, edit_scope=Scope.OWNED)
+    hidden = await owner(
+        CREATE_CONTACT, {"input": {"email": "grace@example.com", "ownerId": str(owner.user_id)}}
+    )
+    hidden_id = hidden["createContact"]["contact"]["id"]
+    company = await owner(
+        CREATE_COMPANY, {"input": {"name": "Acme", "domain": "acme.com", "ownerId": str(owner.user_id)}}
+    )
+    for document, value, key in (
+        (CREATE_CONTACT, {"email": "Grace@example.com"}, "createContact"),
+        (CREATE_COMPANY, {"name": "Acme 2", "domain": "acme.com"}, "createCompany"),
+    ):
+        again = await other(document, {"input": value})
+        [error] = again[key]["userErrors"]
+        assert (error["code"], error["existingId"]) == ("DUPLICATE", None)
+        assert hidden_id not in error["message"]
+        assert company[("createCompany")]["company"]["id"] not in error["message"]
+
+
 async def test_updating_a_contact_to_another_contacts_email_is_a_duplicate(app: Harness) -> None:
     client = await app.user()
     await client(CREATE_CONTACT, {"input": {"email": "a@example.com"}})
