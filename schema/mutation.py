@@ -11,6 +11,7 @@ from .pipelines import PipelineMutations
 from .quotes import QuoteMutations
 from .record_mutations import RecordMutations
 from .users import UserMutations
+from .webhooks import WebhookMutations
 from .workflows import WorkflowMutations
 
 Mutation = merge_types(
@@ -26,5 +27,6 @@ Mutation = merge_types(
         WorkflowMutations,
         QuoteMutations,
         ImportMutations,
+        WebhookMutations,
     ),
 )

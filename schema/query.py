@@ -10,6 +10,7 @@ from .pipelines import PipelineQueries
 from .quotes import QuoteQueries
 from .record_queries import RecordQueries
 from .users import UserQueries
+from .webhooks import WebhookQueries
 from .workflows import WorkflowQueries
 
 Query = merge_types(
@@ -24,5 +25,6 @@ Query = merge_types(
         WorkflowQueries,
         QuoteQueries,
         ImportQueries,
+        WebhookQueries,
     ),
 )
