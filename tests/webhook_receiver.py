@@ -51,6 +51,7 @@ class Receiver:
             payload = Webhook(self.secret).verify(body, dict(request.headers))
         except WebhookVerificationError:
             self.rejected += 1
+            self._log({"rejected": request.headers.get("webhook-id")})
             return PlainTextResponse("bad signature", status_code=401)
         mode = self.plan.pop(0) if self.plan else self.mode
         if mode.startswith("sleep:"):
@@ -59,10 +60,13 @@ class Receiver:
             return PlainTextResponse("failing on purpose", status_code=500)
         entry = {"webhook_id": request.headers["webhook-id"], "body": payload}
         self.received.append(entry)
+        self._log(entry)
+        return PlainTextResponse("ok")
+
+    def _log(self, entry: dict[str, Any]) -> None:
         if self.out is not None:
             with self.out.open("a") as f:
                 f.write(json.dumps(entry) + "\n")
-        return PlainTextResponse("ok")
 
     async def set_mode(self, request: Request) -> Response:
         self.mode = (await request.body()).decode()
