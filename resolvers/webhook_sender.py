@@ -167,22 +167,18 @@ class WebhookSender:
         outcome = await self.transport.post(webhook.url, webhook.secret, event.sequence, body)
         ok = outcome.status_code is not None and policy.success(outcome.status_code)
         error = outcome.error or (None if ok else f"HTTP {outcome.status_code}")
+        if ok:
+            assert outcome.status_code is not None
+            if not await webhook_store.record_delivered(
+                self.pool, webhook.id, token, event, outcome.status_code, self.policy.lease_seconds
+            ):
+                raise LeaseLost
+            self.delivered += 1
+            return None
         async with self.pool.acquire() as conn, conn.transaction():
             delivery = await webhook_store.record_attempt(
-                conn,
-                webhook.id,
-                event,
-                status="DELIVERED" if ok else "PENDING",
-                response_code=outcome.status_code,
-                error=error,
+                conn, webhook.id, event, status="PENDING", response_code=outcome.status_code, error=error
             )
-            if ok:
-                if not await webhook_store.advance(
-                    conn, webhook.id, token, event.sequence, self.policy.lease_seconds
-                ):
-                    raise LeaseLost
-                self.delivered += 1
-                return None
             now = datetime.now(UTC)
             if policy.gives_up(delivery.first_attempt_at, now, self.policy.give_up_seconds):
                 await webhook_store.schedule_retry(conn, delivery.id, status="FAILED", retry_in_seconds=None)
