@@ -198,33 +198,38 @@ async def record_delivered(
     conn: Executor,
     webhook_id: int,
     token: uuid.UUID,
-    event: StoredEvent,
-    response_code: int,
+    sequences: Sequence[int],
+    types: Sequence[str],
+    codes: Sequence[int],
     lease_seconds: float,
 ) -> bool:
-    """One round trip: move the cursor past the event (while the lease is ours) and record it
-    delivered. False when the lease was lost: nothing is written."""
-    delivered: int | None = await conn.fetchval(
+    """One round trip: move the cursor past delivered events (while the lease is ours) and record
+    them. False when the lease was lost: nothing is written."""
+    held: bool = await conn.fetchval(
         """
         WITH moved AS (
-            UPDATE webhooks SET cursor = greatest(cursor, $3), lease_until = now() + make_interval(secs => $6)
-             WHERE id = $1 AND lease_token = $2 RETURNING id)
-        INSERT INTO webhook_deliveries AS d (webhook_id, sequence, event_type, status, attempts,
-               last_attempt_at, last_response_code)
-        SELECT moved.id, $3, $4, 'DELIVERED', 1, now(), $5 FROM moved
-        ON CONFLICT ON CONSTRAINT webhook_deliveries_once DO UPDATE
-           SET status = 'DELIVERED', attempts = d.attempts + 1, last_attempt_at = now(),
-               last_response_code = EXCLUDED.last_response_code, last_error = NULL, next_attempt_at = NULL
-        RETURNING d.id
+            UPDATE webhooks SET cursor = greatest(cursor, $3), lease_until = now() + make_interval(secs => $7)
+             WHERE id = $1 AND lease_token = $2 RETURNING id),
+        recorded AS (
+            INSERT INTO webhook_deliveries AS d (webhook_id, sequence, event_type, status, attempts,
+                   last_attempt_at, last_response_code)
+            SELECT moved.id, x.s, x.t, 'DELIVERED', 1, now(), x.c
+              FROM moved, unnest($4::bigint[], $5::text[], $6::int[]) AS x (s, t, c)
+            ON CONFLICT ON CONSTRAINT webhook_deliveries_once DO UPDATE
+               SET status = 'DELIVERED', attempts = d.attempts + 1, last_attempt_at = now(),
+                   last_response_code = EXCLUDED.last_response_code, last_error = NULL, next_attempt_at = NULL
+            RETURNING 1)
+        SELECT EXISTS (SELECT 1 FROM moved)
         """,
         webhook_id,
         token,
-        event.sequence,
-        event.type,
-        response_code,
+        max(sequences),
+        list(sequences),
+        list(types),
+        list(codes),
         lease_seconds,
     )
-    return delivered is not None
+    return held
 
 
 async def record_attempt(

@@ -8,8 +8,9 @@ import contextlib
 import functools
 import logging
 import random
+import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import asyncpg
@@ -21,13 +22,35 @@ from domain import webhooks as policy
 from domain.events import StoredEvent
 
 from .notifications import notify
-from .webhook_transport import Transport
+from .webhook_transport import Outcome, Transport
 
 logger = logging.getLogger(__name__)
 
 POLL_SECONDS = 1.0
 BATCH = 100
+FLUSH_EVERY = 50
+FLUSH_SECONDS = 0.2
 DbError = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError)
+
+
+@dataclass
+class Delivered:
+    """Successes not yet recorded."""
+
+    sequences: list[int] = field(default_factory=list)
+    types: list[str] = field(default_factory=list)
+    codes: list[int] = field(default_factory=list)
+    since: float = field(default_factory=time.monotonic)
+
+    def add(self, event: StoredEvent, code: int) -> None:
+        if not self.sequences:
+            self.since = time.monotonic()
+        self.sequences.append(event.sequence)
+        self.types.append(event.type)
+        self.codes.append(code)
+
+    def clear(self) -> None:
+        self.sequences, self.types, self.codes = [], [], []
 
 
 class LeaseLost(Exception):
@@ -145,36 +168,46 @@ class WebhookSender:
             logger.exception("webhook %s: delivery failed; the lease will expire", webhook.id)
 
     async def _deliver_pending(self, webhook: webhook_store.Webhook, token: uuid.UUID) -> float:
-        """Deliver in order until caught up (0) or a failure (its retry delay); stop if the lease is lost."""
+        """Deliver in order until caught up (0) or a failure (its retry delay); stop if the lease is lost.
+
+        Successes are recorded (cursor and delivery rows) every FLUSH_EVERY events or FLUSH_SECONDS,
+        in one statement: a crash before that sends them again, with the same webhook-ids."""
         patterns = policy.like_patterns(webhook.event_types)
         cursor = webhook.cursor
+        done = Delivered()
         while True:
             pending, head = await webhook_store.pending_events(self.pool, cursor, patterns, limit=BATCH)
             for event, created_at in pending:
-                retry_in = await self._attempt(webhook, token, event, created_at)
-                if retry_in is not None:
-                    return retry_in
-                cursor = event.sequence
+                body = policy.event_body(event, created_at)
+                outcome = await self.transport.post(webhook.url, webhook.secret, event.sequence, body)
+                if outcome.status_code is not None and policy.success(outcome.status_code):
+                    done.add(event, outcome.status_code)
+                    if len(done.sequences) >= FLUSH_EVERY or time.monotonic() - done.since > FLUSH_SECONDS:
+                        await self._flush(webhook, token, done)
+                    cursor = event.sequence
+                    continue
+                await self._flush(webhook, token, done)
+                return await self._failed(webhook, token, event, outcome)
+            await self._flush(webhook, token, done)
             if len(pending) < BATCH:  # caught up: nothing else up to `head` matches
                 await webhook_store.advance(self.pool, webhook.id, token, head, self.policy.lease_seconds)
                 return 0.0
 
-    async def _attempt(
-        self, webhook: webhook_store.Webhook, token: uuid.UUID, event: StoredEvent, created_at: datetime
-    ) -> float | None:
-        """Send one event; None when delivered (the cursor moved past it), else seconds until a retry."""
-        body = policy.event_body(event, created_at)
-        outcome = await self.transport.post(webhook.url, webhook.secret, event.sequence, body)
-        ok = outcome.status_code is not None and policy.success(outcome.status_code)
-        error = outcome.error or (None if ok else f"HTTP {outcome.status_code}")
-        if ok:
-            assert outcome.status_code is not None
-            if not await webhook_store.record_delivered(
-                self.pool, webhook.id, token, event, outcome.status_code, self.policy.lease_seconds
-            ):
-                raise LeaseLost
-            self.delivered += 1
-            return None
+    async def _flush(self, webhook: webhook_store.Webhook, token: uuid.UUID, done: Delivered) -> None:
+        if not done.sequences:
+            return
+        if not await webhook_store.record_delivered(
+            self.pool, webhook.id, token, done.sequences, done.types, done.codes, self.policy.lease_seconds
+        ):
+            raise LeaseLost
+        self.delivered += len(done.sequences)
+        done.clear()
+
+    async def _failed(
+        self, webhook: webhook_store.Webhook, token: uuid.UUID, event: StoredEvent, outcome: Outcome
+    ) -> float:
+        """Record a failed try; the seconds until the next, or 0 once the endpoint is marked failing."""
+        error = outcome.error or f"HTTP {outcome.status_code}"
         async with self.pool.acquire() as conn, conn.transaction():
             delivery = await webhook_store.record_attempt(
                 conn, webhook.id, event, status="PENDING", response_code=outcome.status_code, error=error
@@ -183,7 +216,7 @@ class WebhookSender:
             if policy.gives_up(delivery.first_attempt_at, now, self.policy.give_up_seconds):
                 await webhook_store.schedule_retry(conn, delivery.id, status="FAILED", retry_in_seconds=None)
                 if await webhook_store.mark_failing(conn, webhook.id, token):
-                    await self._notify_failing(conn, webhook, event, error or "")
+                    await self._notify_failing(conn, webhook, event, error)
                 logger.warning(
                     "webhook %s marked failing at sequence %s: %s", webhook.id, event.sequence, error
                 )
