@@ -268,3 +268,32 @@ async def test_pruning_never_passes_an_active_webhooks_cursor(app: Harness) -> N
     await Pruner(app.pool, Horizons(outbox_days=30)).prune()
     assert await event_store.pruned_through(app.pool) <= cursor
     assert await app.pool.fetchval("SELECT count(*) FROM events WHERE sequence > $1", cursor) == 5
+
+
+async def test_pruning_while_a_replay_and_a_subscriber_run_leaves_neither_a_gap(dev_app: Harness) -> None:
+    admin = await dev_app.user(super_admin=True)
+    receiver = Receiver(mode="sleep:0.05")
+    query = "subscription($after: String) { boardChanged(pipelineId: 1, after: $after) { sequence } }"
+    old = await append(dev_app.pool, *["deal.created"] * 12, pipeline_id=1)
+    await dev_app.pool.execute("UPDATE events SET created_at = now() - interval '40 days'")
+    async with serve(receiver) as url, dev_app.ws(admin) as live:
+        created = await create(admin, url, ["deal.*"])
+        receiver.secret = created["secret"]
+        await live.subscribe(query, {"after": str(old)})
+        await admin(REPLAY, {"id": created["webhook"]["id"], "after": "0"})  # replaying 1..12, slowly
+        for _ in range(500):  # until the replay has recorded a few deliveries
+            if await dev_app.pool.fetchval("SELECT cursor FROM webhooks") >= 3:
+                break
+            await asyncio.sleep(0.02)
+        pruned = await Pruner(dev_app.pool, Horizons(outbox_days=30)).prune()
+        through = await event_store.pruned_through(dev_app.pool)
+        assert 0 < pruned["events"] == through < old  # held back by the replay's cursor
+        newer = await append(dev_app.pool, "deal.moved", "deal.updated", pipeline_id=1)
+        await eventually(lambda: len(receiver.unique_sequences()) == newer)
+        seen = [int((await live.next())["boardChanged"]["sequence"]) for _ in range(2)]
+    assert receiver.unique_sequences() == list(range(1, newer + 1))  # the replay: no gap
+    assert seen == [newer - 1, newer]  # the live subscriber: no gap
+    async with dev_app.ws(admin) as late:
+        await late.subscribe(query, {"after": str(through - 1)})
+        message = str(await late.receive())
+        assert "REPLAY_TOO_OLD" in message and f"'oldestSequence': '{through + 1}'" in message
