@@ -102,11 +102,11 @@ async def update_webhook(
 
 
 async def replay_webhook(conn: Conn, webhook_id: int, after: int) -> Webhook | None:
-    """Move the cursor and free the lease: a sender mid-delivery loses it and stops."""
+    """Move the cursor; a sender mid-delivery keeps its lease until its next write finds the cursor
+    moved, then frees it, so even then one sender at a time sends to the endpoint."""
     row = await conn.fetchrow(
         f"""
-        UPDATE webhooks SET cursor = $2, failing = false, active = true, next_attempt_at = now(),
-               lease_token = NULL, lease_pid = NULL, lease_until = NULL
+        UPDATE webhooks SET cursor = $2, failing = false, active = true, next_attempt_at = now()
          WHERE id = $1
         RETURNING {WEBHOOK_COLUMNS}
         """,  # noqa: S608
@@ -158,18 +158,20 @@ async def release(conn: Executor, webhook_id: int, token: uuid.UUID, *, retry_at
 
 
 async def advance(
-    conn: Executor, webhook_id: int, token: uuid.UUID, through: int, lease_seconds: float
+    conn: Executor, webhook_id: int, token: uuid.UUID, cursor: int, through: int, lease_seconds: float
 ) -> bool:
-    """Move the cursor past `through` and renew the lease; False when the lease is no longer ours."""
+    """Move the cursor from `cursor` past `through` and renew the lease; False when the lease is no
+    longer ours or the cursor was moved (a replay)."""
     status = await conn.execute(
         """
         UPDATE webhooks SET cursor = greatest(cursor, $3), lease_until = now() + make_interval(secs => $4)
-         WHERE id = $1 AND lease_token = $2
+         WHERE id = $1 AND lease_token = $2 AND cursor = $5
         """,
         webhook_id,
         token,
         through,
         lease_seconds,
+        cursor,
     )
     return status.endswith(" 1")
 
@@ -198,18 +200,19 @@ async def record_delivered(
     conn: Executor,
     webhook_id: int,
     token: uuid.UUID,
+    cursor: int,
     sequences: Sequence[int],
     types: Sequence[str],
     codes: Sequence[int],
     lease_seconds: float,
 ) -> bool:
-    """One round trip: move the cursor past delivered events (while the lease is ours) and record
-    them. False when the lease was lost: nothing is written."""
+    """One round trip: move the cursor from `cursor` past delivered events and record them. False
+    when the lease was lost or the cursor moved (a replay): nothing is written."""
     held: bool = await conn.fetchval(
         """
         WITH moved AS (
             UPDATE webhooks SET cursor = greatest(cursor, $3), lease_until = now() + make_interval(secs => $7)
-             WHERE id = $1 AND lease_token = $2 RETURNING id),
+             WHERE id = $1 AND lease_token = $2 AND cursor = $8 RETURNING id),
         recorded AS (
             INSERT INTO webhook_deliveries AS d (webhook_id, sequence, event_type, status, attempts,
                    last_attempt_at, last_response_code)
@@ -228,6 +231,7 @@ async def record_delivered(
         list(types),
         list(codes),
         lease_seconds,
+        cursor,
     )
     return held
 

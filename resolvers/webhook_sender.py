@@ -35,8 +35,9 @@ DbError = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError)
 
 @dataclass
 class Delivered:
-    """Successes not yet recorded."""
+    """Successes not yet recorded, and the cursor as last recorded."""
 
+    recorded: int
     sequences: list[int] = field(default_factory=list)
     types: list[str] = field(default_factory=list)
     codes: list[int] = field(default_factory=list)
@@ -162,8 +163,9 @@ class WebhookSender:
         try:
             retry_in = await self._deliver_pending(webhook, token)
             await webhook_store.release(self.pool, webhook.id, token, retry_at_seconds=retry_in)
-        except LeaseLost:
-            logger.info("webhook %s: lease lost; another sender goes on", webhook.id)
+        except LeaseLost:  # replayed (free the lease for the new cursor) or taken over (a no-op)
+            logger.info("webhook %s: replayed or taken over; stopping here", webhook.id)
+            await webhook_store.release(self.pool, webhook.id, token)
         except Exception:
             logger.exception("webhook %s: delivery failed; the lease will expire", webhook.id)
 
@@ -174,7 +176,7 @@ class WebhookSender:
         in one statement: a crash before that sends them again, with the same webhook-ids."""
         patterns = policy.like_patterns(webhook.event_types)
         cursor = webhook.cursor
-        done = Delivered()
+        done = Delivered(recorded=cursor)
         while True:
             pending, head = await webhook_store.pending_events(self.pool, cursor, patterns, limit=BATCH)
             for event, created_at in pending:
@@ -190,17 +192,28 @@ class WebhookSender:
                 return await self._failed(webhook, token, event, outcome)
             await self._flush(webhook, token, done)
             if len(pending) < BATCH:  # caught up: nothing else up to `head` matches
-                await webhook_store.advance(self.pool, webhook.id, token, head, self.policy.lease_seconds)
+                if not await webhook_store.advance(
+                    self.pool, webhook.id, token, done.recorded, head, self.policy.lease_seconds
+                ):
+                    raise LeaseLost
                 return 0.0
 
     async def _flush(self, webhook: webhook_store.Webhook, token: uuid.UUID, done: Delivered) -> None:
         if not done.sequences:
             return
         if not await webhook_store.record_delivered(
-            self.pool, webhook.id, token, done.sequences, done.types, done.codes, self.policy.lease_seconds
+            self.pool,
+            webhook.id,
+            token,
+            done.recorded,
+            done.sequences,
+            done.types,
+            done.codes,
+            self.policy.lease_seconds,
         ):
             raise LeaseLost
         self.delivered += len(done.sequences)
+        done.recorded = done.sequences[-1]
         done.clear()
 
     async def _failed(
