@@ -297,3 +297,26 @@ async def test_pruning_while_a_replay_and_a_subscriber_run_leaves_neither_a_gap(
         await late.subscribe(query, {"after": str(through - 1)})
         message = str(await late.receive())
         assert "REPLAY_TOO_OLD" in message and f"'oldestSequence': '{through + 1}'" in message
+
+
+async def test_update_changes_url_and_types_and_refuses_bad_input(app: Harness) -> None:
+    admin = await app.user(super_admin=True)
+    hook_id = (await create(admin, "https://hooks.example.com/in", ["deal.*"]))["webhook"]["id"]
+    change = {
+        "id": hook_id,
+        "url": "https://other.example.com/in",
+        "eventTypes": ["quote.*"],
+        "active": False,
+    }
+    updated = (await admin(UPDATE, {"input": change}))["updateWebhook"]
+    assert updated["userErrors"] == []
+    assert updated["webhook"] == {
+        "id": hook_id, "url": "https://other.example.com/in", "active": False, "failing": False, "eventTypes": ["quote.*"]
+    }  # fmt: skip
+    bad = (await admin(UPDATE, {"input": {"id": hook_id, "url": "http://other.example.com/in"}}))[
+        "updateWebhook"
+    ]
+    assert [(e["code"], e["field"]) for e in bad["userErrors"]] == [("INVALID", ["url"])]
+    missing = (await admin(UPDATE, {"input": {"id": "999999", "active": True}}))["updateWebhook"]
+    assert [(e["code"], e["field"]) for e in missing["userErrors"]] == [("NOT_FOUND", ["id"])]
+    assert await app.pool.fetchval("SELECT url FROM webhooks") == "https://other.example.com/in"
