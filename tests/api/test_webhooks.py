@@ -320,3 +320,24 @@ async def test_update_changes_url_and_types_and_refuses_bad_input(app: Harness) 
     missing = (await admin(UPDATE, {"input": {"id": "999999", "active": True}}))["updateWebhook"]
     assert [(e["code"], e["field"]) for e in missing["userErrors"]] == [("NOT_FOUND", ["id"])]
     assert await app.pool.fetchval("SELECT url FROM webhooks") == "https://other.example.com/in"
+
+
+async def test_production_never_sends_to_a_host_that_resolves_to_loopback(app: Harness) -> None:
+    admin = await app.user(super_admin=True)
+    created = await create(admin, "https://localhost/in", ["deal.*"])  # a name: checked when sending
+    assert created["userErrors"] == []
+    last = await append(app.pool, "deal.created")
+    query = "{ webhooks { deliveries { edges { node { sequence status attempts lastResponseCode lastError } } } } }"
+    for _ in range(250):
+        edges = (await admin(query))["webhooks"][0]["deliveries"]["edges"]
+        if edges:
+            break
+        await asyncio.sleep(0.02)
+    node = edges[0]["node"]
+    assert (node["sequence"], node["status"], node["attempts"], node["lastResponseCode"]) == (
+        str(last),
+        "PENDING",
+        1,
+        None,
+    )
+    assert node["lastError"].startswith("refused: localhost resolves to")
