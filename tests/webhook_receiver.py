@@ -58,7 +58,9 @@ class Receiver:
             await asyncio.sleep(float(mode.split(":")[1]))
         if mode == "500":
             return PlainTextResponse("failing on purpose", status_code=500)
-        entry = {"webhook_id": request.headers["webhook-id"], "body": payload}
+        if mode == "307":
+            return PlainTextResponse("moved", status_code=307, headers={"location": "/hook?redirected=1"})
+        entry = {"webhook_id": request.headers["webhook-id"], "body": payload, "query": request.url.query}
         self.received.append(entry)
         self._log(entry)
         return PlainTextResponse("ok")

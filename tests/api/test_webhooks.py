@@ -341,3 +341,15 @@ async def test_production_never_sends_to_a_host_that_resolves_to_loopback(app: H
         None,
     )
     assert node["lastError"].startswith("refused: localhost resolves to")
+
+
+async def test_redirects_are_not_followed_but_count_as_failures(dev_app: Harness) -> None:
+    admin = await dev_app.user(super_admin=True)
+    receiver = Receiver(plan=["307"])  # a 307 would repeat the POST, signed, at the Location
+    async with serve(receiver) as url:
+        receiver.secret = (await create(admin, url, ["deal.*"]))["secret"]
+        last = await append(dev_app.pool, "deal.created")
+        await eventually(lambda: len(receiver.received) == 1)
+    assert receiver.received[0]["query"] == ""  # the retry went to the URL, not to the Location
+    node = (await admin(DELIVERIES))["webhooks"][0]["deliveries"]["edges"][0]["node"]
+    assert (node["sequence"], node["status"], node["attempts"]) == (str(last), "DELIVERED", 2)
