@@ -8,6 +8,7 @@ import asyncpg
 
 from domain.events import NewEvent, StoredEvent
 
+from .errors import DbError
 from .pool import Conn, Executor
 
 # Sent inside the appending transaction, so PostgreSQL delivers it only on commit.
@@ -86,3 +87,24 @@ async def read_after(
         until,
     )
     return [event_from_row(r) for r in rows]
+
+
+class ReplayTooOld(DbError):
+    """A replay from before the oldest event the outbox still keeps: answered, never a silent gap."""
+
+    def __init__(self, oldest: int) -> None:
+        super().__init__(f"Events up to {oldest - 1} are pruned: replay from {oldest - 1} or later.")
+        self.oldest = oldest
+        self.extensions = {"code": "REPLAY_TOO_OLD", "oldestSequence": str(oldest)}
+
+
+async def pruned_through(conn: Executor) -> int:
+    """The last pruned sequence: a replay must start at it or later."""
+    value: int = await conn.fetchval("SELECT through FROM outbox_pruned")
+    return value
+
+
+async def check_replayable(conn: Executor, after: int) -> None:
+    through = await pruned_through(conn)
+    if after < through:
+        raise ReplayTooOld(through + 1)

@@ -27,6 +27,8 @@ from resolvers.auth import authenticate
 from resolvers.context import Context, Services
 from resolvers.imports import ImportRunner
 from resolvers.mailer import Mailer
+from resolvers.retention import Horizons, Pruner
+from resolvers.webhook_sender import SenderPolicy, WebhookSender
 from schema import build_schema
 from schema.fanout import SharedFrameTransportWSHandler
 from subscriptions.backends import backend_for, is_shared
@@ -182,7 +184,29 @@ async def running_services(settings: Settings, dsn: str) -> AsyncIterator[Servic
         imports = ImportRunner(services)
         await imports.start()
         stack.push_async_callback(imports.stop)
+        await start_background(stack, pool, settings)
         yield services
+
+
+async def start_background(stack: contextlib.AsyncExitStack, pool: asyncpg.Pool, settings: Settings) -> None:
+    """The webhook sender and the pruner, in every process; they share work through the database."""
+    sender_policy = SenderPolicy(
+        retry_base_seconds=settings.webhook_retry_base_seconds,
+        give_up_seconds=settings.webhook_give_up_hours * 3600,
+        total_seconds=settings.webhook_timeout_seconds,
+    )
+    sender = WebhookSender(pool, dev=settings.dev, sender_policy=sender_policy)
+    await sender.start()
+    stack.push_async_callback(sender.stop)
+    horizons = Horizons(
+        outbox_days=settings.outbox_horizon_days,
+        notification_days=settings.notification_horizon_days,
+        email_days=settings.email_horizon_days,
+        interval_seconds=settings.prune_interval_seconds,
+    )
+    pruner = Pruner(pool, horizons)
+    await pruner.start()
+    stack.push_async_callback(pruner.stop)
 
 
 @contextlib.contextmanager

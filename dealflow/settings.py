@@ -24,6 +24,13 @@ class Settings:
     request_timeout_seconds: float = 30.0
     pool_max_size: int = 20
     smtp_url: str | None = None
+    outbox_horizon_days: float = 30.0
+    notification_horizon_days: float = 90.0
+    email_horizon_days: float = 30.0
+    prune_interval_seconds: float = 300.0
+    webhook_retry_base_seconds: float = 5.0
+    webhook_give_up_hours: float = 72.0
+    webhook_timeout_seconds: float = 15.0
 
     @property
     def dev(self) -> bool:
@@ -44,4 +51,11 @@ class Settings:
             request_timeout_seconds=float(env.get("REQUEST_TIMEOUT_SECONDS") or 30),
             pool_max_size=int(env.get("DATABASE_POOL_SIZE") or 20),
             smtp_url=env.get("SMTP_URL") or None,
+            outbox_horizon_days=float(env.get("OUTBOX_HORIZON_DAYS") or 30),
+            notification_horizon_days=float(env.get("NOTIFICATION_HORIZON_DAYS") or 90),
+            email_horizon_days=float(env.get("EMAIL_HORIZON_DAYS") or 30),
+            prune_interval_seconds=float(env.get("PRUNE_INTERVAL_SECONDS") or 300),
+            webhook_retry_base_seconds=float(env.get("WEBHOOK_RETRY_BASE_SECONDS") or 5),
+            webhook_give_up_hours=float(env.get("WEBHOOK_GIVE_UP_HOURS") or 72),
+            webhook_timeout_seconds=float(env.get("WEBHOOK_TIMEOUT_SECONDS") or 15),
         )

@@ -12,6 +12,7 @@ from .properties import PropertyMutations
 from .quotes import QuoteMutations
 from .record_mutations import RecordMutations
 from .users import UserMutations
+from .webhooks import WebhookMutations
 from .workflows import WorkflowMutations
 
 Mutation = merge_types(
@@ -28,5 +29,6 @@ Mutation = merge_types(
         QuoteMutations,
         ImportMutations,
         PropertyMutations,
+        WebhookMutations,
     ),
 )

@@ -11,6 +11,7 @@ from .properties import PropertyQueries
 from .quotes import QuoteQueries
 from .record_queries import RecordQueries
 from .users import UserQueries
+from .webhooks import WebhookQueries
 from .workflows import WorkflowQueries
 
 Query = merge_types(
@@ -26,5 +27,6 @@ Query = merge_types(
         QuoteQueries,
         ImportQueries,
         PropertyQueries,
+        WebhookQueries,
     ),
 )

@@ -17,9 +17,12 @@ Match = Callable[[StoredEvent], bool]
 
 
 async def _replay(pool: asyncpg.Pool, after: int, until: int | None = None) -> AsyncIterator[StoredEvent]:
+    """Events after `after` from the table; raise ReplayTooOld rather than skip pruned ones."""
     last = after
     while True:
         batch = await event_store.read_after(pool, last, limit=REPLAY_BATCH, until=until)
+        if not batch or batch[0].sequence != last + 1:
+            await event_store.check_replayable(pool, last)  # sequences are gap-free: a gap was pruned
         for event in batch:
             last = event.sequence
             yield event

@@ -90,7 +90,7 @@ class Cluster:
     folder: Path
     servers: list[Server] = field(default_factory=list)
 
-    async def start(self, name: str, broadcast_url: str) -> Server:
+    async def start(self, name: str, broadcast_url: str, extra_env: dict[str, str] | None = None) -> Server:
         port = free_port()
         log = self.folder / f"{name}.log"
         env = {
@@ -102,6 +102,7 @@ class Cluster:
             "DEALFLOW_ENV": "production",
             "ALLOWED_ORIGINS": ORIGIN,
             "DATABASE_POOL_SIZE": "6",
+            **(extra_env or {}),
         }
         process = spawn([sys.executable, "-m", "dealflow.cli", "serve"], env=env, log=log)
         server = Server(name, port, process, log)

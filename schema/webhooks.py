@@ -1,0 +1,171 @@
+"""Webhook and WebhookDelivery types, the webhooks query, and create/update/replay mutations."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+
+from db import events as event_store
+from db import webhooks as webhook_store
+from domain.codes import RuleCode
+from resolvers import webhooks as use_cases
+from resolvers.result import Refused
+
+from .errors import UserError, user_errors, value_or_none
+from .info import Info
+from .pagination import Connection, connection, decode_cursor, page_size
+from .permissions import IsSuperAdmin
+
+
+@strawberry.type
+class WebhookDelivery:
+    id: strawberry.ID
+    sequence: str
+    event_type: str
+    status: str = strawberry.field(description="PENDING (retrying), DELIVERED or FAILED (gave up).")
+    attempts: int
+    last_response_code: int | None
+    last_attempt_at: datetime | None
+    next_attempt_at: datetime | None
+    last_error: str | None
+
+    @classmethod
+    def from_domain(cls, d: webhook_store.Delivery) -> WebhookDelivery:
+        return cls(
+            id=strawberry.ID(str(d.id)),
+            sequence=str(d.sequence),
+            event_type=d.event_type,
+            status=d.status,
+            attempts=d.attempts,
+            last_response_code=d.last_response_code,
+            last_attempt_at=d.last_attempt_at,
+            next_attempt_at=d.next_attempt_at,
+            last_error=d.last_error,
+        )
+
+
+@strawberry.type
+class Webhook:
+    id: strawberry.ID
+    url: str
+    event_types: list[str]
+    active: bool
+    failing: bool
+    cursor: str = strawberry.field(description="Every matching event up to this sequence is delivered.")
+    created_at: datetime
+
+    @strawberry.field
+    async def deliveries(
+        self, info: Info, first: int | None = 50, after: str | None = None
+    ) -> Connection[WebhookDelivery]:
+        pool = info.context.pool
+        size = page_size(first)
+        cursor = decode_cursor(after)
+        webhook_id = int(self.id)
+        rows = await webhook_store.list_deliveries(
+            pool, webhook_id, before_sequence=int(cursor[0]) if cursor else None, limit=size + 1
+        )
+
+        async def count() -> int:
+            return await webhook_store.count_deliveries(pool, webhook_id)
+
+        return connection(rows, size, WebhookDelivery.from_domain, lambda d: [d.sequence], count)
+
+    @classmethod
+    def from_domain(cls, w: webhook_store.Webhook) -> Webhook:
+        return cls(
+            id=strawberry.ID(str(w.id)),
+            url=w.url,
+            event_types=list(w.event_types),
+            active=w.active,
+            failing=w.failing,
+            cursor=str(w.cursor),
+            created_at=w.created_at,
+        )
+
+
+@strawberry.input
+class CreateWebhookInput:
+    url: str
+    event_types: list[str]
+
+
+@strawberry.type
+class CreateWebhookPayload:
+    webhook: Webhook | None
+    secret: str | None = strawberry.field(description="The signing secret (whsec_…), shown only here.")
+    user_errors: list[UserError]
+
+
+@strawberry.input
+class UpdateWebhookInput:
+    id: strawberry.ID
+    url: str | None = None
+    event_types: list[str] | None = None
+    active: bool | None = None
+
+
+@strawberry.type
+class UpdateWebhookPayload:
+    webhook: Webhook | None
+    user_errors: list[UserError]
+
+
+@strawberry.input
+class ReplayWebhookInput:
+    id: strawberry.ID
+    after: str
+
+
+@strawberry.type
+class ReplayWebhookPayload:
+    webhook: Webhook | None
+    user_errors: list[UserError]
+    oldest_sequence: str | None = strawberry.field(
+        default=None, description="With REPLAY_TOO_OLD: the oldest sequence the outbox still keeps."
+    )
+
+
+@strawberry.type
+class WebhookQueries:
+    @strawberry.field(permission_classes=[IsSuperAdmin])
+    async def webhooks(self, info: Info) -> list[Webhook]:
+        return [Webhook.from_domain(w) for w in await webhook_store.list_webhooks(info.context.pool)]
+
+
+@strawberry.type
+class WebhookMutations:
+    @strawberry.mutation
+    async def create_webhook(self, info: Info, input: CreateWebhookInput) -> CreateWebhookPayload:
+        result = await use_cases.create_webhook(info.context, input.url, input.event_types)
+        return CreateWebhookPayload(
+            webhook=value_or_none(result, lambda c: Webhook.from_domain(c.webhook)),
+            secret=value_or_none(result, lambda c: c.secret),
+            user_errors=user_errors(result),
+        )
+
+    @strawberry.mutation
+    async def update_webhook(self, info: Info, input: UpdateWebhookInput) -> UpdateWebhookPayload:
+        result = await use_cases.update_webhook(
+            info.context, int(input.id), url=input.url, event_types=input.event_types, active=input.active
+        )
+        return UpdateWebhookPayload(
+            webhook=value_or_none(result, Webhook.from_domain), user_errors=user_errors(result)
+        )
+
+    @strawberry.mutation(description="Resend every matching event after a sequence, in order.")
+    async def replay_webhook(self, info: Info, input: ReplayWebhookInput) -> ReplayWebhookPayload:
+        try:
+            after = int(input.after)
+        except ValueError:
+            after = -1
+        result = await use_cases.replay_webhook(info.context, int(input.id), after)
+        oldest = None
+        if isinstance(result, Refused) and result.problems[0].code is RuleCode.REPLAY_TOO_OLD:
+            oldest = str(await event_store.pruned_through(info.context.pool) + 1)
+        return ReplayWebhookPayload(
+            webhook=value_or_none(result, Webhook.from_domain),
+            user_errors=user_errors(result),
+            oldest_sequence=oldest,
+        )
