@@ -24,6 +24,7 @@ class Settings:
     request_timeout_seconds: float = 30.0
     pool_max_size: int = 20
     smtp_url: str | None = None
+    app_url: str | None = None  # the front-end's base URL: links such as Quote.approvalUrl point there
 
     @property
     def dev(self) -> bool:
@@ -44,4 +45,5 @@ class Settings:
             request_timeout_seconds=float(env.get("REQUEST_TIMEOUT_SECONDS") or 30),
             pool_max_size=int(env.get("DATABASE_POOL_SIZE") or 20),
             smtp_url=env.get("SMTP_URL") or None,
+            app_url=(env.get("APP_URL") or "").rstrip("/") or None,
         )
