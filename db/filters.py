@@ -16,9 +16,10 @@ from domain.filters import (
     Operator,
     Sort,
 )
+from domain.quote_lists import LIST_CATALOG as QUOTE_CATALOG
 
 # Column names reach SQL text only from this whitelist; user text only ever travels as a parameter.
-COLUMNS = frozenset(p.column for catalog in CATALOGS.values() for p in catalog.values())
+COLUMNS = frozenset(p.column for catalog in (*CATALOGS.values(), QUOTE_CATALOG) for p in catalog.values())
 SQL_TYPES = {
     Kind.TEXT: "text",
     Kind.NUMBER: "numeric",

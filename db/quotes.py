@@ -19,19 +19,26 @@ from .records import awaiting_approver_sql
 
 QUOTE_COLUMNS = (
     "q.id, q.deal_id, q.title, q.status, q.currency, q.terms, q.expires_at, q.created_by, q.approver_id,"
-    " q.change_notes, q.public_token, q.published_at, q.properties, q.created_at, q.updated_at, q.version"
+    " q.change_notes, q.public_token, q.published_at, q.properties, q.created_at, q.updated_at, q.version,"
+    " q.signed_at, q.signer_name, q.signer_email"
 )
 LINE_ITEMS = """coalesce((SELECT jsonb_agg(jsonb_build_array(li.name, li.quantity, li.unit_price::text,
     li.discount_percent::text) ORDER BY li.position) FROM quote_line_items li WHERE li.quote_id = q.id),
     '[]') AS line_items"""
 UPDATABLE = frozenset(
     {"title", "currency", "terms", "expires_at", "total", "status", "approver_id", "change_notes",
-     "published_at", "properties"}
+     "published_at", "properties", "signed_at", "signer_name", "signer_email"}
 )  # fmt: skip
-# A quote is visible with its deal, to the approver while it awaits them, and with a deal awaiting
-# that approver (DESIGN 2). $2: visible owner ids (NULL: all); $3: the viewer.
-VISIBLE = f"""r.deleted_at IS NULL AND ($2::bigint[] IS NULL OR r.owner_id = ANY($2)
-    OR (q.status = 'PENDING_APPROVAL' AND q.approver_id = $3) OR {awaiting_approver_sql(3)})"""
+
+
+def visible_sql(owners: int, viewer: int) -> str:
+    """A quote (q, its deal r) is visible with its deal, to the approver while it awaits them, and with
+    a deal awaiting that approver (DESIGN 2). $owners: visible owner ids (NULL: all); $viewer: the viewer."""
+    return f"""r.deleted_at IS NULL AND (${owners}::bigint[] IS NULL OR r.owner_id = ANY(${owners})
+    OR (q.status = 'PENDING_APPROVAL' AND q.approver_id = ${viewer}) OR {awaiting_approver_sql(viewer)})"""
+
+
+VISIBLE = visible_sql(2, 3)
 
 
 def _items(value: Any) -> tuple[LineItem, ...]:
@@ -61,6 +68,9 @@ def quote_from_row(row: asyncpg.Record, items: Sequence[LineItem] | None = None)
         created_at=row["created_at"],
         updated_at=row["updated_at"],
         version=row["version"],
+        signed_at=row["signed_at"],
+        signer_name=row["signer_name"],
+        signer_email=row["signer_email"],
     )
 
 
@@ -198,22 +208,60 @@ async def get_quotes(
     return [quote_from_row(r) for r in rows]
 
 
-async def list_deal_quotes(conn: Executor, deal_ids: Sequence[int]) -> list[Quote]:
+async def list_deal_quotes(
+    conn: Executor, deal_ids: Sequence[int], owners: frozenset[int] | None, viewer_id: int
+) -> list[Quote]:
     rows = await conn.fetch(
         f"""
-        SELECT {QUOTE_COLUMNS}, {LINE_ITEMS} FROM quotes q
-         WHERE q.deal_id = ANY($1) ORDER BY q.deal_id, q.id
+        SELECT {QUOTE_COLUMNS}, {LINE_ITEMS} FROM quotes q JOIN deals r ON r.id = q.deal_id
+         WHERE q.deal_id = ANY($1) AND {VISIBLE} ORDER BY q.deal_id, q.id
         """,  # noqa: S608 (columns from constants)
         list(deal_ids),
+        None if owners is None else list(owners),
+        viewer_id,
     )
     return [quote_from_row(r) for r in rows]
 
 
-async def get_published_quote(conn: Executor, public_token: str) -> Quote | None:
+async def list_quotes(
+    conn: Executor, *, where: str, args: Sequence[Any], order: str, limit: int
+) -> list[Quote]:
+    """`where` (over q and its deal r) and `order` come from db.filters and `visible_sql` only."""
+    rows = await conn.fetch(
+        f"""
+        SELECT {QUOTE_COLUMNS}, {LINE_ITEMS} FROM quotes q JOIN deals r ON r.id = q.deal_id
+         WHERE {where} ORDER BY {order} LIMIT {int(limit)}
+        """,  # noqa: S608 (built from whitelisted columns)
+        *args,
+    )
+    return [quote_from_row(r) for r in rows]
+
+
+async def count_quotes(conn: Executor, *, where: str, args: Sequence[Any]) -> int:
+    value: int = await conn.fetchval(
+        f"SELECT count(*) FROM quotes q JOIN deals r ON r.id = q.deal_id WHERE {where}",  # noqa: S608
+        *args,
+    )
+    return value
+
+
+async def get_shared_quote(conn: Executor, public_token: str) -> Quote | None:
     row = await conn.fetchrow(
         f"""
         SELECT {QUOTE_COLUMNS}, {LINE_ITEMS} FROM quotes q JOIN deals r ON r.id = q.deal_id
-         WHERE q.public_token = $1 AND q.status = 'PUBLISHED' AND r.deleted_at IS NULL
+         WHERE q.public_token = $1 AND q.status IN ('PUBLISHED', 'SIGNED') AND r.deleted_at IS NULL
+        """,  # noqa: S608 (columns from constants)
+        public_token,
+    )
+    return None if row is None else quote_from_row(row)
+
+
+async def lock_quote_by_token(conn: Conn, public_token: str) -> Quote | None:
+    row = await conn.fetchrow(
+        f"""
+        SELECT {QUOTE_COLUMNS}, {LINE_ITEMS} FROM quotes q JOIN deals r ON r.id = q.deal_id
+         WHERE q.public_token = $1 AND r.deleted_at IS NULL
+           FOR UPDATE OF q
         """,  # noqa: S608 (columns from constants)
         public_token,
     )

@@ -36,7 +36,7 @@ from subscriptions.bus import EventBus
 from subscriptions.relay import Relay
 
 from .embedded_pg import database_url
-from .quote_page import quote_page
+from .quote_page import quote_page, sign_quote_page
 from .settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -180,7 +180,9 @@ async def running_services(settings: Settings, dsn: str) -> AsyncIterator[Servic
         mailer = Mailer(pool, settings.smtp_url)
         await mailer.start()
         stack.push_async_callback(mailer.stop)
-        services = Services(pool=pool, bus=bus, relay=relay, mailer=mailer, dev=settings.dev)
+        services = Services(
+            pool=pool, bus=bus, relay=relay, mailer=mailer, dev=settings.dev, app_url=settings.app_url
+        )
         imports = ImportRunner(services)
         await imports.start()
         stack.push_async_callback(imports.stop)
@@ -242,6 +244,7 @@ def create_app(settings: Settings | None = None, dsn: str | None = None) -> Star
             WebSocketRoute("/graphql", graphql),
             Route("/healthz", healthz),
             Route("/quotes/{token}", quote_page, methods=["GET"]),
+            Route("/quotes/{token}/sign", sign_quote_page, methods=["POST"]),
         ],
         lifespan=lifespan,
     )

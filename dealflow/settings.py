@@ -31,6 +31,7 @@ class Settings:
     webhook_retry_base_seconds: float = 5.0
     webhook_give_up_hours: float = 72.0
     webhook_timeout_seconds: float = 15.0
+    app_url: str | None = None  # the front-end's base URL: links such as Quote.approvalUrl point there
 
     @property
     def dev(self) -> bool:
@@ -58,4 +59,5 @@ class Settings:
             webhook_retry_base_seconds=float(env.get("WEBHOOK_RETRY_BASE_SECONDS") or 5),
             webhook_give_up_hours=float(env.get("WEBHOOK_GIVE_UP_HOURS") or 72),
             webhook_timeout_seconds=float(env.get("WEBHOOK_TIMEOUT_SECONDS") or 15),
+            app_url=(env.get("APP_URL") or "").rstrip("/") or None,
         )

@@ -27,6 +27,7 @@ class QuoteStatus(StrEnum):
     APPROVED = "APPROVED"
     PUBLISHED = "PUBLISHED"
     RECALLED = "RECALLED"
+    SIGNED = "SIGNED"
 
 
 class QuoteAction(StrEnum):
@@ -35,6 +36,7 @@ class QuoteAction(StrEnum):
     APPROVE = "APPROVE"
     REQUEST_CHANGES = "REQUEST_CHANGES"
     RECALL = "RECALL"
+    SIGN = "SIGN"
 
 
 EDITABLE = frozenset({QuoteStatus.DRAFT, QuoteStatus.CHANGES_REQUESTED, QuoteStatus.RECALLED})
@@ -75,6 +77,9 @@ class Quote:
     created_at: datetime | None = None
     updated_at: datetime | None = None
     version: int = 1
+    signed_at: datetime | None = None
+    signer_name: str | None = None
+    signer_email: str | None = None
 
     @property
     def totals(self) -> Totals:
@@ -154,8 +159,10 @@ def decide(
     An edit in DRAFT or CHANGES_REQUESTED keeps the status; a recalled quote edited becomes a
     draft again. Publishing goes through PENDING_APPROVAL when approval is required. Only the
     quote's approver approves (APPROVED, then PUBLISHED) or requests changes, with notes.
-    A published quote is read-only until recalled.
+    A published quote is read-only until recalled; the prospect signs it once (SIGNED is final).
     """
+    if action is QuoteAction.SIGN:
+        return _sign(status)
     if action is QuoteAction.EDIT:
         if status not in EDITABLE:
             return Refusal(RuleCode.QUOTE_NOT_EDITABLE, _read_only(status))
@@ -179,6 +186,19 @@ def decide(
     if not (notes or "").strip():
         return Refusal(RuleCode.QUOTE_NOTES_REQUIRED, "A request for changes needs notes.", field="notes")
     return (QuoteStatus.CHANGES_REQUESTED,)
+
+
+def _sign(status: QuoteStatus) -> tuple[QuoteStatus, ...] | Refusal:
+    """DESIGN 6: only a published quote is signed, once; a recalled one says so."""
+    if status is QuoteStatus.SIGNED:
+        return Refusal(RuleCode.QUOTE_ALREADY_SIGNED, "This quote is already signed.")
+    if status is QuoteStatus.RECALLED:
+        return Refusal(
+            RuleCode.QUOTE_RECALLED, "This quote was recalled by the seller.", "Ask them for a new one."
+        )
+    if status is not QuoteStatus.PUBLISHED:
+        return Refusal(RuleCode.QUOTE_WRONG_STATUS, "This quote is not published, so it cannot be signed.")
+    return (QuoteStatus.SIGNED,)
 
 
 def settings_problem(required: bool, approver_active: bool | None) -> Refusal | None:
@@ -250,6 +270,7 @@ def to_snapshot(quote: Quote) -> dict[str, Any]:
         "change_notes": quote.change_notes, "published_at": _iso(quote.published_at),
         "properties": quote.properties, "created_at": _iso(quote.created_at),
         "updated_at": _iso(quote.updated_at), "version": quote.version,
+        "signed_at": _iso(quote.signed_at), "signer_name": quote.signer_name, "signer_email": quote.signer_email,
     }  # fmt: skip
 
 
@@ -261,6 +282,7 @@ def from_snapshot(s: dict[str, Any]) -> Quote:
         approver_id=s["approver_id"], change_notes=s["change_notes"], public_token="",
         published_at=_time(s["published_at"]), properties=s.get("properties") or {},
         created_at=_time(s["created_at"]), updated_at=_time(s["updated_at"]), version=s["version"],
+        signed_at=_time(s.get("signed_at")), signer_name=s.get("signer_name"), signer_email=s.get("signer_email"),
     )  # fmt: skip
 
 
@@ -279,4 +301,6 @@ def _label(status: QuoteStatus) -> str:
 def _read_only(status: QuoteStatus) -> str:
     if status is QuoteStatus.PUBLISHED:
         return "A published quote is read-only: recall it to change it."
+    if status is QuoteStatus.SIGNED:
+        return "A signed quote is final: it cannot be edited."
     return f"A {_label(status)} quote cannot be edited."

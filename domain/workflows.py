@@ -10,7 +10,7 @@ from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from types import MappingProxyType
 
-from .filters import NUMBER_PATTERN, Condition, FilterGroups, Kind, Operator, Property
+from .filters import MAX_ID, NUMBER_PATTERN, Condition, FilterGroups, Kind, Operator, Property
 
 
 class TriggerEvent(StrEnum):
@@ -27,7 +27,10 @@ class ActionType(StrEnum):
 
 NUMBER = re.compile(NUMBER_PATTERN)
 WORKFLOW_OBJECT_TYPES = ("CONTACT", "COMPANY", "DEAL", "TICKET", "QUOTE")
-QUOTE_STATUSES = ("DRAFT", "PENDING_APPROVAL", "CHANGES_REQUESTED", "APPROVED", "PUBLISHED", "RECALLED")
+QUOTE_STATUSES = (
+    "DRAFT", "PENDING_APPROVAL", "CHANGES_REQUESTED", "APPROVED", "PUBLISHED", "RECALLED", "SIGNED",
+)  # fmt: skip
+QUOTE_DEAL_STAGE = "deal.stageId"  # a quote workflow's action moving the quote's deal (seed 001)
 # Quotes are not CRM records: their workflows filter on this catalog (quote automations, seed 001).
 QUOTE_CATALOG: Mapping[str, Property] = MappingProxyType(
     {
@@ -108,14 +111,20 @@ class Run:
 def action_problem(action: Action, object_type: str = "CONTACT") -> str | None:
     """What makes an action unusable, or None (DESIGN 8: set property, rotate, task, notify).
 
-    Quote workflows (seed 001) create tasks, notify and set quote properties: a quote has no owner
-    to rotate, and its standard properties change only through the quote's own use cases.
+    Quote workflows (seed 001) create tasks, notify, set quote properties and move the quote's deal
+    to a stage (`deal.stageId`, through the deal's approval gate): a quote has no owner to rotate,
+    and its standard properties change only through the quote's own use cases.
     """
     if object_type == "QUOTE":
         if action.type is ActionType.ROTATE_OWNER:
             return "ROTATE_OWNER does not apply to quotes: a quote has no owner"
+        if action.type is ActionType.SET_PROPERTY and action.property == QUOTE_DEAL_STAGE:
+            stage = action.value or ""
+            if not (stage.isascii() and stage.isdigit() and len(stage) <= 19 and int(stage) <= MAX_ID):
+                return f"{QUOTE_DEAL_STAGE} needs a stage id as its value"
+            return None
         if action.type is ActionType.SET_PROPERTY and not (action.property or "").startswith("properties."):
-            return "a quote workflow sets only quote properties written 'properties.<name>'"
+            return f"a quote workflow sets only quote properties written 'properties.<name>', or {QUOTE_DEAL_STAGE}"
     if action.type is ActionType.SET_PROPERTY and not action.property:
         return "SET_PROPERTY needs a property"
     if action.type is ActionType.ROTATE_OWNER:

@@ -27,6 +27,7 @@ class Services:
     relay: Relay
     mailer: Mailer
     dev: bool = False
+    app_url: str | None = None  # the front-end's base URL (APP_URL), for links such as Quote.approvalUrl
 
 
 @dataclass

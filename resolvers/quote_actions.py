@@ -1,4 +1,4 @@
-"""What workflow actions do to a quote: a task on its deal, a notification, a quote property."""
+"""What workflow actions do to a quote: a task on its deal, a notification, a quote property, a deal move."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from dataclasses import replace
 from db import emails as email_store
 from db import engagements as engagement_store
 from db import quotes as quote_store
+from db import records as record_store
 from db.engagements import EngagementType
 from db.pool import Conn
 from domain import quotes as rules
@@ -14,8 +15,9 @@ from domain.codes import RuleCode
 from domain.events import NewEvent
 from domain.quotes import Quote
 from domain.records import ChangeSource, ObjectType, Record
-from domain.workflows import Action, ActionType
+from domain.workflows import QUOTE_DEAL_STAGE, Action, ActionType
 
+from . import writes
 from .context import Context
 from .engagements import MAX_ENGAGEMENTS_PER_RECORD, split_at_cap
 from .notifications import notify
@@ -37,6 +39,9 @@ async def act_on_quote(
                               deal_id=deal.id, quote_id=quote.id)  # fmt: skip
         await email_store.insert_emails(conn, users, subject=message, body=message)
         return f"notified {users}", quote, events
+    if action.type is ActionType.SET_PROPERTY and action.property == QUOTE_DEAL_STAGE:
+        done, events = await _move_deal(ctx, conn, deal, action.value)
+        return done, quote, events
     if action.type is ActionType.SET_PROPERTY:
         after = await _set_property(ctx, conn, quote, action)
         return f"{action.property} set to {action.value}", after, []
@@ -70,3 +75,18 @@ async def _set_property(ctx: Context, conn: Conn, quote: Quote, action: Action) 
         source=ChangeSource.WORKFLOW, changed_by=ctx.me.id,
     )  # fmt: skip
     return replace(after, status=quote.status)
+
+
+async def _move_deal(ctx: Context, conn: Conn, deal: Record, value: str | None) -> tuple[str, list[NewEvent]]:
+    """Seed 001: "update the deal stage when a quote is signed", through the deal's one move path, so
+    the approval gate applies; a refused move raises, and is logged as this action's failure."""
+    if not (value or "").isdigit():
+        raise Refusal(Refused.one(RuleCode.INVALID, f"{QUOTE_DEAL_STAGE} needs a stage id, not {value!r}"))
+    stage = int(value or 0)
+    locked = await record_store.lock_record(conn, ObjectType.DEAL, deal.id, None)
+    if locked.get("stage_id") == stage:
+        return f"deal {deal.id} already in stage {stage}", []
+    _, events = await writes.change_record(
+        ctx, conn, locked, {"stage_id": stage}, source=ChangeSource.WORKFLOW
+    )
+    return f"deal {deal.id} moved to stage {stage}", events

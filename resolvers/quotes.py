@@ -215,7 +215,12 @@ def quote_event(kind: str, quote: Quote, deal: Record, **extra: Any) -> NewEvent
 
 
 def status_event(
-    before: QuoteStatus, quote: Quote, deal: Record, actor: int, action: QuoteAction, text: str | None = None
+    before: QuoteStatus,
+    quote: Quote,
+    deal: Record,
+    actor: int | None,
+    action: QuoteAction,
+    text: str | None = None,
 ) -> NewEvent:
     return quote_event("status_changed", quote, deal, from_status=before.value, to_status=quote.status.value,
                        actor_id=actor, action=action.value, text=text)  # fmt: skip

@@ -25,7 +25,10 @@ from resolvers.result import Result
 
 from .errors import UserError, user_errors, value_or_none
 from .info import Info
+from .pagination import Connection
 from .permissions import IsSuperAdmin
+from .quote_lists import quote_page
+from .record_queries import FilterGroup, SortInput
 from .users import User, load_user
 
 if TYPE_CHECKING:
@@ -48,11 +51,13 @@ def quote_loader(ctx: Context) -> DataLoader[int, DomainQuote | None]:
 
 
 def deal_quotes_loader(ctx: Context) -> DataLoader[int, list[DomainQuote]]:
-    """The quotes of deals already shown to the viewer, oldest first."""
+    """The quotes of deals already shown to the viewer that the viewer may see, oldest first (a quote's
+    approver, shown its deal, sees the quote awaiting them, not the deal's other quotes)."""
 
     async def load(ids: Sequence[int]) -> list[list[DomainQuote]]:
         by_deal: dict[int, list[DomainQuote]] = defaultdict(list)
-        for q in await quote_store.list_deal_quotes(ctx.pool, list(ids)):
+        owners = visible_owner_ids(ctx.me, ctx.me.user.view_scope)
+        for q in await quote_store.list_deal_quotes(ctx.pool, list(ids), owners, ctx.me.id):
             by_deal[q.deal_id].append(q)
         return [by_deal[i] for i in ids]
 
@@ -105,13 +110,16 @@ class Quote:
     properties: JSON = strawberry.field(description="Custom properties, set by workflows among others.")
     version: int
     share_url: str | None = strawberry.field(
-        description="The published quote's read-only page, for the prospect."
+        description="The published (or signed) quote's page, for the prospect to read and sign."
     )
+    signed_at: datetime | None = strawberry.field(description="When the prospect signed it (status SIGNED).")
+    signer_name: str | None = strawberry.field(description="The name the prospect signed with.")
+    signer_email: str | None = strawberry.field(description="The email address the prospect signed with.")
 
     @classmethod
     def from_domain(cls, q: DomainQuote) -> Quote:
         totals = q.totals
-        shared = q.status is QuoteStatus.PUBLISHED and bool(q.public_token)
+        shared = q.status in (QuoteStatus.PUBLISHED, QuoteStatus.SIGNED) and bool(q.public_token)
         properties: Any = q.properties
         return cls(
             quote=q, id=strawberry.ID(str(q.id)), title=q.title, status=q.status,
@@ -119,7 +127,8 @@ class Quote:
             discount_total=totals.discount, total=totals.total, currency=q.currency, terms=q.terms,
             expires_at=q.expires_at, published_at=q.published_at, change_notes=q.change_notes,
             properties=properties, version=q.version,
-            share_url=f"{PAGE_PATH}{q.public_token}" if shared else None,
+            share_url=f"{PAGE_PATH}{q.public_token}" if shared else None, signed_at=q.signed_at,
+            signer_name=q.signer_name, signer_email=q.signer_email,
         )  # fmt: skip
 
     @strawberry.field
@@ -139,6 +148,17 @@ class Quote:
     @strawberry.field(description="Who decides on it: set when it is sent for approval.")
     async def approver(self, info: Info) -> User | None:
         return await load_user(info, self.quote.approver_id)
+
+    @strawberry.field(
+        description="The quote's approval page in the front end (APP_URL/quotes/<id>/approval), to copy "
+        "and open to approve or request changes; shown to its creator and its approver, null when "
+        "APP_URL is not set."
+    )
+    def approval_url(self, info: Info) -> str | None:
+        base = info.context.services.app_url
+        if base is None or info.context.me.id not in (self.quote.created_by, self.quote.approver_id):
+            return None
+        return f"{base}{PAGE_PATH}{self.id}/approval"
 
 
 async def load_quote(info: Info, quote_id: int | None) -> Quote | None:
@@ -270,6 +290,17 @@ class QuoteQueries:
     @strawberry.field
     async def quote(self, info: Info, id: strawberry.ID) -> Quote | None:
         return await load_quote(info, int(id))
+
+    @strawberry.field(
+        description="Quotes of deals in the viewer's scope and those awaiting the viewer's approval, newest "
+        "first; filter on status, dealId, createdById, approverId, title, total and dates. Awaiting my "
+        "approval: status EQ PENDING_APPROVAL AND approverId EQ <my id>."
+    )
+    async def quotes(
+        self, info: Info, filter_groups: list[FilterGroup] | None = None, first: int | None = 50,
+        after: str | None = None, sort: SortInput | None = None,
+    ) -> Connection[Quote]:  # fmt: skip
+        return await quote_page(info, filter_groups, first, after, sort, Quote.from_domain)
 
     @strawberry.field
     async def quote_approval_settings(self, info: Info) -> QuoteApprovalSettings:

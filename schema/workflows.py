@@ -181,7 +181,8 @@ class CreateQuoteWorkflowInput:
         description="CREATED, or PROPERTY_CHANGED with property 'status'; filters on status, title and total."
     )
     actions: list[ActionInput] = strawberry.field(
-        description="CREATE_TASK (on the quote's deal), SEND_NOTIFICATION, or SET_PROPERTY of a 'properties.<name>'."
+        description="CREATE_TASK (on the quote's deal), SEND_NOTIFICATION, SET_PROPERTY of a 'properties.<name>', "
+        "or SET_PROPERTY 'deal.stageId' with a stage id (moves the quote's deal through its approval gate)."
     )
     name: str = "Quote workflow"
     enabled: bool = True

@@ -53,3 +53,41 @@ async def test_a_prospect_sees_the_line_items_and_total_of_a_published_quote_in_
             assert missing is not None and missing.status == 404
         finally:
             await browser.close()
+
+
+async def test_a_prospect_signs_a_published_quote_in_a_browser_under_the_strict_csp(
+    app: Harness, tmp_path: Path
+) -> None:
+    executable = chromium_or_skip()
+    from playwright.async_api import async_playwright
+
+    s = await setup(app, approval=False)
+    quote = await draft(s, title="Licences", expiresAt="2099-12-31T00:00:00Z")
+    url = (await call(s.seller, PUBLISH, id=quote["id"]))["quote"]["shareUrl"]
+    async with async_playwright() as p:
+        browser = await p.chromium.launch_persistent_context(
+            str(tmp_path / "profile"), executable_path=executable, headless=True, args=FLAGS
+        )
+        try:
+            page = await browser.new_page()
+            blocked: list[str] = []
+            page.on(
+                "console", lambda m: blocked.append(m.text) if "Content Security Policy" in m.text else None
+            )
+            await page.goto(app.server.url + url)
+            assert await page.query_selector_all("script") == []
+            await page.fill("input[name=name]", "Ada Lovelace")
+            await page.fill("input[name=email]", "ada@example.com")
+            async with page.expect_navigation():
+                await page.click("button[type=submit]")
+            assert page.url == app.server.url + url
+            assert "Signed by Ada Lovelace (ada@example.com)" in await page.inner_text("#signed")
+            assert await page.query_selector("form") is None and blocked == []
+            again = await page.request.post(
+                app.server.url + url + "/sign", form={"name": "Eve", "email": "e@x.io"}
+            )
+            assert again.status == 409 and "already signed" in await again.text()
+        finally:
+            await browser.close()
+    signed = await app.pool.fetchrow("SELECT status, signer_name, signer_email FROM quotes")
+    assert tuple(signed) == ("SIGNED", "Ada Lovelace", "ada@example.com")
