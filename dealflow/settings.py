@@ -24,6 +24,8 @@ class Settings:
     request_timeout_seconds: float = 30.0
     pool_max_size: int = 20
     smtp_url: str | None = None
+    rate_limit_points: int = 10_000
+    rate_limit_window_seconds: int = 60
 
     @property
     def dev(self) -> bool:
@@ -44,4 +46,6 @@ class Settings:
             request_timeout_seconds=float(env.get("REQUEST_TIMEOUT_SECONDS") or 30),
             pool_max_size=int(env.get("DATABASE_POOL_SIZE") or 20),
             smtp_url=env.get("SMTP_URL") or None,
+            rate_limit_points=int(env.get("RATE_LIMIT_POINTS") or 10_000),
+            rate_limit_window_seconds=int(env.get("RATE_LIMIT_WINDOW_SECONDS") or 60),
         )
