@@ -135,6 +135,8 @@ class DealflowGraphQL(GraphQL[Context, None]):
         root_value: None,
         request_data: GraphQLRequestData,
     ) -> ExecutionResult:
+        if not isinstance(request_data.operation_name, str | None):
+            raise HTTPException(400, "The GraphQL operation's `operationName` must be a string or null.")
         state = request.scope["state"]
         cost = self.costs.of(request_data.query, request_data.operation_name)
         reading = state["reading"] = await self.limiter.charge(context.pool, state["token_hash"], cost)
