@@ -14,7 +14,6 @@ import asyncpg
 from broadcaster import Broadcast
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from starlette.applications import Starlette
-from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
@@ -39,6 +38,7 @@ from subscriptions.backends import backend_for, is_shared
 from subscriptions.bus import EventBus
 from subscriptions.relay import Relay
 
+from .cors import add_cors
 from .embedded_pg import database_url
 from .graphiql import DEV_EMAIL, GRAPHIQL_HTML, dev_token, graphiql_address
 from .quote_page import quote_page
@@ -50,7 +50,6 @@ logger = logging.getLogger(__name__)
 
 UNAUTHENTICATED = "A valid API token is required: send 'Authorization: Bearer <token>'."
 HTTP_ERROR_CODES = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}
-RATE_LIMIT_HEADERS = ["X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset", "Retry-After"]
 
 
 class DealflowGraphQL(GraphQL[Context, None]):
@@ -296,13 +295,6 @@ def create_app(settings: Settings | None = None, dsn: str | None = None) -> Star
         lifespan=lifespan,
     )
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
-    if graphql.allowed_origins:  # outermost, so refusals (401, 413, 429) are readable across origins
-        app.add_middleware(
-            CORSMiddleware,
-            allow_origins=sorted(graphql.allowed_origins),
-            allow_methods=["GET", "POST"],
-            allow_headers=["Authorization", "Content-Type", "Accept"],
-            expose_headers=RATE_LIMIT_HEADERS,
-            max_age=600,
-        )
+    if graphql.allowed_origins:
+        add_cors(app, graphql.allowed_origins)
     return app
