@@ -79,7 +79,7 @@ class DealflowGraphQL(GraphQL[Context, None]):
         state = scope.setdefault("state", {})
         media_type = state["media_type"] = negotiate(request.headers.get("accept"))
         wants_ide = request.method == "GET" and "text/html" in request.headers.get("accept", "")
-        if not (wants_ide and self.graphql_ide):
+        if not (wants_ide and self.graphql_ide and "query" not in request.query_params):
             services: Services = request.app.state.services
             header = request.headers.get("authorization")
             viewer = await authenticate(services.pool, header)

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import httpx
 import pytest
 
 from dealflow.graphiql import DEV_EMAIL
@@ -88,3 +89,15 @@ async def test_graphiql_opened_with_the_dev_token_shows_the_schema_and_runs_quer
                     "document.body.innerText.includes('UNAUTHENTICATED')", polling=250
                 )
     assert await pool.fetchval("SELECT is_super_admin FROM users WHERE email = $1", DEV_EMAIL) is True
+
+
+async def test_the_graphiql_page_needs_no_token_but_a_query_sent_like_it_does(
+    db_dsn: str, pool: asyncpg.Pool
+) -> None:
+    async with live_server(db_dsn, Settings(env="dev")) as api, httpx.AsyncClient(base_url=api.url) as http:
+        browser_like = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+        page = await http.get("/graphql", headers=browser_like)
+        assert page.status_code == 200 and "graphiql.min.js" in page.text
+        sneaky = await http.get("/graphql", params={"query": "{ users { email } }"}, headers=browser_like)
+        assert sneaky.status_code == 401
+        assert sneaky.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
