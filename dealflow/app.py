@@ -137,7 +137,7 @@ class DealflowGraphQL(GraphQL[Context, None]):
         if not isinstance(request_data.operation_name, str | None):
             raise HTTPException(400, "The GraphQL operation's `operationName` must be a string or null.")
         state = request.scope["state"]
-        cost = self.costs.of(request_data.query, request_data.operation_name)
+        cost = self.costs.of(request_data.query, request_data.operation_name, request_data.variables)
         reading = state["reading"] = await self.limiter.charge(context.pool, state["token_hash"], cost)
         if not reading.granted:
             raise RateLimited(reading)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cached_property, lru_cache
@@ -51,36 +52,49 @@ class RateLimited(Exception):
 
 
 class OperationCosts:
-    """An operation's cost in points: its complexity estimate over COST_UNIT, at least 1."""
+    """An operation's cost in points: its complexity estimate over COST_UNIT, at least 1, with page
+    sizes given as variables counted at their values."""
 
     def __init__(self, schema: strawberry.Schema) -> None:
         self.schema = schema
-        self.of = lru_cache(maxsize=512)(self._cost)
+        self.operation = lru_cache(maxsize=512)(self._operation)
 
     @cached_property
     def graphql_schema(self) -> graphql.GraphQLSchema:
         return graphql.build_schema(self.schema.as_str())
 
-    def _cost(self, query: str | None, operation_name: str | None) -> int:
+    def of(
+        self, query: str | None, operation_name: str | None, variables: Mapping[str, object] | None
+    ) -> int:
+        found = self.operation(query, operation_name)
+        if found is None:
+            return 1  # refused before execution: the minimum
+        operation, fragments = found
+        root = self.graphql_schema.get_root_type(operation.operation)
+        estimate = Estimate(self.graphql_schema, fragments, variables).cost(
+            operation.selection_set, root, frozenset()
+        )
+        if estimate > MAX_COMPLEXITY:
+            return 1  # refused by validation
+        return max(1, math.ceil(estimate / COST_UNIT))
+
+    def _operation(
+        self, query: str | None, operation_name: str | None
+    ) -> tuple[OperationDefinitionNode, dict[str, FragmentDefinitionNode]] | None:
         if not query:
-            return 1
+            return None
         try:
             document = graphql.parse(query, max_tokens=MAX_TOKENS)
         except GraphQLError:
-            return 1  # refused at parsing: the minimum
+            return None
         operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
         chosen = [
             o for o in operations if operation_name is None or (o.name and o.name.value == operation_name)
         ]
         if len(chosen) != 1:
-            return 1
-        operation = chosen[0]
+            return None
         fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
-        root = self.graphql_schema.get_root_type(operation.operation)
-        estimate = Estimate(self.graphql_schema, fragments).cost(operation.selection_set, root, frozenset())
-        if estimate > MAX_COMPLEXITY:
-            return 1  # refused by validation: the minimum, like a document that does not parse
-        return max(1, math.ceil(estimate / COST_UNIT))
+        return chosen[0], fragments
 
 
 class RateLimiter:

@@ -122,3 +122,12 @@ async def test_a_new_window_restores_the_budget(db_dsn: str, pool: asyncpg.Pool)
         await asyncio.sleep(max(0.0, await_reset) + 0.05)
         response = await http.post("/graphql", json={"query": VIEWER}, headers=bearer(client.token))
         assert response.status_code == 200
+
+
+async def test_a_page_size_given_as_a_variable_costs_its_value_and_the_largest_page_when_absent(
+    app: Harness,
+) -> None:
+    client = await app.user()
+    query = "query($n: Int) { contacts(first: $n) { edges { node { id email firstName } } } }"
+    assert (await client.raw(query, {"n": 20}))["extensions"]["cost"] == 9  # as CONTACTS, first: 20
+    assert (await client.raw(query, {}))["extensions"]["cost"] == math.ceil((1 + 200 * 41) / COST_UNIT)
