@@ -7,23 +7,28 @@ import contextlib
 import gc
 import logging
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
 from broadcaster import Broadcast
+from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
+from strawberry.types import ExecutionResult
 from strawberry.types.unset import UnsetType
 
 from db.migrate import apply_migrations
 from db.pool import create_pool
-from resolvers.auth import authenticate
+from db.users import hash_token
+from resolvers.auth import authenticate, bearer_token
 from resolvers.context import Context, Services
 from resolvers.imports import ImportRunner
 from resolvers.mailer import Mailer
@@ -35,61 +40,126 @@ from subscriptions.backends import backend_for, is_shared
 from subscriptions.bus import EventBus
 from subscriptions.relay import Relay
 
+from .cors import add_cors
 from .embedded_pg import database_url
+from .graphiql import DEV_EMAIL, GRAPHIQL_HTML, dev_token, graphiql_address
 from .quote_page import quote_page, sign_quote_page
+from .ratelimit import OperationCosts, RateLimited, RateLimiter
+from .responses import GRAPHQL_RESPONSE_JSON, JSON, error_response, is_request_error, negotiate
 from .settings import Settings
 
 logger = logging.getLogger(__name__)
 
-UNAUTHENTICATED_BODY = {
-    "errors": [
-        {
-            "message": "A valid API token is required: send 'Authorization: Bearer <token>'.",
-            "extensions": {"code": "UNAUTHENTICATED"},
-        }
-    ]
-}
+UNAUTHENTICATED = "A valid API token is required: send 'Authorization: Bearer <token>'."
+HTTP_ERROR_CODES = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}
 
 
 class DealflowGraphQL(GraphQL[Context, None]):
-    """Authenticates before anything is parsed: a request without a valid token reads nothing."""
+    """Authenticates before anything is parsed (a request without a valid token reads nothing),
+    charges the token's rate limit, and answers in the media type the client accepts."""
 
     graphql_transport_ws_handler_class = SharedFrameTransportWSHandler  # one encoding per shared event
 
     def __init__(self, settings: Settings, **kwargs: Any) -> None:
+        schema = build_schema(dev=settings.dev)
         super().__init__(
-            build_schema(dev=settings.dev),
+            schema,
             graphql_ide="graphiql" if settings.dev else None,
             allowed_origins=settings.allowed_origins,
             multipart_uploads_enabled=True,
             **kwargs,
         )
         self.settings = settings
+        self.costs = OperationCosts(schema)
+        self.limiter = RateLimiter(settings.rate_limit_points, settings.rate_limit_window_seconds)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
         request = Request(scope, receive)
+        state = scope.setdefault("state", {})
+        media_type = state["media_type"] = negotiate(request.headers.get("accept"))
         wants_ide = request.method == "GET" and "text/html" in request.headers.get("accept", "")
-        if not (wants_ide and self.graphql_ide):
+        if not (wants_ide and self.graphql_ide and "query" not in request.query_params):
             services: Services = request.app.state.services
-            viewer = await authenticate(services.pool, request.headers.get("authorization"))
-            if viewer is None:
-                response = JSONResponse(
-                    UNAUTHENTICATED_BODY, status_code=401, headers={"WWW-Authenticate": "Bearer"}
-                )
+            header = request.headers.get("authorization")
+            viewer = await authenticate(services.pool, header)
+            token = bearer_token(header)
+            if viewer is None or token is None:
+                headers = {"WWW-Authenticate": "Bearer"}
+                response = error_response(UNAUTHENTICATED, "UNAUTHENTICATED", 401, media_type, headers)
                 await response(scope, receive, send)
                 return
-            scope.setdefault("state", {})["viewer"] = viewer
+            state["viewer"] = viewer
+            state["token_hash"] = hash_token(token)
         try:
             async with asyncio.timeout(self.settings.request_timeout_seconds):
-                await super().__call__(scope, receive, send)
+                response = await self.respond(request, media_type)
         except ClientDisconnect:
             return  # the client hung up mid-request: nobody to answer
         except TimeoutError:
-            body = {"errors": [{"message": "The request took too long.", "extensions": {"code": "TIMEOUT"}}]}
-            await JSONResponse(body, status_code=504)(scope, receive, send)
+            response = error_response("The request took too long.", "TIMEOUT", 504, media_type)
+        if "token_hash" in state:
+            reading = state.get("reading") or await self.limiter.charge(
+                request.app.state.services.pool, state["token_hash"], 0
+            )
+            response.headers.update(reading.headers())
+        await response(scope, receive, send)
+
+    async def respond(self, request: Request, media_type: str) -> Response:
+        try:
+            response = await self.run(request)
+        except HTTPException as e:
+            code = HTTP_ERROR_CODES.get(e.status_code, "BAD_REQUEST")
+            return error_response(e.reason, code, e.status_code, media_type)
+        except RateLimited as e:
+            reading = e.reading
+            message = (
+                f"Rate limit exceeded: this operation costs {reading.cost} points and {reading.remaining}"
+                f" of {reading.limit} are left until {reading.reset_at.isoformat()}."
+            )
+            retry = str(reading.retry_after(datetime.now(UTC)))
+            return error_response(message, "RATE_LIMITED", 429, media_type, {"Retry-After": retry})
+        if response.headers.get("content-type", "").startswith(JSON):
+            response.headers["content-type"] = media_type
+            if media_type == GRAPHQL_RESPONSE_JSON and request.scope["state"].get("request_error"):
+                response.status_code = 400
+        return response
+
+    async def execute_single(
+        self,
+        request: Request,
+        request_adapter: AsyncHTTPRequestAdapter,
+        sub_response: Response,
+        context: Context,
+        root_value: None,
+        request_data: GraphQLRequestData,
+    ) -> ExecutionResult:
+        if not isinstance(request_data.operation_name, str | None):
+            raise HTTPException(400, "The GraphQL operation's `operationName` must be a string or null.")
+        state = request.scope["state"]
+        cost = self.costs.of(request_data.query, request_data.operation_name, request_data.variables)
+        reading = state["reading"] = await self.limiter.charge(context.pool, state["token_hash"], cost)
+        if not reading.granted:
+            raise RateLimited(reading)
+        return await super().execute_single(
+            request, request_adapter, sub_response, context, root_value, request_data
+        )
+
+    async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
+        body = await super().process_result(request, result)
+        state = request.scope["state"]
+        if "reading" in state:
+            body["extensions"] = {**(body.get("extensions") or {}), "cost": state["reading"].cost}
+        if is_request_error(result):
+            state["request_error"] = True
+            if state["media_type"] == GRAPHQL_RESPONSE_JSON:
+                body.pop("data", None)
+        return body
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        return HTMLResponse(GRAPHIQL_HTML)
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         services: Services = request.app.state.services
@@ -235,6 +305,9 @@ def create_app(settings: Settings | None = None, dsn: str | None = None) -> Star
         url = dsn or database_url(settings.database_url, settings.data_dir)
         async with running_services(settings, url) as services:
             app.state.services = services
+            if settings.dev:
+                address = graphiql_address(settings.host, settings.port, await dev_token(services.pool))
+                logger.info("GraphiQL signed in as %s: %s", DEV_EMAIL, address)
             with serving_gc():
                 yield
 
@@ -249,4 +322,6 @@ def create_app(settings: Settings | None = None, dsn: str | None = None) -> Star
         lifespan=lifespan,
     )
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    if graphql.allowed_origins:
+        add_cors(app, graphql.allowed_origins)
     return app

@@ -32,6 +32,8 @@ class Settings:
     webhook_give_up_hours: float = 72.0
     webhook_timeout_seconds: float = 15.0
     app_url: str | None = None  # the front-end's base URL: links such as Quote.approvalUrl point there
+    rate_limit_points: int = 10_000
+    rate_limit_window_seconds: int = 60
 
     @property
     def dev(self) -> bool:
@@ -60,4 +62,6 @@ class Settings:
             webhook_give_up_hours=float(env.get("WEBHOOK_GIVE_UP_HOURS") or 72),
             webhook_timeout_seconds=float(env.get("WEBHOOK_TIMEOUT_SECONDS") or 15),
             app_url=(env.get("APP_URL") or "").rstrip("/") or None,
+            rate_limit_points=int(env.get("RATE_LIMIT_POINTS") or 10_000),
+            rate_limit_window_seconds=int(env.get("RATE_LIMIT_WINDOW_SECONDS") or 60),
         )

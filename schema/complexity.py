@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from graphql import (
@@ -19,6 +20,7 @@ from graphql import (
     OperationDefinitionNode,
     SelectionSetNode,
     ValidationRule,
+    VariableNode,
     get_named_type,
 )
 
@@ -28,11 +30,16 @@ MAX_PAGE = 200  # a page size given as a variable counts as the largest allowed
 UNPAGED_LIST = 10  # a list without a page size (a record's associations) counts as this many
 
 
-def multiplier(field: FieldNode, type_: Any) -> int:
+def multiplier(field: FieldNode, type_: Any, variables: Mapping[str, object] | None = None) -> int:
+    """A page size given as a variable counts as its value when the variables are known."""
     for argument in field.arguments or ():
         if argument.name.value in PAGE_ARGUMENTS:
-            if isinstance(argument.value, IntValueNode):
-                return max(1, int(argument.value.value))
+            value = argument.value
+            if isinstance(value, IntValueNode):
+                return max(1, int(value.value))
+            given = variables.get(value.name.value) if isinstance(value, VariableNode) and variables else None
+            if isinstance(given, int) and not isinstance(given, bool):
+                return max(1, min(given, MAX_PAGE))
             return MAX_PAGE
     while isinstance(type_, GraphQLNonNull):
         type_ = type_.of_type
@@ -40,9 +47,15 @@ def multiplier(field: FieldNode, type_: Any) -> int:
 
 
 class Estimate:
-    def __init__(self, schema: GraphQLSchema, fragments: dict[str, FragmentDefinitionNode]) -> None:
+    def __init__(
+        self,
+        schema: GraphQLSchema,
+        fragments: dict[str, FragmentDefinitionNode],
+        variables: Mapping[str, object] | None = None,
+    ) -> None:
         self.schema = schema
         self.fragments = fragments
+        self.variables = variables
 
     def cost(
         self, selections: SelectionSetNode | None, parent: GraphQLNamedType | None, seen: frozenset[str]
@@ -55,7 +68,9 @@ class Estimate:
                 field = parent.fields.get(node.name.value) if isinstance(parent, GraphQLObjectType) else None
                 field_type = field.type if field is not None else None
                 child = get_named_type(field_type) if field_type is not None else None
-                total += 1 + multiplier(node, field_type) * self.cost(node.selection_set, child, seen)
+                total += 1 + multiplier(node, field_type, self.variables) * self.cost(
+                    node.selection_set, child, seen
+                )
             elif isinstance(node, InlineFragmentNode):
                 condition = node.type_condition
                 child = self.schema.get_type(condition.name.value) if condition else parent

@@ -1,0 +1,110 @@
+"""Per-token rate limits with a cost per operation (DESIGN 10), budgets shared through PostgreSQL."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import cached_property, lru_cache
+
+import asyncpg
+import graphql
+import strawberry
+from graphql import FragmentDefinitionNode, GraphQLError, OperationDefinitionNode
+
+from db import ratelimits
+from schema import MAX_TOKENS
+from schema.complexity import MAX_COMPLEXITY, Estimate
+
+COST_UNIT = 100  # complexity points per rate-limit point, GitHub's normalisation: most reads cost 1
+
+
+@dataclass(frozen=True)
+class Reading:
+    """A token's window after a charge: what the X-RateLimit-* headers report."""
+
+    granted: bool
+    cost: int
+    limit: int
+    used: int
+    reset_at: datetime
+
+    @property
+    def remaining(self) -> int:
+        return max(0, self.limit - self.used)
+
+    def headers(self) -> dict[str, str]:
+        return {
+            "X-RateLimit-Limit": str(self.limit),
+            "X-RateLimit-Remaining": str(self.remaining),
+            "X-RateLimit-Reset": str(int(self.reset_at.timestamp())),
+        }
+
+    def retry_after(self, now: datetime) -> int:
+        return max(1, math.ceil((self.reset_at - now).total_seconds()))
+
+
+class RateLimited(Exception):
+    def __init__(self, reading: Reading) -> None:
+        super().__init__(f"over budget: cost {reading.cost}, {reading.remaining} left")
+        self.reading = reading
+
+
+class OperationCosts:
+    """An operation's cost in points: its complexity estimate over COST_UNIT, at least 1, with page
+    sizes given as variables counted at their values."""
+
+    def __init__(self, schema: strawberry.Schema) -> None:
+        self.schema = schema
+        self.operation = lru_cache(maxsize=512)(self._operation)
+
+    @cached_property
+    def graphql_schema(self) -> graphql.GraphQLSchema:
+        return graphql.build_schema(self.schema.as_str())
+
+    def of(
+        self, query: str | None, operation_name: str | None, variables: Mapping[str, object] | None
+    ) -> int:
+        found = self.operation(query, operation_name)
+        if found is None:
+            return 1  # refused before execution: the minimum
+        operation, fragments = found
+        root = self.graphql_schema.get_root_type(operation.operation)
+        estimate = Estimate(self.graphql_schema, fragments, variables).cost(
+            operation.selection_set, root, frozenset()
+        )
+        if estimate > MAX_COMPLEXITY:
+            return 1  # refused by validation
+        return max(1, math.ceil(estimate / COST_UNIT))
+
+    def _operation(
+        self, query: str | None, operation_name: str | None
+    ) -> tuple[OperationDefinitionNode, dict[str, FragmentDefinitionNode]] | None:
+        if not query:
+            return None
+        try:
+            document = graphql.parse(query, max_tokens=MAX_TOKENS)
+        except GraphQLError:
+            return None
+        operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+        chosen = [
+            o for o in operations if operation_name is None or (o.name and o.name.value == operation_name)
+        ]
+        if len(chosen) != 1:
+            return None
+        fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
+        return chosen[0], fragments
+
+
+class RateLimiter:
+    """Charges a token's window; every process shares the counts through one table."""
+
+    def __init__(self, points: int, window_seconds: int) -> None:
+        self.points = points
+        self.window = window_seconds
+
+    async def charge(self, pool: asyncpg.Pool, token_hash: bytes, cost: int) -> Reading:
+        granted, used, start = await ratelimits.charge(pool, token_hash, cost, self.points, self.window)
+        reset_at = start + timedelta(seconds=self.window)
+        return Reading(granted=granted, cost=cost, limit=self.points, used=used, reset_at=reset_at)

@@ -1,0 +1,133 @@
+"""Per-token rate limits: headers on every response, cost in extensions, 429 over budget, shared."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+
+import asyncpg
+import httpx
+
+from dealflow.ratelimit import COST_UNIT
+from dealflow.settings import Settings
+from tests.harness import Harness, live_server
+
+VIEWER = "{ viewer { id } }"
+CONTACTS = "{ contacts(first: 20) { edges { node { id email firstName } } } }"  # costs 9 points
+
+
+def bearer(token: str | None) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def test_every_response_carries_the_rate_limit_headers(app: Harness) -> None:
+    client = await app.user()
+    ok = await app.http.post("/graphql", json={"query": VIEWER}, headers=bearer(client.token))
+    bad_json = await app.http.post(
+        "/graphql", content=b"{ nope", headers={**bearer(client.token), "Content-Type": "application/json"}
+    )
+    for response in (ok, bad_json):
+        assert response.headers["X-RateLimit-Limit"] == "10000"
+        reset = int(response.headers["X-RateLimit-Reset"])
+        assert time.time() - 1 < reset <= time.time() + 61
+    assert ok.headers["X-RateLimit-Remaining"] == "9999"
+    assert bad_json.status_code == 400
+    assert bad_json.headers["X-RateLimit-Remaining"] == "9999"  # refused before execution: not charged
+
+
+async def test_the_operation_cost_is_in_extensions_and_is_charged(app: Harness) -> None:
+    client = await app.user()
+    small = await client.raw(VIEWER)
+    assert small["extensions"]["cost"] == 1
+    big = await app.http.post("/graphql", json={"query": CONTACTS}, headers=bearer(client.token))
+    cost = big.json()["extensions"]["cost"]
+    # schema/complexity.py: contacts 1 + 20 pages x (edges 1 + 10 unpaged x (node 1 + 3 fields)) = 821
+    assert cost == math.ceil(821 / COST_UNIT) == 9
+    assert big.headers["X-RateLimit-Remaining"] == str(10_000 - 1 - cost)
+
+
+async def test_each_token_has_its_own_budget(app: Harness) -> None:
+    first, second = await app.user(), await app.user()
+    await first.raw(VIEWER)
+    await first.raw(VIEWER)
+    response = await app.http.post("/graphql", json={"query": VIEWER}, headers=bearer(second.token))
+    assert response.headers["X-RateLimit-Remaining"] == "9999"
+
+
+async def test_a_client_over_its_budget_gets_429_with_retry_after_and_rate_limited(
+    db_dsn: str, pool: asyncpg.Pool
+) -> None:
+    settings = Settings(rate_limit_points=3, rate_limit_window_seconds=60)
+    async with live_server(db_dsn, settings) as server, httpx.AsyncClient(base_url=server.url) as http:
+        harness = Harness(pool=pool, server=server, http=http)
+        client = await harness.user(super_admin=True)
+        for remaining in ("2", "1", "0"):
+            response = await http.post("/graphql", json={"query": VIEWER}, headers=bearer(client.token))
+            assert response.status_code == 200
+            assert response.headers["X-RateLimit-Remaining"] == remaining
+        create = 'mutation { createTeam(input: {name: "Late"}) { team { id } } }'
+        refused = await http.post("/graphql", json={"query": create}, headers=bearer(client.token))
+        assert refused.status_code == 429
+        assert 1 <= int(refused.headers["Retry-After"]) <= 60
+        assert refused.headers["X-RateLimit-Remaining"] == "0"
+        error = refused.json()["errors"][0]
+        assert error["extensions"]["code"] == "RATE_LIMITED"
+        assert "costs 1 points and 0 of 3 are left" in error["message"]
+        assert await pool.fetchval("SELECT count(*) FROM teams") == 0  # nothing ran
+
+
+async def test_a_refused_operation_is_not_charged_so_a_cheaper_one_still_fits(
+    db_dsn: str, pool: asyncpg.Pool
+) -> None:
+    settings = Settings(rate_limit_points=5, rate_limit_window_seconds=60)
+    async with live_server(db_dsn, settings) as server, httpx.AsyncClient(base_url=server.url) as http:
+        client = await Harness(pool=pool, server=server, http=http).user()
+        refused = await http.post("/graphql", json={"query": CONTACTS}, headers=bearer(client.token))
+        assert refused.status_code == 429
+        assert refused.headers["X-RateLimit-Remaining"] == "5"
+        cheap = await http.post("/graphql", json={"query": VIEWER}, headers=bearer(client.token))
+        assert cheap.status_code == 200
+        assert cheap.headers["X-RateLimit-Remaining"] == "4"
+
+
+async def test_the_budget_is_shared_by_every_process_on_one_database(db_dsn: str, pool: asyncpg.Pool) -> None:
+    settings = Settings(rate_limit_points=4, rate_limit_window_seconds=60)
+    async with (
+        live_server(db_dsn, settings) as one,
+        live_server(db_dsn, settings) as two,
+        httpx.AsyncClient(base_url=one.url) as http_one,
+        httpx.AsyncClient(base_url=two.url) as http_two,
+    ):
+        client = await Harness(pool=pool, server=one, http=http_one).user()
+        statuses = []
+        for http in (http_one, http_two, http_one, http_two, http_two):
+            response = await http.post("/graphql", json={"query": VIEWER}, headers=bearer(client.token))
+            statuses.append((response.status_code, response.headers["X-RateLimit-Remaining"]))
+        assert statuses == [(200, "3"), (200, "2"), (200, "1"), (200, "0"), (429, "0")]
+
+
+async def test_a_new_window_restores_the_budget(db_dsn: str, pool: asyncpg.Pool) -> None:
+    settings = Settings(rate_limit_points=1, rate_limit_window_seconds=1)
+    async with live_server(db_dsn, settings) as server, httpx.AsyncClient(base_url=server.url) as http:
+        client = await Harness(pool=pool, server=server, http=http).user()
+        statuses = set()
+        deadline = time.monotonic() + 2.5
+        while time.monotonic() < deadline and statuses != {200, 429}:
+            response = await http.post("/graphql", json={"query": VIEWER}, headers=bearer(client.token))
+            statuses.add(response.status_code)
+        assert statuses == {200, 429}
+        await_reset = int(response.headers["X-RateLimit-Reset"]) - time.time()
+        assert await_reset <= 1.5
+        await asyncio.sleep(max(0.0, await_reset) + 0.05)
+        response = await http.post("/graphql", json={"query": VIEWER}, headers=bearer(client.token))
+        assert response.status_code == 200
+
+
+async def test_a_page_size_given_as_a_variable_costs_its_value_and_the_largest_page_when_absent(
+    app: Harness,
+) -> None:
+    client = await app.user()
+    query = "query($n: Int) { contacts(first: $n) { edges { node { id email firstName } } } }"
+    assert (await client.raw(query, {"n": 20}))["extensions"]["cost"] == 9  # as CONTACTS, first: 20
+    assert (await client.raw(query, {}))["extensions"]["cost"] == math.ceil((1 + 200 * 41) / COST_UNIT)
