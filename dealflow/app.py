@@ -88,6 +88,10 @@ class DealflowGraphQL(GraphQL[Context, None]):
         except TimeoutError:
             body = {"errors": [{"message": "The request took too long.", "extensions": {"code": "TIMEOUT"}}]}
             await JSONResponse(body, status_code=504)(scope, receive, send)
+        except RecursionError:  # JSON nested deeper than the parser goes (DESIGN 3: never a bare 500)
+            message = "The request's JSON nests too deeply."
+            body = {"errors": [{"message": message, "extensions": {"code": "BAD_JSON"}}]}
+            await JSONResponse(body, status_code=400)(scope, receive, send)
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         services: Services = request.app.state.services
