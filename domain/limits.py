@@ -52,7 +52,7 @@ def text_limit(field: str) -> int | None:
 
 def check_text(value: str, field: tuple[str, ...], limit: int | None = NAME_MAX) -> str:
     """Refuse text over its limit, or with characters that cannot be stored (NUL)."""
-    name = ".".join(field) or "text"
+    name = ".".join(field) or "the value"
     if limit is not None and len(value) > limit:
         raise BadInput(RuleCode.TOO_LONG, f"{name} is longer than {limit:,} characters", field)
     if BAD_CHARACTERS.search(value):
@@ -92,7 +92,7 @@ def parse_decimal(value: object, field: tuple[str, ...] = (), places: int | None
     try:
         number = Decimal(text)
     except InvalidOperation:
-        raise BadInput(RuleCode.BAD_DECIMAL, f"{shown!r} is not a decimal number", field) from None
+        raise BadInput(RuleCode.BAD_DECIMAL, f"{shown!r} is not a number", field) from None
     if not number.is_finite():
         raise BadInput(RuleCode.BAD_DECIMAL, f"{shown!r} is not a finite number", field)
     whole = AMOUNT_DIGITS - AMOUNT_PLACES
