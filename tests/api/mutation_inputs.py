@@ -130,16 +130,15 @@ def document(mutation: str) -> str:
 
 
 async def fingerprint(pool: asyncpg.Pool) -> dict[str, str]:
-    """A hash of every stored row, table by table."""
-    tables = await pool.fetch(
-        "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename"
-    )
-    found: dict[str, str] = {}
-    for row in tables:
-        name = row["tablename"]
-        if name in READ_TOUCHED:
-            continue
-        found[name] = await pool.fetchval(
-            f"SELECT md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) FROM \"{name}\" t"
-        )
-    return found
+    """A hash of every stored row, table by table, in one statement."""
+    tables = [
+        r["tablename"]
+        for r in await pool.fetch("SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1")
+        if r["tablename"] not in READ_TOUCHED
+    ]
+    parts = [
+        f"SELECT '{t}' AS name, md5(coalesce(string_agg(x::text, '|' ORDER BY x::text), '')) AS h FROM \"{t}\" x"
+        for t in tables
+    ]
+    rows = await pool.fetch(" UNION ALL ".join(parts))
+    return {r["name"]: r["h"] for r in rows}

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from domain.limits import FREE_TEXT_MAX, NAME_MAX, text_limit
-from tests.harness import Client, Harness
+from tests.harness import Client, Harness, WsClient
 
 from .mutation_inputs import Leaf, document, fingerprint, leaves, mutations, with_value
 
@@ -233,3 +233,36 @@ async def test_json_variables_nested_975_deep_get_a_clean_graphql_error(app: Har
     body = response.json()
     assert codes(body) == ["BAD_JSON"]
     assert await app.pool.fetchval("SELECT count(*) FROM contacts") == 0
+
+
+async def subscription_errors(ws: WsClient) -> list[dict[str, Any]]:
+    """The errors a subscription ends with (an `error` message, or `next` with errors then `complete`)."""
+    while True:
+        message = await ws.receive()
+        never_masked(message)
+        if message["type"] == "complete":
+            continue
+        payload = message["payload"]
+        errors: list[dict[str, Any]] = payload if isinstance(payload, list) else payload.get("errors")
+        if message["type"] == "next":
+            assert (await ws.receive())["type"] == "complete"
+        return errors
+
+
+async def test_a_subscription_after_that_is_not_an_event_sequence_answers_bad_cursor(app: Harness) -> None:
+    client = await app.user()
+    query = "subscription($a: String) { recordChanged(objectType: CONTACT, after: $a) { sequence } }"
+    async with app.ws(client) as ws:
+        for bad in ("99999999999999999999", "abc", "-1"):
+            await ws.subscribe(query, {"a": bad})
+            assert [e["extensions"]["code"] for e in await subscription_errors(ws)] == ["BAD_CURSOR"]
+
+
+async def test_an_id_beyond_int64_in_a_subscription_answers_bad_id(app: Harness) -> None:
+    client = await app.user()
+    async with app.ws(client) as ws:
+        await ws.subscribe(
+            "subscription($p: ID!) { boardChanged(pipelineId: $p) { sequence } }",
+            {"p": "99999999999999999999"},
+        )
+        assert [e["extensions"]["code"] for e in await subscription_errors(ws)] == ["BAD_ID"]
