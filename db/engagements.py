@@ -50,10 +50,11 @@ def engagement_from_row(row: asyncpg.Record) -> Engagement:
 
 async def lock_records(
     conn: Conn, object_type: ObjectType, ids: Sequence[int], owners: frozenset[int] | None
-) -> list[int]:
+) -> dict[int, int | None]:
+    """Lock the records among `ids` whose owner is in `owners` (None: any); their owners by id."""
     rows = await conn.fetch(
         f"""
-        SELECT r.id FROM {TABLES[object_type].name} r
+        SELECT r.id, r.owner_id FROM {TABLES[object_type].name} r
          WHERE r.id = ANY($1) AND r.deleted_at IS NULL AND ($2::bigint[] IS NULL OR r.owner_id = ANY($2))
          ORDER BY r.id
            FOR UPDATE
@@ -61,7 +62,7 @@ async def lock_records(
         sorted(ids),
         None if owners is None else sorted(owners),
     )
-    return [r["id"] for r in rows]
+    return {r["id"]: r["owner_id"] for r in rows}
 
 
 async def count_engagements(conn: Executor, refs: Sequence[RecordRef], up_to: int) -> dict[RecordRef, int]:
@@ -133,8 +134,29 @@ async def touch_records(conn: Conn, ids: Mapping[ObjectType, Sequence[int]], *, 
     await conn.execute(TOUCH_SQL, contacted, *(list(ids.get(t, ())) for t in ObjectType))
 
 
+# An email found by its address is shown only to viewers whose scope ($5 owners, NULL: all) covers
+# the user who logged it or a record it was logged on (DESIGN 3).
+EMAIL_IN_SCOPE = " OR ".join(
+    [
+        "$5::bigint[] IS NULL",
+        "m.created_by = ANY($5)",
+        *(
+            f"""EXISTS (SELECT 1 FROM engagement_records x JOIN {TABLES[t].name} r ON r.id = x.object_id
+                 WHERE x.engagement_id = m.id AND x.object_type = '{t.value}'
+                   AND r.deleted_at IS NULL AND r.owner_id = ANY($5))"""  # noqa: S608 (names from TABLES)
+            for t in ObjectType
+        ),
+    ]
+)
+
+
 async def list_record_engagements(
-    conn: Executor, object_type: ObjectType, record_id: int, email: str | None, limit: int
+    conn: Executor,
+    object_type: ObjectType,
+    record_id: int,
+    email: str | None,
+    limit: int,
+    owners: frozenset[int] | None,
 ) -> list[Engagement]:
     rows = await conn.fetch(
         f"""
@@ -145,14 +167,16 @@ async def list_record_engagements(
                 UNION
                 SELECT m.id FROM engagements m
                  WHERE $3::text IS NOT NULL AND m.email_address IS NOT NULL
-                   AND lower(m.email_address) = lower($3) AND m.type = 'EMAIL')
+                   AND lower(m.email_address) = lower($3) AND m.type = 'EMAIL'
+                   AND ({EMAIL_IN_SCOPE}))
          ORDER BY e.id DESC
          LIMIT $4
-        """,  # noqa: S608 (columns from a constant)
+        """,  # noqa: S608 (columns and scope from constants)
         object_type.value,
         record_id,
         email,
         limit,
+        None if owners is None else sorted(owners),
     )
     return [engagement_from_row(r) for r in rows]
 

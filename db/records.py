@@ -8,6 +8,7 @@ from typing import Any
 
 import asyncpg
 
+from domain.limits import check_properties
 from domain.records import ChangeSource, ObjectType, PropertyChange, Record
 
 from .errors import Duplicate, NotFound, VersionConflict
@@ -106,6 +107,7 @@ async def insert_record(
     properties: Mapping[str, Any],
 ) -> Record:
     _check_columns(object_type, values)
+    check_properties(properties)  # DESIGN 3: every writer, whatever it merged
     table = TABLES[object_type]
     columns = [*values, "owner_id", "properties"]
     params = ", ".join(f"${i}" for i in range(1, len(columns) + 1))
@@ -169,6 +171,7 @@ async def update_record(
         args.append(owner_id)
         assignments.append(f"owner_id = ${len(args)}")
     if properties is not None:
+        check_properties(properties)  # DESIGN 3: the merged whole, not only what this change sent
         args.append(dict(properties))
         assignments.append(f"properties = ${len(args)}")
     assignments += ["version = r.version + 1", "updated_at = now()"]

@@ -100,6 +100,8 @@ class DealflowGraphQL(GraphQL[Context, None]):
             return  # the client hung up mid-request: nobody to answer
         except TimeoutError:
             response = error_response("The request took too long.", "TIMEOUT", 504, media_type)
+        except RecursionError:  # JSON nested deeper than the parser goes (DESIGN 3: never a bare 500)
+            response = error_response("The request's JSON nests too deeply.", "BAD_JSON", 400, media_type)
         if "token_hash" in state:
             reading = state.get("reading") or await self.limiter.charge(
                 request.app.state.services.pool, state["token_hash"], 0
@@ -177,19 +179,25 @@ class DealflowGraphQL(GraphQL[Context, None]):
 
 
 class BodyLimit:
-    """Refuse request bodies over a limit with 413, whether announced or streamed."""
+    """Refuse request bodies over a limit with 413, whether announced or streamed. Multipart requests
+    (an import's file, spooled to disk as it arrives) have their own, larger limit; their JSON parts
+    stay under the parser's 1 MB per-field limit."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, max_upload_bytes: int | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.max_upload_bytes = max_upload_bytes or max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        length = dict(scope["headers"]).get(b"content-length")
-        if length is not None and length.isdigit() and int(length) > self.max_bytes:
-            await self._refuse(scope, receive, send)
+        headers = dict(scope["headers"])
+        multipart = headers.get(b"content-type", b"").lower().startswith(b"multipart/form-data")
+        limit = self.max_upload_bytes if multipart else self.max_bytes
+        length = headers.get(b"content-length")
+        if length is not None and length.isdigit() and int(length) > limit:
+            await self._refuse(scope, receive, send, limit)
             return
         seen = 0
 
@@ -197,20 +205,20 @@ class BodyLimit:
             nonlocal seen
             message = await receive()
             seen += len(message.get("body", b""))
-            if seen > self.max_bytes:
+            if seen > limit:
                 raise _TooLarge
             return message
 
         try:
             await self.app(scope, limited, send)
         except _TooLarge:
-            await self._refuse(scope, receive, send)
+            await self._refuse(scope, receive, send, limit)
 
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
         body = {
             "errors": [
                 {
-                    "message": f"Request body over {self.max_bytes} bytes.",
+                    "message": f"Request body over {limit} bytes.",
                     "extensions": {"code": "PAYLOAD_TOO_LARGE"},
                 }
             ]
@@ -321,7 +329,9 @@ def create_app(settings: Settings | None = None, dsn: str | None = None) -> Star
         ],
         lifespan=lifespan,
     )
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimit, max_bytes=settings.max_body_bytes, max_upload_bytes=settings.max_upload_bytes
+    )
     if graphql.allowed_origins:
         add_cors(app, graphql.allowed_origins)
     return app

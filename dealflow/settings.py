@@ -21,6 +21,7 @@ class Settings:
     data_dir: Path = Path(".dealflow")
     allowed_origins: tuple[str, ...] = field(default_factory=tuple)
     max_body_bytes: int = 1_048_576
+    max_upload_bytes: int = 536_870_912  # multipart requests: an import's file, streamed (DESIGN 3)
     request_timeout_seconds: float = 30.0
     pool_max_size: int = 20
     smtp_url: str | None = None
@@ -51,6 +52,7 @@ class Settings:
             data_dir=Path(env.get("DEALFLOW_DATA_DIR") or ".dealflow"),
             allowed_origins=_origins(env.get("ALLOWED_ORIGINS")),
             max_body_bytes=int(env.get("MAX_BODY_BYTES") or 1_048_576),
+            max_upload_bytes=int(env.get("MAX_UPLOAD_BYTES") or 536_870_912),
             request_timeout_seconds=float(env.get("REQUEST_TIMEOUT_SECONDS") or 30),
             pool_max_size=int(env.get("DATABASE_POOL_SIZE") or 20),
             smtp_url=env.get("SMTP_URL") or None,

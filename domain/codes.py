@@ -39,6 +39,18 @@ class RuleCode(StrEnum):
     QUOTE_RECALLED = "QUOTE_RECALLED"
     QUOTE_ALREADY_SIGNED = "QUOTE_ALREADY_SIGNED"
     READ_ONLY_PROPERTY = "READ_ONLY_PROPERTY"
+    # Limits on input (DESIGN 3)
+    TOO_LONG = "TOO_LONG"
+    TOO_LARGE = "TOO_LARGE"
+    BAD_TEXT = "BAD_TEXT"
+    BAD_ID = "BAD_ID"
+    BAD_DECIMAL = "BAD_DECIMAL"
+    BAD_DATE = "BAD_DATE"
+    BAD_CURSOR = "BAD_CURSOR"
+    BAD_JSON = "BAD_JSON"
+    # Import rows (DESIGN 3, seed 003)
+    BAD_ROW = "BAD_ROW"
+    BLANK_ROW = "BLANK_ROW"
 
 
 @dataclass(frozen=True, slots=True)

@@ -104,12 +104,14 @@ def plan(
                 if before is None or not can_see(viewer, before.owner_id):
                     raise _Bad(f"Record ID: no {kind} {row.record_id}", RuleCode.NOT_FOUND)
                 if same_key is not None and same_key.id != before.id:
-                    raise _Bad(
-                        f"{labels[str(dedupe)]}: {key} belongs to {kind} {same_key.id}", RuleCode.DUPLICATE
+                    other = (
+                        f"{kind} {same_key.id}" if can_see(viewer, same_key.owner_id) else f"another {kind}"
                     )
-            if before is not None and not (
-                can_see(viewer, before.owner_id) and can_edit(viewer, before.owner_id)
-            ):
+                    raise _Bad(f"{labels[str(dedupe)]}: {key} belongs to {other}", RuleCode.DUPLICATE)
+            elif before is not None and not can_see(viewer, before.owner_id):
+                # DESIGN 2: what the importer cannot see reads as not found, never as forbidden
+                raise _Bad(f"{labels[str(dedupe)]}: no {kind} {key}", RuleCode.NOT_FOUND)
+            if before is not None and not can_edit(viewer, before.owner_id):
                 raise _Bad(f"you may not edit {kind} {before.id}", RuleCode.FORBIDDEN)
             if before is not None and before.id in written:
                 raise _Bad(

@@ -9,12 +9,13 @@ import re
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from datetime import datetime
+from decimal import Decimal
 from enum import StrEnum
 
 from .codes import RuleCode
 from .lifecycle import LifecycleStage
+from .limits import NAME_MAX, BadInput, check_text, parse_datetime, parse_decimal, parse_id
 from .records import ObjectType
 from .validation import DOMAIN, EMAIL
 
@@ -99,8 +100,6 @@ COLUMNS: Mapping[ObjectType, tuple[str, ...]] = {
     t: tuple(x.name for x in targets if x.kind not in (Kind.ID, Kind.OWNER)) for t, targets in TARGETS.items()
 }
 DEDUPE: Mapping[ObjectType, str] = {ObjectType.CONTACT: "email", ObjectType.COMPANY: "domain"}
-MAX_AMOUNT = Decimal("1e16")  # numeric(18, 2)
-CENTS = Decimal("0.01")
 
 
 def header_key(text: str) -> str:
@@ -121,6 +120,7 @@ class HeaderMap:
     object_type: ObjectType
     columns: tuple[tuple[int, Target], ...]
     ignored: tuple[str, ...]
+    width: int = 0  # the header's cells: every row has as many
 
     # (column index, target name, its parser or None for plain text, label), for the row loop
     parsers: tuple[tuple[int, str, Callable[[str], object] | None, str], ...] = field(init=False)
@@ -148,7 +148,7 @@ def map_headers(object_type: ObjectType, headers: Sequence[str]) -> HeaderMap:
             ignored.append(header)
         else:
             columns.append((index, target))
-    return HeaderMap(object_type, tuple(columns), tuple(ignored))
+    return HeaderMap(object_type, tuple(columns), tuple(ignored), len(headers))
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,6 +177,7 @@ class RecordSplitter:
         self._carry = ""
         self._line = 0
         self._dry = False
+        self._started = False  # blank lines before the header are skipped; after it, each is a row
         self._reader = csv.reader(self)
 
     def __iter__(self) -> RecordSplitter:
@@ -207,7 +208,8 @@ class RecordSplitter:
                 self._carry = "".join(self._taken) + self._carry
                 return
             first, self._line = self._line + 1, self._line + len(self._taken)
-            if error is not None or any(c.strip() for c in cells):
+            if self._started or error is not None or any(c.strip() for c in cells):
+                self._started = True
                 yield Raw(first, cells, error)
 
 
@@ -229,35 +231,33 @@ class Row:
         return found
 
 
+def _shown(text: str) -> str:
+    return repr(text) if len(text) <= 60 else repr(text[:60]) + "…"
+
+
 def _email(text: str) -> str:
     if not EMAIL.match(text):
-        raise ValueError(f"{text!r} is not a valid email address")
+        raise ValueError(f"{_shown(text)} is not a valid email address")
     return text.lower()
 
 
 def _domain(text: str) -> str:
     domain = re.sub(r"^https?://|/+$", "", text.lower()).removeprefix("www.")
     if not DOMAIN.match(domain):
-        raise ValueError(f"{text!r} is not a valid domain")
+        raise ValueError(f"{_shown(text)} is not a valid domain")
     return domain
 
 
 def _number(text: str) -> Decimal:
-    try:
-        number = Decimal(text)
-    except InvalidOperation:
-        raise ValueError(f"{text!r} is not a number") from None
-    if not number.is_finite() or number < 0 or number >= MAX_AMOUNT:
-        raise ValueError(f"{text!r} is not a non-negative number below {MAX_AMOUNT:,.0f}")
-    return number.quantize(CENTS, ROUND_HALF_UP)  # as numeric(18, 2) stores it
+    """An amount as numeric(18, 2) stores it: finite, 16 digits before the point, 2 after (DESIGN 3)."""
+    number = parse_decimal(text, places=2)
+    if number < 0:
+        raise ValueError(f"{_shown(text)} is not a non-negative number")
+    return number
 
 
 def _date(text: str) -> datetime:
-    try:
-        found = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise ValueError(f"{text!r} is not a date (YYYY-MM-DD, or ISO 8601 with a time)") from None
-    return found if found.tzinfo else found.replace(tzinfo=UTC)
+    return parse_datetime(text)
 
 
 @functools.lru_cache(maxsize=256)  # a file spells its few stages the same way on every row
@@ -269,9 +269,10 @@ def _lifecycle(text: str) -> str:
 
 
 def _record_id(text: str) -> int:
-    if not text.isdigit() or int(text) == 0:
-        raise ValueError(f"{text!r} is not a record id")
-    return int(text)
+    try:
+        return parse_id(text)
+    except BadInput:
+        raise BadInput(RuleCode.BAD_ID, f"{_shown(text)} is not a record id") from None
 
 
 PARSERS: Mapping[Kind, Callable[[str], object]] = {
@@ -289,23 +290,28 @@ def parse_value(target: Target, text: str) -> object:
 def parse_row(mapping: HeaderMap, raw: Raw) -> Row | RowError:
     """Seed 003: a record as typed values; every bad cell of the row is named in one error."""
     if raw.error is not None:
-        return RowError(raw.line, f"the line is not valid CSV: {raw.error}")
-    parsed: dict[str, object] = {}
-    problems: list[str] = []
+        return RowError(raw.line, f"the line is not valid CSV: {raw.error}", RuleCode.BAD_ROW)
     cells, count = raw.cells, len(raw.cells)
+    if not any(c.strip() for c in cells):
+        return RowError(raw.line, "the line is blank", RuleCode.BLANK_ROW)
+    if mapping.width and count != mapping.width:
+        return RowError(
+            raw.line, f"the line has {count} cells where the header has {mapping.width}", RuleCode.BAD_ROW
+        )
+    parsed: dict[str, object] = {}
+    problems: list[tuple[str, RuleCode]] = []
     for index, name, parse, label in mapping.parsers:
         text = cells[index].strip() if index < count else ""
         if not text:
             continue
-        if parse is None:
-            parsed[name] = text
-            continue
         try:
-            parsed[name] = parse(text)
+            check_text(text, (), NAME_MAX)  # DESIGN 3: every cell that is stored
+            parsed[name] = text if parse is None else parse(text)
         except ValueError as exc:
-            problems.append(f"{label}: {exc}")
+            code = exc.code if isinstance(exc, BadInput) else RuleCode.INVALID
+            problems.append((f"{label}: {exc}", code))
     if problems:
-        return RowError(raw.line, "; ".join(problems))
+        return RowError(raw.line, "; ".join(m for m, _ in problems), problems[0][1])
     record_id = parsed.pop("id", None)
     named = {k: str(parsed.pop(k)) for k in ("owner_id", "pipeline_id", "stage_id") if k in parsed}
     return Row(

@@ -12,6 +12,7 @@ EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 CURRENCY = re.compile(r"^[A-Z]{3}$")
 REQUIRED = {ObjectType.DEAL: ("name",), ObjectType.TICKET: ("subject",)}
+NOT_NULL = {ObjectType.DEAL: ("pipeline_id", "stage_id", "currency")}  # may be left out, never set to null
 
 
 def normalise(object_type: ObjectType, values: Mapping[str, object]) -> dict[str, object]:
@@ -43,6 +44,9 @@ def field_problems(
     currency = values.get("currency")
     if isinstance(currency, str) and not CURRENCY.match(currency):
         problems.append(("currency", f"{currency!r} is not a three-letter ISO 4217 currency code"))
+    for column in NOT_NULL.get(object_type, ()):
+        if column in values and values[column] is None:
+            problems.append((column, f"{column} must not be null"))
     for column in REQUIRED.get(object_type, ()):
         if (creating or column in values) and not values.get(column):
             problems.append((column, f"{column} must not be empty"))

@@ -15,15 +15,13 @@ from db.pool import Conn
 from domain.codes import RuleCode
 from domain.records import ObjectType
 from domain.validation import EMAIL
-from domain.visibility import visible_owner_ids
+from domain.visibility import can_edit, visible_owner_ids
 
 from .context import Context
 from .result import Ok, Problem, Refusal, Refused, Result, use_case
 
 MAX_ENGAGEMENTS_PER_RECORD = 10_000
 MAX_RECORDS_PER_ENGAGEMENT = 100
-MAX_TITLE = 500
-MAX_BODY = 100_000
 # A call, an email or a meeting is contact made; a note or a task is not.
 CONTACTING = frozenset({EngagementType.CALL, EngagementType.EMAIL, EngagementType.MEETING})
 
@@ -58,10 +56,6 @@ def problems(new: NewEngagement) -> list[Problem]:
         found.append(("title", "a task needs a title"))
     if new.type is EngagementType.NOTE and body is None:
         found.append(("body", "a note needs a body"))
-    if title is not None and len(title) > MAX_TITLE:
-        found.append(("title", f"title must be at most {MAX_TITLE} characters"))
-    if body is not None and len(body) > MAX_BODY:
-        found.append(("body", f"body must be at most {MAX_BODY} characters"))
     email = _text(new.email_address)
     if new.type is EngagementType.EMAIL and email is None:
         found.append(("emailAddress", "an email engagement needs the email address it belongs to"))
@@ -101,14 +95,20 @@ async def check_assignee(conn: Conn, assignee_id: int) -> None:
         raise Refusal.one(RuleCode.INACTIVE_USER, f"user {assignee_id} is deactivated", "assigneeId")
 
 
-async def lock_visible(ctx: Context, conn: Conn, refs: Sequence[RecordRef]) -> None:
-    """Lock the records in one global order (type, then id), so concurrent loggers cannot deadlock."""
+async def lock_editable(ctx: Context, conn: Conn, refs: Sequence[RecordRef]) -> None:
+    """Lock the records in one global order (type, then id), so concurrent loggers cannot deadlock;
+    a record out of view scope is not found, one in view but out of edit scope is forbidden (DESIGN 2)."""
     owners = visible_owner_ids(ctx.me, ctx.me.user.view_scope)
     for object_type, ids in sorted(by_type(refs).items()):
-        missing = sorted(set(ids) - set(await engagement_store.lock_records(conn, object_type, ids, owners)))
+        kind = object_type.value.lower()
+        found = await engagement_store.lock_records(conn, object_type, ids, owners)
+        missing = sorted(set(ids) - set(found))
         if missing:
+            raise Refusal.one(RuleCode.NOT_FOUND, f"{kind} {missing[0]} not found", "recordIds")
+        barred = sorted(i for i, owner in found.items() if not can_edit(ctx.me, owner))
+        if barred:
             raise Refusal.one(
-                RuleCode.NOT_FOUND, f"{object_type.value.lower()} {missing[0]} not found", "recordIds"
+                RuleCode.FORBIDDEN, f"you may not log engagements on {kind} {barred[0]}", "recordIds"
             )
 
 
@@ -126,7 +126,7 @@ async def create_engagement(ctx: Context, new: NewEngagement) -> Result[Logged]:
     async with ctx.pool.acquire() as conn, conn.transaction():
         if assignee_id is not None:
             await check_assignee(conn, assignee_id)
-        await lock_visible(ctx, conn, refs)
+        await lock_editable(ctx, conn, refs)
         counts = await engagement_store.count_engagements(conn, refs, MAX_ENGAGEMENTS_PER_RECORD)
         associated, skipped = split_at_cap(refs, counts)
         engagement = await engagement_store.insert_engagement(
@@ -192,12 +192,13 @@ async def list_tasks(ctx: Context, assignee_id: int | None, *, first: int, befor
 async def record_engagements(
     ctx: Context, object_type: ObjectType, record_id: int, first: int
 ) -> list[Engagement]:
-    """A visible record's engagements, newest first; a contact also shows emails sent to its address."""
+    """A visible record's engagements, newest first; a contact also shows the emails sent to its address
+    that the viewer's scope covers by their author or a record they were logged on (DESIGN 3)."""
     owners = visible_owner_ids(ctx.me, ctx.me.user.view_scope)
     found = await record_store.get_records(ctx.pool, object_type, [record_id], owners)
     if not found:
         return []
     email = found[0].get("email") if object_type is ObjectType.CONTACT else None
     return await engagement_store.list_record_engagements(
-        ctx.pool, object_type, record_id, str(email) if email else None, first
+        ctx.pool, object_type, record_id, str(email) if email else None, first, owners
     )

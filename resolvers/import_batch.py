@@ -43,6 +43,8 @@ HistoryRow = tuple[int, str, str | None, str | None]
 JOB_EVENT = "import.progress"
 LEASE_SECONDS = 60.0  # a runner renews its lease with every batch
 RETRIES = 3  # a batch that lost a dedupe or lock race to another writer runs again
+# What the database says about a value rather than about itself: one row's fault, never the job's.
+ROW_REFUSED = (asyncpg.DataError, asyncpg.IntegrityConstraintViolationError)
 
 
 class LeaseLost(Exception):
@@ -84,7 +86,25 @@ async def parse_batch(mapping: HeaderMap, raws: Sequence[Raw]) -> Parsed:
 
 
 async def run_batch(ctx: Context, runner: str, job: ImportJob, batch: Parsed) -> ImportJob:
-    """Write a parsed batch in one transaction; a row error never stops the other rows."""
+    """Write a parsed batch in one transaction; a row error never stops the other rows. Should the
+    database still refuse a row the checks let through, the batch is written row by row and that
+    row alone is reported: the job never fails for one row (DESIGN 3)."""
+    try:
+        return await _run_batch(ctx, runner, job, batch)
+    except ROW_REFUSED:
+        if not batch.rows:
+            raise
+    saved = await _run_batch(ctx, runner, job, Parsed([], batch.errors, batch.count - len(batch.rows)))
+    for row in batch.rows:
+        try:
+            saved = await _run_batch(ctx, runner, saved, Parsed([row], [], 1))
+        except ROW_REFUSED as exc:
+            refused = RowError(row.line, f"the database refused the row (SQLSTATE {exc.sqlstate})")
+            saved = await _run_batch(ctx, runner, saved, Parsed([], [refused], 1))
+    return saved
+
+
+async def _run_batch(ctx: Context, runner: str, job: ImportJob, batch: Parsed) -> ImportJob:
     for attempt in range(RETRIES):
         try:
             async with ctx.pool.acquire() as conn, conn.transaction():

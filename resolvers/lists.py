@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -13,7 +14,9 @@ from db import pipelines as pipeline_store
 from db import records as record_store
 from db.filters import keyset_sql, order_sql, where_sql
 from domain import filters
+from domain.codes import RuleCode
 from domain.filters import FilterGroups, Kind, Sort, parse_filter_groups, parse_sort
+from domain.limits import ID_MAX, BadInput, check_datetime, check_text, parse_id
 from domain.records import ObjectType, Pipeline, Record, Stage
 from domain.visibility import visible_owner_ids
 
@@ -47,16 +50,30 @@ def sort_key(sort: Sort, record: Record) -> list[object]:
 
 
 def decode_key(sort: Sort, key: Sequence[Any]) -> tuple[object, int]:
-    if len(key) != 2 or not isinstance(key[1], int):
-        raise ValueError("invalid cursor")
+    """A cursor's (sort value, id), typed as the sort column is; BAD_CURSOR for anything else."""
+    bad = BadInput(RuleCode.BAD_CURSOR, "the cursor is not one this list gave out", ("after",))
+    if len(key) != 2 or type(key[1]) is not int or not 0 < key[1] <= ID_MAX:
+        raise bad
     value = key[0]
-    if value is not None:
-        if sort.kind is Kind.DATETIME:
-            value = datetime.fromisoformat(str(value))
-        elif sort.kind is Kind.NUMBER:
-            value = Decimal(str(value))
-        elif sort.kind is Kind.ID:
-            value = int(value)
+    try:
+        if value is not None:
+            if sort.kind is Kind.DATETIME:
+                value = check_datetime(datetime.fromisoformat(str(value)))
+            elif sort.kind is Kind.NUMBER:
+                value = Decimal(str(value))
+                if not value.is_finite() or abs(value) >= 10**18:
+                    raise bad
+            elif sort.kind is Kind.ID:
+                value = parse_id(value)
+            elif sort.kind is Kind.BOOL:
+                if type(value) is not bool:
+                    raise bad
+            elif isinstance(value, str):
+                check_text(value, ("after",))
+            elif sort.kind is not Kind.CUSTOM or (isinstance(value, float) and not math.isfinite(value)):
+                raise bad
+    except (ValueError, ArithmeticError):
+        raise bad from None
     return value, key[1]
 
 

@@ -16,11 +16,13 @@ from strawberry.extensions import (
 from strawberry.extensions.max_aliases import create_validator as max_aliases_rule
 from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
 from strawberry.schema.config import StrawberryConfig
+from strawberry.types.base import get_object_definition
 
 from db.errors import DbError
 
 from .complexity import ComplexityLimit
 from .fanout import FastMaskErrors, SharedEventExecutionContext
+from .input_limits import SCALARS, guard
 from .mutation import Mutation
 from .query import Query
 from .subscription import Subscription
@@ -54,11 +56,14 @@ def build_schema(*, dev: bool) -> strawberry.Schema:
     ]
     if not dev:
         extensions.append(lambda: FastMaskErrors(should_mask_error=lambda e: not expected_error(e)))
+    for root in (Query, Mutation, Subscription):
+        guard(get_object_definition(root, strict=True).fields)
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
         extensions=extensions,
         execution_context_class=SharedEventExecutionContext,
+        scalar_overrides=SCALARS,
         config=StrawberryConfig(disable_field_suggestions=not dev),
     )

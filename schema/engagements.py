@@ -15,7 +15,7 @@ from resolvers.engagements import NewEngagement
 
 from .errors import UserError, user_errors, value_or_none
 from .info import Info
-from .pagination import Connection, connection, decode_cursor, page_size
+from .pagination import Connection, connection, id_cursor, page_size
 from .search import SearchQueries
 from .users import User, load_user
 
@@ -138,12 +138,11 @@ class EngagementQueries:
         self, info: Info, assignee_id: strawberry.ID | None = None, first: int = 50, after: str | None = None
     ) -> Connection[Task]:
         size = page_size(first)
-        cursor = decode_cursor(after)
         page = await use_cases.list_tasks(
             info.context,
             numeric_id(assignee_id, "assigneeId") if assignee_id is not None else None,
             first=size,
-            before_id=int(cursor[0]) if cursor else None,
+            before_id=id_cursor(after),
         )
         return connection(page.tasks, size, Task.from_domain, lambda t: [t.id], page.count)
 

@@ -8,7 +8,9 @@ from datetime import datetime
 import strawberry
 from strawberry.scalars import JSON
 
+from domain.codes import RuleCode
 from domain.events import StoredEvent
+from domain.limits import BadInput, parse_id
 from domain.quotes import from_snapshot as quote_from_snapshot
 from resolvers.approvals import approval_from_snapshot
 from resolvers.snapshots import deal_from_snapshot
@@ -95,12 +97,15 @@ def event_for(stored: StoredEvent) -> Event:
 
 
 def parse_after(after: str | None) -> int | None:
+    """An event sequence to resume after: digits within a bigint, else BAD_CURSOR (DESIGN 3)."""
     if after is None:
         return None
+    if after == "0":
+        return 0
     try:
-        value = int(after)
-    except ValueError:
-        raise ValueError(f"after must be an event sequence, not {after!r}") from None
-    if value < 0:
-        raise ValueError("after must not be negative")
-    return value
+        return parse_id(after)
+    except BadInput:
+        shown = after if len(after) <= 40 else after[:40] + "…"
+        raise BadInput(
+            RuleCode.BAD_CURSOR, f"after must be an event sequence, not {shown!r}", ("after",)
+        ) from None

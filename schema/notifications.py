@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from .quotes import Quote
     from .records import Deal
 
-from .pagination import Connection, connection, decode_cursor, page_size
+from .pagination import Connection, connection, id_cursor, page_size
 
 
 @strawberry.type
@@ -80,12 +80,11 @@ class NotificationQueries:
     ) -> Connection[Notification]:
         ctx = info.context
         size = page_size(first)
-        cursor = decode_cursor(after)
         rows = await notification_store.list_notifications(
             ctx.pool,
             ctx.me.id,
             unread_only=unread_only,
-            before_id=int(cursor[0]) if cursor else None,
+            before_id=id_cursor(after),
             limit=size + 1,
         )
 

@@ -9,13 +9,18 @@ from typing import Any, Generic, TypeVar
 
 import strawberry
 
+from domain.codes import RuleCode
+from domain.limits import BadInput, parse_id
+
 T = TypeVar("T")
 
 MAX_PAGE = 200
 
 
-class BadCursor(ValueError):
-    pass
+class BadCursor(BadInput):
+    def __init__(self, cursor: str) -> None:
+        shown = cursor if len(cursor) <= 40 else cursor[:40] + "…"
+        super().__init__(RuleCode.BAD_CURSOR, f"{shown!r} is not a cursor this list gave out", ("after",))
 
 
 def encode_cursor(key: Sequence[Any]) -> str:
@@ -27,11 +32,24 @@ def decode_cursor(cursor: str | None) -> list[Any] | None:
         return None
     try:
         key = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-    except (ValueError, TypeError) as exc:
-        raise BadCursor(f"invalid cursor {cursor!r}") from exc
-    if not isinstance(key, list):
-        raise BadCursor(f"invalid cursor {cursor!r}")
+    except (ValueError, TypeError, RecursionError):
+        raise BadCursor(cursor) from None
+    if not isinstance(key, list) or not all(isinstance(k, str | int | float | None) for k in key):
+        raise BadCursor(cursor)
     return key
+
+
+def id_cursor(cursor: str | None) -> int | None:
+    """The id a newest-first list by id continues below."""
+    key = decode_cursor(cursor)
+    if key is None:
+        return None
+    if len(key) != 1:
+        raise BadCursor(str(cursor))
+    try:
+        return parse_id(key[0])
+    except BadInput:
+        raise BadCursor(str(cursor)) from None
 
 
 def page_size(first: int | None) -> int:

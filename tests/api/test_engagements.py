@@ -224,3 +224,88 @@ async def test_a_super_admin_may_set_any_task_done(app: Harness) -> None:
     assert task["assignee"]["id"] == str(worker.user_id)
     done = (await admin(SET_TASK_DONE, {"input": {"id": task["id"], "done": True}}))["setTaskDone"]
     assert done["task"]["done"] is True
+
+
+async def teammates(app: Harness, *members: Client) -> None:
+    admin = await app.user(super_admin=True)
+    await admin(
+        'mutation($p: [ID!]!) { createTeam(input: {name: "Team", primaryMemberIds: $p}) { team { id } } }',
+        {"p": [str(m.user_id) for m in members]},
+    )
+
+
+async def test_logging_an_engagement_needs_edit_scope_on_every_record_and_a_refusal_changes_nothing(
+    app: Harness,
+) -> None:
+    grace = await app.user()
+    tom = await app.user(view_scope=Scope.TEAM, edit_scope=Scope.OWNED)
+    await teammates(app, grace, tom)
+    theirs = await contact(grace, "teammate@example.com", ownerId=str(grace.user_id))
+    deal = await grace(
+        'mutation($o: ID) { createDeal(input: {name: "D", pipelineId: "1", stageId: "1", ownerId: $o}) { deal { id } } }',
+        {"o": str(grace.user_id)},
+    )
+    deal_id = deal["createDeal"]["deal"]["id"]
+    own = await contact(tom, "tom-own@example.com", ownerId=str(tom.user_id))
+    assert (await tom(DATES, {"id": theirs}))["contact"] is not None  # in view...
+    for records in (
+        [{"objectType": "CONTACT", "id": own}, {"objectType": "CONTACT", "id": theirs}],
+        [{"objectType": "DEAL", "id": deal_id}],
+    ):
+        data = await tom(CREATE_ENGAGEMENT, {"input": {"type": "CALL", "body": "hi", "recordIds": records}})
+        payload = data["createEngagement"]
+        assert payload["engagement"] is None  # ...but not in edit scope
+        assert [(e["field"], e["code"]) for e in payload["userErrors"]] == [(["recordIds"], "FORBIDDEN")]
+    assert await app.pool.fetchval("SELECT count(*) FROM engagements") == 0
+    for cid in (theirs, own):
+        assert (await grace(DATES, {"id": cid}))["contact"] == {
+            "lastActivityDate": None,
+            "lastContacted": None,
+        }
+    assert await app.pool.fetchval("SELECT last_activity_date FROM deals WHERE id = $1", int(deal_id)) is None
+    logged = await engage(tom, "CALL", own, body="mine")
+    assert logged["userErrors"] == [] and logged["associatedCount"] == 1
+
+
+async def test_an_email_address_alone_never_opens_someone_elses_email_thread(app: Harness) -> None:
+    grace = await app.user()
+    barbara = await app.user(view_scope=Scope.OWNED, edit_scope=Scope.OWNED)
+    deal = await grace(
+        'mutation($o: ID) { createDeal(input: {name: "D", pipelineId: "1", stageId: "1", ownerId: $o}) { deal { id } } }',
+        {"o": str(grace.user_id)},
+    )
+    records = [{"objectType": "DEAL", "id": deal["createDeal"]["deal"]["id"]}]
+    sent = await grace(
+        CREATE_ENGAGEMENT,
+        {
+            "input": {
+                "type": "EMAIL",
+                "body": "our price",
+                "emailAddress": "buyer@example.com",
+                "recordIds": records,
+            }
+        },
+    )
+    email_id = sent["createEngagement"]["engagement"]["id"]
+    lure = await contact(barbara, "buyer@example.com", ownerId=str(barbara.user_id))
+    shown = await barbara(
+        "query($id: ID!) { engagements(objectType: CONTACT, recordId: $id) { id body createdBy { email } } }",
+        {"id": lure},
+    )
+    assert shown["engagements"] == []
+    own = await engage(barbara, "EMAIL", lure, body="hello", emailAddress="buyer@example.com")
+    mine = (await barbara(ENGAGEMENTS, {"type": "CONTACT", "id": lure}))["engagements"]
+    assert [e["id"] for e in mine] == [own["engagement"]["id"]]
+    # grace's scope covers both authors: she sees the whole thread on barbara's contact
+    both = (await grace(ENGAGEMENTS, {"type": "CONTACT", "id": lure}))["engagements"]
+    assert [e["id"] for e in both] == [own["engagement"]["id"], email_id]
+
+
+async def test_an_email_shows_by_address_to_a_teammate_of_its_author(app: Harness) -> None:
+    grace = await app.user()
+    tom = await app.user(view_scope=Scope.TEAM, edit_scope=Scope.OWNED)
+    await teammates(app, grace, tom)
+    sent = await engage(grace, "EMAIL", body="team thread", emailAddress="lead@example.com")
+    cid = await contact(tom, "lead@example.com", ownerId=str(tom.user_id))
+    shown = (await tom(ENGAGEMENTS, {"type": "CONTACT", "id": cid}))["engagements"]
+    assert [e["id"] for e in shown] == [sent["engagement"]["id"]]

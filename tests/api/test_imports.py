@@ -15,7 +15,7 @@ from broadcaster import Broadcast
 from db import imports as import_store
 from db import records as record_store
 from db import users as user_store
-from domain.records import ObjectType, Viewer
+from domain.records import ObjectType, Scope, Viewer
 from resolvers import import_batch
 from resolvers import imports as use_cases
 from resolvers.context import Context, Services
@@ -381,3 +381,93 @@ async def test_the_cli_imports_a_file_with_a_progress_bar_and_prints_row_errors(
     assert "2/2 rows 100%" in err
     assert out.splitlines()[0].endswith("done: 2 rows, 1 created, 0 updated, 1 with errors")
     assert "line 3: Email: 'bad' is not a valid email address [INVALID]" in out
+
+
+async def upload(app: Harness, client: Client, object_type: str, content: bytes) -> dict[str, Any]:
+    operations = {"query": START, "variables": {"input": {"objectType": object_type, "file": None}}}
+    response = await app.http.post(
+        "/graphql",
+        data={"operations": json.dumps(operations), "map": json.dumps({"0": ["variables.input.file"]})},
+        files={"0": ("rows.csv", content, "text/csv")},
+        headers={"Authorization": f"Bearer {client.token}", "GraphQL-Require-Preflight": "1"},
+    )
+    assert response.status_code == 200, response.text[:300]
+    started = response.json()["data"]["startImport"]
+    assert started["userErrors"] == [], started
+    return await finished(client, started["import"]["id"], timeout=60)
+
+
+def codes_by_line(job: dict[str, Any]) -> dict[int, str]:
+    return {e["line"]: e["code"] for e in job["errors"]}
+
+
+async def test_one_bad_row_never_fails_the_import_and_every_bad_row_is_reported_with_its_line_and_code(
+    app: Harness,
+) -> None:
+    client = await app.user()
+    content = (
+        b"Record ID,Email,First name\n"
+        b",good@example.com,Good\n"
+        b"12345678901234567890,big@example.com,Big\n"
+        b",nul@example.com,N\x00L\n"
+        b",extra@example.com,Extra,cell\n"
+        b",short@example.com\n"
+        b"\n"
+        b",,\n"
+        b",amount@example.com," + b"x" * 1001 + b"\n"
+        b",last@example.com,Last\n"
+    )
+    job = await upload(app, client, "CONTACT", content)
+    assert job["status"] == "DONE"
+    assert (job["rowsProcessed"], job["rowsCreated"]) == (9, 2)
+    assert codes_by_line(job) == {
+        3: "BAD_ID", 4: "BAD_TEXT", 5: "BAD_ROW", 6: "BAD_ROW", 7: "BLANK_ROW", 8: "BLANK_ROW", 9: "TOO_LONG",
+    }  # fmt: skip
+    assert "\x00" not in json.dumps(job)
+    stored = await app.pool.fetch("SELECT email FROM contacts ORDER BY email")
+    assert [r["email"] for r in stored] == ["good@example.com", "last@example.com"]
+
+
+async def test_a_row_the_database_refuses_is_reported_alone_and_the_other_rows_of_its_batch_are_kept(
+    app: Harness,
+) -> None:
+    client = await app.user()
+    await app.pool.execute("ALTER TABLE contacts ADD CONSTRAINT no_mallory CHECK (first_name <> 'Mallory')")
+    csv = "Email,First name\na@example.com,Alice\nm@example.com,Mallory\nb@example.com,Bob\n"
+    job = await run_import(client, "CONTACT", csv)
+    assert job["status"] == "DONE"
+    assert (job["rowsProcessed"], job["rowsCreated"]) == (3, 2)
+    assert errors(job) == {3: "the database refused the row (SQLSTATE 23514)"}
+    names = await app.pool.fetch("SELECT first_name FROM contacts ORDER BY first_name")
+    assert [r["first_name"] for r in names] == ["Alice", "Bob"]
+
+
+async def test_a_csv_upload_over_the_json_limit_is_streamed_and_imported(app: Harness) -> None:
+    client = await app.user()
+    rows = "".join(f"c{i:06d}@example.com,First {i:06d},Last name {i:06d}\n" for i in range(50_000))
+    content = ("Email,First name,Last name\n" + rows).encode()
+    assert len(content) > 2_400_000
+    job = await upload(app, client, "CONTACT", content)
+    assert (job["status"], job["rowsCreated"], job["errors"]) == ("DONE", 50_000, [])
+    too_big = await app.http.post(
+        "/graphql",
+        json={"query": START, "variables": {"input": {"objectType": "CONTACT", "csv": content.decode()}}},
+        headers={"Authorization": f"Bearer {client.token}"},
+    )
+    assert too_big.status_code == 413
+
+
+async def test_importing_an_email_the_importer_cannot_see_answers_not_found_never_forbidden(
+    app: Harness,
+) -> None:
+    owner = await app.user()
+    importer = await app.user(view_scope=Scope.OWNED, edit_scope=Scope.OWNED)
+    hidden = await owner(
+        'mutation($o: ID) { createContact(input: {email: "hidden@example.com", ownerId: $o}) { contact { id } } }',
+        {"o": str(owner.user_id)},
+    )
+    hidden_id = hidden["createContact"]["contact"]["id"]
+    job = await run_import(importer, "CONTACT", "Email,First name\nhidden@example.com,Changed\n")
+    assert [(e["line"], e["code"]) for e in job["errors"]] == [(2, "NOT_FOUND")]
+    assert hidden_id not in job["errors"][0]["message"]
+    assert await app.pool.fetchval("SELECT first_name FROM contacts WHERE id = $1", int(hidden_id)) is None

@@ -91,6 +91,8 @@ def test_a_file_fed_in_chunks_of_any_size_is_cut_into_the_same_records(size: int
     assert found == [
         Raw(1, ["Email", "Note"]),
         Raw(2, ["a@x.com", "two\nlines"]),
+        Raw(4, []),  # blank lines after the header are records too: parse_row reports them
+        Raw(5, ["", ""]),
         Raw(6, ["b@x.com", 'say "hi"']),
         Raw(7, ["c@x.com", "last"]),
     ]
@@ -126,24 +128,64 @@ def test_cells_become_typed_values() -> None:
     assert isinstance(company, Row) and company.values == {"domain": "acme.com"}
 
 
+INVALID, BAD_ID, BAD_DECIMAL, BAD_DATE = (
+    RuleCode.INVALID,
+    RuleCode.BAD_ID,
+    RuleCode.BAD_DECIMAL,
+    RuleCode.BAD_DATE,
+)
+
+
 @pytest.mark.parametrize(
-    ("object_type", "header", "cell", "message"),
+    ("object_type", "header", "cell", "message", "code"),
     [
-        (ObjectType.CONTACT, "Email", "not an email", "Email: 'not an email' is not a valid email address"),
-        (ObjectType.CONTACT, "Contact owner", "bob", "Contact owner: 'bob' is not a valid email address"),
-        (ObjectType.CONTACT, "Lifecycle stage", "Prospect", "Lifecycle stage: 'Prospect' is not a lifecycle stage"),
-        (ObjectType.CONTACT, "Record ID", "12a", "Record ID: '12a' is not a record id"),
-        (ObjectType.COMPANY, "Domain", "acme", "Company domain name: 'acme' is not a valid domain"),
-        (ObjectType.DEAL, "Amount", "12abc", "Amount: '12abc' is not a number"),
-        (ObjectType.DEAL, "Amount", "-5", "Amount: '-5' is not a non-negative number below 10,000,000,000,000,000"),
-        (ObjectType.DEAL, "Amount", "NaN", "Amount: 'NaN' is not a non-negative number below 10,000,000,000,000,000"),
-        (ObjectType.DEAL, "Close date", "31/02/2026", "Close date: '31/02/2026' is not a date (YYYY-MM-DD, or ISO 8601 with a time)"),
+        (ObjectType.CONTACT, "Email", "not an email", "Email: 'not an email' is not a valid email address", INVALID),
+        (ObjectType.CONTACT, "Contact owner", "bob", "Contact owner: 'bob' is not a valid email address", INVALID),
+        (ObjectType.CONTACT, "Lifecycle stage", "Prospect", "Lifecycle stage: 'Prospect' is not a lifecycle stage", INVALID),
+        (ObjectType.CONTACT, "Record ID", "12a", "Record ID: '12a' is not a record id", BAD_ID),
+        (ObjectType.CONTACT, "Record ID", "12345678901234567890", "Record ID: '12345678901234567890' is not a record id", BAD_ID),
+        (ObjectType.COMPANY, "Domain", "acme", "Company domain name: 'acme' is not a valid domain", INVALID),
+        (ObjectType.DEAL, "Amount", "12abc", "Amount: '12abc' is not a number", BAD_DECIMAL),
+        (ObjectType.DEAL, "Amount", "-5", "Amount: '-5' is not a non-negative number", INVALID),
+        (ObjectType.DEAL, "Amount", "NaN", "Amount: 'NaN' is not a finite number", BAD_DECIMAL),
+        (ObjectType.DEAL, "Amount", "1e30", "Amount: '1e30' has more than 16 digits before the point", BAD_DECIMAL),
+        (ObjectType.DEAL, "Amount", "0.001", "Amount: '0.001' has more than 2 decimal places", BAD_DECIMAL),
+        (ObjectType.DEAL, "Close date", "31/02/2026", "Close date: '31/02/2026' is not a date (YYYY-MM-DD, or ISO 8601 with a time)", BAD_DATE),
+        (ObjectType.DEAL, "Close date", "0001-01-01T00:00:00+14:00", "Close date: 0001-01-01T00:00:00+14:00 is out of range", BAD_DATE),
+        (ObjectType.CONTACT, "First name", "a\x00b", "First name: the value holds a NUL character or an unpaired surrogate", RuleCode.BAD_TEXT),
+        (ObjectType.CONTACT, "First name", "n" * 1001, "First name: the value is longer than 1,000 characters", RuleCode.TOO_LONG),
     ],
 )  # fmt: skip
-def test_a_bad_cell_is_reported_with_the_line_the_column_and_the_value(
-    object_type: ObjectType, header: str, cell: str, message: str
+def test_a_bad_cell_is_reported_with_the_line_the_column_the_value_and_its_code(
+    object_type: ObjectType, header: str, cell: str, message: str, code: RuleCode
 ) -> None:
-    assert one(object_type, f"Name,{header}", f"x,{cell}") == RowError(2, message)
+    assert one(object_type, f"Name,{header}", f"x,{cell}") == RowError(2, message, code)
+
+
+def test_rows_with_extra_or_missing_cells_and_blank_rows_are_reported_with_their_line() -> None:
+    found = rows(
+        ObjectType.CONTACT, "Email,First name\na@x.com,A\nb@x.com,B,extra\nc@x.com\n\n,\nd@x.com,D\n"
+    )
+    assert found[0] == Row(2, None, {"email": "a@x.com", "first_name": "A"})
+    assert found[1:5] == [
+        RowError(3, "the line has 3 cells where the header has 2", RuleCode.BAD_ROW),
+        RowError(4, "the line has 1 cells where the header has 2", RuleCode.BAD_ROW),
+        RowError(5, "the line is blank", RuleCode.BLANK_ROW),
+        RowError(6, "the line is blank", RuleCode.BLANK_ROW),
+    ]
+    assert found[5] == Row(7, None, {"email": "d@x.com", "first_name": "D"})
+
+
+def test_an_email_the_importer_cannot_see_is_not_found_never_forbidden() -> None:
+    found = Found(
+        [record(11, owner_id=9, email="hidden@x.com"), record(12, owner_id=1, email="mine@x.com")], {}
+    )
+    owned = Viewer(user(1, scope=Scope.OWNED))
+    writes, errors = plan(ObjectType.CONTACT, contacts("Email,First name\nhidden@x.com,A\n"), found, owned)
+    assert (writes, errors) == ([], [RowError(2, "Email: no contact hidden@x.com", RuleCode.NOT_FOUND)])
+    moved = plan(ObjectType.CONTACT, contacts("Record ID,Email\n12,hidden@x.com\n"), found, owned)[1]
+    assert moved == [RowError(2, "Email: hidden@x.com belongs to another contact", RuleCode.DUPLICATE)]
+    assert "11" not in str(moved)
 
 
 def test_every_bad_cell_of_a_row_is_named_in_its_one_error() -> None:
