@@ -28,10 +28,11 @@ from resolvers.context import Context, Services
 from resolvers.imports import ImportRunner
 from resolvers.mailer import Mailer
 from schema import build_schema
-from schema.fanout import SharedFrameTransportWSHandler
+from schema.websocket import SessionLegacyWSHandler, SessionTransportWSHandler
 from subscriptions.backends import backend_for, is_shared
 from subscriptions.bus import EventBus
 from subscriptions.relay import Relay
+from subscriptions.sessions import SessionRegistry
 
 from .embedded_pg import database_url
 from .quote_page import quote_page
@@ -52,7 +53,8 @@ UNAUTHENTICATED_BODY = {
 class DealflowGraphQL(GraphQL[Context, None]):
     """Authenticates before anything is parsed: a request without a valid token reads nothing."""
 
-    graphql_transport_ws_handler_class = SharedFrameTransportWSHandler  # one encoding per shared event
+    graphql_transport_ws_handler_class = SessionTransportWSHandler  # live sessions, limits, shared frames
+    graphql_ws_handler_class = SessionLegacyWSHandler  # live sessions and limits
 
     def __init__(self, settings: Settings, **kwargs: Any) -> None:
         super().__init__(
@@ -178,7 +180,12 @@ async def running_services(settings: Settings, dsn: str) -> AsyncIterator[Servic
         mailer = Mailer(pool, settings.smtp_url)
         await mailer.start()
         stack.push_async_callback(mailer.stop)
-        services = Services(pool=pool, bus=bus, relay=relay, mailer=mailer, dev=settings.dev)
+        sessions = SessionRegistry(pool, bus)
+        await sessions.start()
+        stack.push_async_callback(sessions.stop)
+        services = Services(
+            pool=pool, bus=bus, relay=relay, mailer=mailer, dev=settings.dev, sessions=sessions
+        )
         imports = ImportRunner(services)
         await imports.start()
         stack.push_async_callback(imports.stop)

@@ -11,8 +11,10 @@ from db import approvals as approval_store
 from db import associations
 from db import pipelines as pipeline_store
 from db import records as record_store
+from db import tokens as token_store
 from db import users as user_store
 from domain.records import (
+    ApiToken,
     ApprovalProcess,
     ApprovalStatusChange,
     Comment,
@@ -46,6 +48,19 @@ def teams_of_user(ctx: Context) -> DataLoader[int, list[Team]]:
         return [by_user[i] for i in ids]
 
     return ctx.loader("teams_of_user", lambda: DataLoader(load_fn=load))
+
+
+def api_tokens_of_user(ctx: Context) -> DataLoader[int, list[ApiToken]]:
+    """A user's tokens, for that user or a super admin; nobody else's (DESIGN 2)."""
+
+    async def load(ids: Sequence[int]) -> list[list[ApiToken]]:
+        allowed = [i for i in ids if ctx.me.user.is_super_admin or i == ctx.me.id]
+        by_user: dict[int, list[ApiToken]] = defaultdict(list)
+        for token in await token_store.list_tokens(ctx.pool, allowed) if allowed else []:
+            by_user[token.user_id].append(token)
+        return [by_user[i] for i in ids]
+
+    return ctx.loader("api_tokens", lambda: DataLoader(load_fn=load))
 
 
 def team_members(ctx: Context) -> DataLoader[int, list[TeamMember]]:

@@ -10,6 +10,7 @@ from .notifications import NotificationMutations
 from .pipelines import PipelineMutations
 from .quotes import QuoteMutations
 from .record_mutations import RecordMutations
+from .tokens import TokenMutations
 from .users import UserMutations
 from .workflows import WorkflowMutations
 
@@ -17,6 +18,7 @@ Mutation = merge_types(
     "Mutation",
     (
         UserMutations,
+        TokenMutations,
         NotificationMutations,
         PipelineMutations,
         RecordMutations,

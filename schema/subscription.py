@@ -26,12 +26,11 @@ class Subscription:
         self, info: Info, after: str | None = None
     ) -> AsyncGenerator[Event, None]:
         ctx = info.context
-        me = ctx.me.id
 
         def mine(event: StoredEvent) -> bool:
-            return event.type == NOTIFICATION_CREATED and me in event.audience
+            return event.type == NOTIFICATION_CREATED and ctx.me.id in event.audience
 
-        async for event in streams.events(ctx.pool, ctx.services.bus, parse_after(after), mine):
+        async for event in streams.events(ctx.pool, ctx.services.bus, parse_after(after), mine, ctx.session):
             yield event_for(event)
 
     @strawberry.subscription(description="A pipeline's deals created, moved, updated and deleted, in scope.")
@@ -40,16 +39,17 @@ class Subscription:
     ) -> AsyncGenerator[Event, None]:
         ctx = info.context
         pipeline = int(pipeline_id)
-        viewer = ctx.me
 
         def on_board(event: StoredEvent) -> bool:
             return (
                 event.pipeline_id == pipeline
                 and event.type.startswith("deal.")
-                and can_see(viewer, event.owner_id, event.audience)
+                and can_see(ctx.me, event.owner_id, event.audience)
             )
 
-        async for event in streams.events(ctx.pool, ctx.services.bus, parse_after(after), on_board):
+        async for event in streams.events(
+            ctx.pool, ctx.services.bus, parse_after(after), on_board, ctx.session
+        ):
             yield event_for(event)
 
     @strawberry.subscription(description="Every approval status change and decision, in scope; resumable.")
@@ -60,17 +60,18 @@ class Subscription:
         ctx = info.context
         pipeline = int(pipeline_id) if pipeline_id else None
         deal = int(deal_id) if deal_id else None
-        viewer = ctx.me
 
         def on_approval(event: StoredEvent) -> bool:
             return (
                 event.type.startswith(APPROVAL_EVENT_PREFIX)
                 and (pipeline is None or event.pipeline_id == pipeline)
                 and (deal is None or event.deal_id == deal)
-                and can_see(viewer, event.owner_id, event.audience)
+                and can_see(ctx.me, event.owner_id, event.audience)
             )
 
-        async for event in streams.events(ctx.pool, ctx.services.bus, parse_after(after), on_approval):
+        async for event in streams.events(
+            ctx.pool, ctx.services.bus, parse_after(after), on_approval, ctx.session
+        ):
             yield event_for(event)
 
     @strawberry.subscription(
@@ -82,17 +83,18 @@ class Subscription:
         ctx = info.context
         prefix = f"{object_type.value.lower()}."
         record_id = int(id) if id else None
-        viewer = ctx.me
 
         def on_record(event: StoredEvent) -> bool:
             record = event.payload.get("record") or {}
             return (
                 event.type.startswith(prefix)
                 and (record_id is None or record.get("id") == record_id)
-                and can_see(viewer, event.owner_id, event.audience)
+                and can_see(ctx.me, event.owner_id, event.audience)
             )
 
-        async for event in streams.events(ctx.pool, ctx.services.bus, parse_after(after), on_record):
+        async for event in streams.events(
+            ctx.pool, ctx.services.bus, parse_after(after), on_record, ctx.session
+        ):
             yield event_for(event)
 
     @strawberry.subscription(
@@ -103,16 +105,17 @@ class Subscription:
     ) -> AsyncGenerator[Event, None]:
         ctx = info.context
         deal = int(deal_id) if deal_id else None
-        viewer = ctx.me
 
         def on_quote(event: StoredEvent) -> bool:
             return (
                 event.type.startswith(QUOTE_EVENT_PREFIX)
                 and (deal is None or event.deal_id == deal)
-                and can_see(viewer, event.owner_id, event.audience)
+                and can_see(ctx.me, event.owner_id, event.audience)
             )
 
-        async for event in streams.events(ctx.pool, ctx.services.bus, parse_after(after), on_quote):
+        async for event in streams.events(
+            ctx.pool, ctx.services.bus, parse_after(after), on_quote, ctx.session
+        ):
             yield event_for(event)
 
     @strawberry.subscription(
