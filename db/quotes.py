@@ -198,13 +198,18 @@ async def get_quotes(
     return [quote_from_row(r) for r in rows]
 
 
-async def list_deal_quotes(conn: Executor, deal_ids: Sequence[int]) -> list[Quote]:
+async def list_deal_quotes(
+    conn: Executor, deal_ids: Sequence[int], owners: frozenset[int] | None, viewer_id: int
+) -> list[Quote]:
+    """The quotes of deals the viewer may see; a quote approver sees only those awaiting them."""
     rows = await conn.fetch(
         f"""
-        SELECT {QUOTE_COLUMNS}, {LINE_ITEMS} FROM quotes q
-         WHERE q.deal_id = ANY($1) ORDER BY q.deal_id, q.id
+        SELECT {QUOTE_COLUMNS}, {LINE_ITEMS} FROM quotes q JOIN deals r ON r.id = q.deal_id
+         WHERE q.deal_id = ANY($1) AND {VISIBLE} ORDER BY q.deal_id, q.id
         """,  # noqa: S608 (columns from constants)
         list(deal_ids),
+        None if owners is None else list(owners),
+        viewer_id,
     )
     return [quote_from_row(r) for r in rows]
 

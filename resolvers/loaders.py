@@ -87,6 +87,17 @@ def record_loader(ctx: Context, object_type: ObjectType) -> DataLoader[int, Reco
     return ctx.loader(f"record:{object_type}", lambda: DataLoader(load_fn=load))
 
 
+def decided_deal_loader(ctx: Context) -> DataLoader[int, Record | None]:
+    """Deals an approval decision was just recorded on, for the answer to the approver who made it
+    (whom the closed approval no longer lets see the deal). Never for any other read."""
+
+    async def load(ids: Sequence[int]) -> list[Record | None]:
+        found = {r.id: r for r in await record_store.get_records(ctx.pool, ObjectType.DEAL, list(ids), None)}
+        return [found.get(i) for i in ids]
+
+    return ctx.loader("decided_deal", lambda: DataLoader(load_fn=load))
+
+
 def linked_loader(ctx: Context, from_type: ObjectType, to_type: ObjectType) -> DataLoader[int, list[int]]:
     async def load(ids: Sequence[int]) -> list[list[int]]:
         by_id: dict[int, list[int]] = defaultdict(list)

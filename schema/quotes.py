@@ -48,11 +48,13 @@ def quote_loader(ctx: Context) -> DataLoader[int, DomainQuote | None]:
 
 
 def deal_quotes_loader(ctx: Context) -> DataLoader[int, list[DomainQuote]]:
-    """The quotes of deals already shown to the viewer, oldest first."""
+    """The quotes of deals already shown, oldest first, within the viewer's scope now: all of a deal
+    the viewer sees, or only those awaiting the viewer's decision (the quote approver, DESIGN 2)."""
 
     async def load(ids: Sequence[int]) -> list[list[DomainQuote]]:
         by_deal: dict[int, list[DomainQuote]] = defaultdict(list)
-        for q in await quote_store.list_deal_quotes(ctx.pool, list(ids)):
+        owners = visible_owner_ids(ctx.me, ctx.me.user.view_scope)
+        for q in await quote_store.list_deal_quotes(ctx.pool, list(ids), owners, ctx.me.id):
             by_deal[q.deal_id].append(q)
         return [by_deal[i] for i in ids]
 
