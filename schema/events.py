@@ -46,6 +46,7 @@ class Event:
     stored_deal: strawberry.Private[Deal | None] = None
     stored_approval: strawberry.Private[DealApproval | None] = None
     stored_quote: strawberry.Private[Quote | None] = None
+    deal_id: strawberry.Private[int | None] = None  # the deal an event without its snapshot is about
     record: JSON | None = strawberry.field(
         default=None,
         description="For contact/company/ticket events: {type, id, changes: {column: [old, new]}}.",
@@ -61,8 +62,11 @@ class Event:
     @strawberry.field
     async def deal(self, info: Info) -> Deal | None:
         found = self.stored_deal
-        if found is None:
-            return None
+        if found is None:  # an approval or quote event: its deal as it is now, if in scope now
+            if self.deal_id is None:
+                return None
+            record = await record_loader(info.context, ObjectType.DEAL).load(self.deal_id)
+            return Deal(record=record) if record is not None else None
         if self.type == DEAL_DELETED:  # gone now: its last state decides
             return found if can_see(info.context.me, found.record.owner_id) else None
         return found if await deal_visible_now(info, found.record.id) else None
@@ -102,6 +106,7 @@ class Event:
             text=payload.get("text"),
             stored_deal=Deal(record=deal_from_snapshot(deal)) if deal else None,
             from_stage_id=strawberry.ID(str(from_stage)) if from_stage else None,
+            deal_id=event.deal_id,
             sequence=str(event.sequence),
             type=event.type,
             notification=Notification(

@@ -154,9 +154,10 @@ async def test_deal_approval_changed_delivers_the_deal_to_an_approver_whose_scop
         "mutation($i: DealApprovalsInput!) { updateDealApprovals(input: $i) { userErrors { code } } }",
         {"i": {"pipelineId": s.pipeline["id"], "approverIds": [str(wide.user_id)]}},
     )
-    query = "subscription($p: ID) { dealApprovalChanged(pipelineId: $p) { type approval { status deal { id name } } } }"
+    query = """subscription($p: ID) { dealApprovalChanged(pipelineId: $p) {
+      type deal { id name } approval { status deal { id name } } } }"""
     async with app.ws(wide) as ws:
         await ws.subscribe(query, {"p": s.pipeline["id"]})
         deal_id = await approvals.pending_deal(s)
         got = (await ws.next())["dealApprovalChanged"]
-    assert got["approval"]["deal"] == {"id": deal_id, "name": "Big deal"}
+    assert got["deal"] == got["approval"]["deal"] == {"id": deal_id, "name": "Big deal"}
