@@ -202,6 +202,14 @@ def awaiting_approver_sql(param: int) -> str:
     return AWAITING_APPROVER.replace("${n}", f"${param}")
 
 
+async def list_deals_awaiting(conn: Executor, approver_id: int) -> list[int]:
+    rows = await conn.fetch(
+        f"SELECT r.id FROM deals r WHERE r.deleted_at IS NULL AND {awaiting_approver_sql(1)}",  # noqa: S608
+        approver_id,
+    )
+    return [r["id"] for r in rows]
+
+
 async def get_records(
     conn: Executor,
     object_type: ObjectType,

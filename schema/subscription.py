@@ -10,6 +10,7 @@ from domain.events import StoredEvent
 from domain.records import ObjectType
 from domain.visibility import can_see
 from resolvers.approvals import APPROVAL_EVENT_PREFIX
+from resolvers.context import Context
 from resolvers.notifications import NOTIFICATION_CREATED
 from resolvers.quotes import QUOTE_EVENT_PREFIX
 from subscriptions import streams
@@ -17,6 +18,14 @@ from subscriptions import streams
 from .events import Event, event_for, parse_after
 from .imports import Import, follow_import
 from .info import Info
+
+
+def in_scope(ctx: Context, event: StoredEvent) -> bool:
+    """The event's record is the viewer's to see now: by scope, by its audience, or because the deal
+    awaits the viewer's decision (kept current in memory by the session: no query per event)."""
+    if can_see(ctx.me, event.owner_id, event.audience):
+        return True
+    return ctx.session is not None and event.deal_id is not None and event.deal_id in ctx.session.awaiting
 
 
 @strawberry.type
@@ -41,11 +50,7 @@ class Subscription:
         pipeline = int(pipeline_id)
 
         def on_board(event: StoredEvent) -> bool:
-            return (
-                event.pipeline_id == pipeline
-                and event.type.startswith("deal.")
-                and can_see(ctx.me, event.owner_id, event.audience)
-            )
+            return event.pipeline_id == pipeline and event.type.startswith("deal.") and in_scope(ctx, event)
 
         async for event in streams.events(
             ctx.pool, ctx.services.bus, parse_after(after), on_board, ctx.session
@@ -66,7 +71,7 @@ class Subscription:
                 event.type.startswith(APPROVAL_EVENT_PREFIX)
                 and (pipeline is None or event.pipeline_id == pipeline)
                 and (deal is None or event.deal_id == deal)
-                and can_see(ctx.me, event.owner_id, event.audience)
+                and in_scope(ctx, event)
             )
 
         async for event in streams.events(
@@ -89,7 +94,7 @@ class Subscription:
             return (
                 event.type.startswith(prefix)
                 and (record_id is None or record.get("id") == record_id)
-                and can_see(ctx.me, event.owner_id, event.audience)
+                and in_scope(ctx, event)
             )
 
         async for event in streams.events(
@@ -110,7 +115,7 @@ class Subscription:
             return (
                 event.type.startswith(QUOTE_EVENT_PREFIX)
                 and (deal is None or event.deal_id == deal)
-                and can_see(ctx.me, event.owner_id, event.audience)
+                and in_scope(ctx, event)
             )
 
         async for event in streams.events(

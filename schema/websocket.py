@@ -80,7 +80,7 @@ class SessionBinding:
             def update(viewer: Viewer) -> None:
                 context.viewer = viewer
 
-            context.session = registry.register(context.viewer, self.websocket.close, update)
+            context.session = await registry.register(context.viewer, self.websocket.close, update)
 
 
 class SessionLegacyWSHandler(SessionBinding, BaseGraphQLWSHandler[Context, None]):

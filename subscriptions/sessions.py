@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 import asyncpg
 
+from db import records as record_store
 from db import users as user_store
 from domain.events import SESSION_CHANGED, StoredEvent
 from domain.records import Viewer
@@ -20,6 +21,8 @@ from .bus import EventBus
 
 logger = logging.getLogger(__name__)
 
+APPROVAL_PREFIX = "approval."  # resolvers.approvals.APPROVAL_EVENT_PREFIX, below this layer
+OPEN_APPROVAL = frozenset({"PENDING", "CHANGES_REQUESTED"})
 EXPIRY_CHECK_SECONDS = 1.0
 CLOSE_CODE = 4403
 DbError = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError)
@@ -40,6 +43,7 @@ class Session:
     update: Updater
     closed: bool = False
     settled: asyncio.Event = field(default_factory=asyncio.Event)
+    awaiting: set[int] = field(default_factory=set)  # deals whose open approval awaits this viewer
 
     def __post_init__(self) -> None:
         self.settled.set()
@@ -65,6 +69,7 @@ class SessionRegistry:
         self.pool = pool
         self.bus = bus
         self.sessions: set[Session] = set()
+        self._by_user: dict[int, set[Session]] = {}
         self._pending: set[Session] = set()
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -85,9 +90,12 @@ class SessionRegistry:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
-    def register(self, viewer: Viewer, close: Closer, update: Updater) -> Session:
+    async def register(self, viewer: Viewer, close: Closer, update: Updater) -> Session:
         session = Session(viewer, close, update)
         self.sessions.add(session)
+        self._by_user.setdefault(viewer.id, set()).add(session)
+        if viewer.user.can_approve_deals:  # then kept current from approval events
+            session.awaiting.update(await record_store.list_deals_awaiting(self.pool, viewer.id))
         return session
 
     def unregister(self, session: Session) -> None:
@@ -95,8 +103,16 @@ class SessionRegistry:
         session.settled.set()
         self.sessions.discard(session)
         self._pending.discard(session)
+        mine = self._by_user.get(session.viewer.id)
+        if mine is not None:
+            mine.discard(session)
+            if not mine:
+                del self._by_user[session.viewer.id]
 
     def _observe(self, event: StoredEvent) -> None:
+        if event.type.startswith(APPROVAL_PREFIX):
+            self._track_approval(event)
+            return
         if event.type != SESSION_CHANGED:
             return
         users = set(event.payload.get("user_ids") or ())
@@ -107,6 +123,21 @@ class SessionRegistry:
                 self._pending.add(session)
         if self._pending:
             self._wake.set()
+
+    def _track_approval(self, event: StoredEvent) -> None:
+        """Keep each approver's open approvals current, so streams admit the deals awaiting them
+        (DESIGN 2) without a query: an approval event names its approvers, deal and status."""
+        snapshot = event.payload.get("approval") or {}
+        deal_id = snapshot.get("deal_id")
+        if deal_id is None:
+            return
+        is_open = snapshot.get("status") in OPEN_APPROVAL
+        for approver in snapshot.get("approver_ids") or ():
+            for session in self._by_user.get(approver, ()):
+                if is_open:
+                    session.awaiting.add(deal_id)
+                else:
+                    session.awaiting.discard(deal_id)
 
     def recheck_all(self) -> None:
         """Re-read every session (after a gap in what the bus heard)."""
@@ -139,6 +170,11 @@ class SessionRegistry:
             else:
                 session.viewer = viewer
                 session.update(viewer)
+                session.awaiting = (
+                    set(await record_store.list_deals_awaiting(self.pool, viewer.id))
+                    if viewer.user.can_approve_deals
+                    else set()
+                )
                 session.settled.set()
 
     async def _expiry_loop(self) -> None:
