@@ -70,17 +70,20 @@ class SessionBinding:
                     registry.unregister(context.session)
 
     async def handle_connection_init(self, message: Any) -> None:
+        registry = self.context.services.sessions if isinstance(self.context, Context) else None
+        changes = registry.changes if registry is not None else 0
         await super().handle_connection_init(message)  # type: ignore[misc]
         context = self.context
         if not (self.connection_acknowledged and isinstance(context, Context)) or context.viewer is None:
             return
-        registry = context.services.sessions
         if registry is not None and context.session is None:
 
             def update(viewer: Viewer) -> None:
                 context.viewer = viewer
 
             context.session = await registry.register(context.viewer, self.websocket.close, update)
+            if registry.changes != changes:  # a change may have landed between its read and now
+                registry.schedule(context.session)
 
 
 class SessionLegacyWSHandler(SessionBinding, BaseGraphQLWSHandler[Context, None]):

@@ -74,6 +74,7 @@ class SessionRegistry:
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self.rechecks = 0  # viewer re-reads done (one query each), for tests and benchmarks
+        self.changes = 0  # session.changed events heard
 
     async def start(self) -> None:
         self.bus.observers.append(self._observe)
@@ -115,6 +116,7 @@ class SessionRegistry:
             return
         if event.type != SESSION_CHANGED:
             return
+        self.changes += 1
         users = set(event.payload.get("user_ids") or ())
         tokens = set(event.payload.get("token_ids") or ())
         for session in self.sessions:
@@ -139,11 +141,10 @@ class SessionRegistry:
                 else:
                     session.awaiting.discard(deal_id)
 
-    def recheck_all(self) -> None:
-        """Re-read every session (after a gap in what the bus heard)."""
-        for session in self.sessions:
-            session.settled.clear()
-            self._pending.add(session)
+    def schedule(self, session: Session) -> None:
+        """Re-read one session's viewer soon; its streams wait until then."""
+        session.settled.clear()
+        self._pending.add(session)
         self._wake.set()
 
     async def _recheck_loop(self) -> None:
@@ -175,7 +176,8 @@ class SessionRegistry:
                     if viewer.user.can_approve_deals
                     else set()
                 )
-                session.settled.set()
+                if session not in self._pending:  # else a newer change is still to be read
+                    session.settled.set()
 
     async def _expiry_loop(self) -> None:
         while True:

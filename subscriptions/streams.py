@@ -67,11 +67,11 @@ async def events(
 ) -> AsyncIterator[StoredEvent]:
     """The events of `_in_order` that `match` admits. With a live `session`, an event waits out a
     pending re-check of the session's viewer before it is matched (so `match` reads the scope as
-    it is now), and the stream ends when the session closes (DESIGN 2)."""
+    it is now), and a closed session gets nothing more (DESIGN 2)."""
     async with contextlib.aclosing(_in_order(pool, bus, after)) as ordered:  # leave the bus at once
         async for event in ordered:
             unsure = session is not None and (session.closed or not session.settled.is_set())
             if unsure and session is not None and not await session.ready():
-                return
+                continue  # closed: its socket is closing, and the handler ends this stream
             if match(event):
                 yield event
