@@ -211,6 +211,7 @@ async def get_quotes(
 async def list_deal_quotes(
     conn: Executor, deal_ids: Sequence[int], owners: frozenset[int] | None, viewer_id: int
 ) -> list[Quote]:
+    """The quotes of deals the viewer may see; a quote approver sees only those awaiting them."""
     rows = await conn.fetch(
         f"""
         SELECT {QUOTE_COLUMNS}, {LINE_ITEMS} FROM quotes q JOIN deals r ON r.id = q.deal_id

@@ -194,14 +194,23 @@ async def soft_delete(conn: Conn, object_type: ObjectType, record_id: int) -> No
     )
 
 
-# A deal awaiting an approver's decision is visible to that approver whatever their scope (DESIGN 2).
-AWAITING_APPROVER = """(r.latest_approval_status = 'PENDING' AND EXISTS (
+# A deal awaiting an approver's decision is visible to that approver whatever their scope, and stays
+# visible with its approval thread while the approval is open: pending or changes requested (DESIGN 2).
+AWAITING_APPROVER = """(r.latest_approval_status IN ('PENDING', 'CHANGES_REQUESTED') AND EXISTS (
     SELECT 1 FROM approval_processes p JOIN approval_process_approvers pa ON pa.process_id = p.id
      WHERE p.pipeline_id = r.pipeline_id AND p.enabled AND pa.user_id = ${n}))"""
 
 
 def awaiting_approver_sql(param: int) -> str:
     return AWAITING_APPROVER.replace("${n}", f"${param}")
+
+
+async def list_deals_awaiting(conn: Executor, approver_id: int) -> list[int]:
+    rows = await conn.fetch(
+        f"SELECT r.id FROM deals r WHERE r.deleted_at IS NULL AND {awaiting_approver_sql(1)}",  # noqa: S608
+        approver_id,
+    )
+    return [r["id"] for r in rows]
 
 
 async def get_records(

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from domain.records import ObjectType, Record
 
 from .pool import Executor
-from .records import COMMON, TABLES, record_from_row
+from .records import COMMON, TABLES, awaiting_approver_sql, record_from_row
 
 # The exact expressions the *_search GIN indexes of 0002_records.sql are built on.
 SEARCHED: Mapping[ObjectType, str] = {
@@ -30,6 +30,12 @@ def _column(object_type: ObjectType, column: str) -> str:
 
 def _branch(object_type: ObjectType) -> str:
     expr = SEARCHED[object_type]
+    # A deal awaiting the viewer ($6) as its approver is found like the deal itself (DESIGN 2).
+    approver = (
+        f" OR ($6::bigint IS NOT NULL AND {awaiting_approver_sql(6)})"
+        if object_type is ObjectType.DEAL
+        else ""
+    )
     columns = ", ".join(_column(object_type, c) for c in COLUMNS)
     return f"""
     (SELECT '{object_type.value}' AS type, word_similarity($1, {expr}) AS rank,
@@ -38,7 +44,7 @@ def _branch(object_type: ObjectType) -> str:
       WHERE '{object_type.value}' = ANY($4::text[])
         AND {expr} ILIKE $2
         AND r.deleted_at IS NULL
-        AND ($3::bigint[] IS NULL OR r.owner_id = ANY($3))
+        AND ($3::bigint[] IS NULL OR r.owner_id = ANY($3){approver})
       ORDER BY rank DESC, r.id DESC
       LIMIT $5)"""  # noqa: S608 (names and expressions from constants)
 
@@ -58,6 +64,7 @@ async def search_records(
     types: Sequence[ObjectType],
     owners: frozenset[int] | None,
     limit: int,
+    viewer_id: int | None = None,
 ) -> list[Record]:
     rows = await conn.fetch(
         SEARCH_SQL,
@@ -66,6 +73,7 @@ async def search_records(
         None if owners is None else sorted(owners),
         [t.value for t in types],
         limit,
+        viewer_id,
     )
     found = []
     for row in rows:

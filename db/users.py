@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections.abc import Sequence
+from datetime import datetime
 
 import asyncpg
 
@@ -104,10 +105,16 @@ async def update_user(
     return user_from_row(row)
 
 
-async def insert_token(conn: Conn, user_id: int) -> str:
+async def insert_token(
+    conn: Conn, user_id: int, name: str = "default", expires_at: datetime | None = None
+) -> str:
     token = new_token()
     await conn.execute(
-        "INSERT INTO api_tokens (user_id, token_hash) VALUES ($1, $2)", user_id, hash_token(token)
+        "INSERT INTO api_tokens (user_id, token_hash, name, expires_at) VALUES ($1, $2, $3, $4)",
+        user_id,
+        hash_token(token),
+        name,
+        expires_at,
     )
     return token
 
@@ -120,22 +127,34 @@ async def revoke_token(conn: Conn, token: str) -> bool:
     return status.endswith(" 1")
 
 
-async def get_viewer_by_token(conn: Executor, token: str) -> Viewer | None:
-    row = await conn.fetchrow(
-        f"""
-        SELECT {USER_COLUMNS},
+# A token authenticates while it is neither revoked nor expired and its user is active.
+VIEWER_SELECT = f"""
+        SELECT {USER_COLUMNS}, t.id AS token_id, t.expires_at AS token_expires_at,
                ARRAY(SELECT DISTINCT other.user_id
                        FROM team_members mine
                        JOIN team_members other ON other.team_id = mine.team_id
                       WHERE mine.user_id = u.id) AS teammate_ids
           FROM api_tokens t JOIN users u ON u.id = t.user_id
-         WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND u.active
-        """,  # noqa: S608
-        hash_token(token),
+         WHERE t.revoked_at IS NULL AND u.active AND (t.expires_at IS NULL OR t.expires_at > now())"""  # noqa: S608
+
+
+def viewer_from_row(row: asyncpg.Record) -> Viewer:
+    return Viewer(
+        user=user_from_row(row),
+        teammate_ids=frozenset(row["teammate_ids"]),
+        token_id=row["token_id"],
+        token_expires_at=row["token_expires_at"],
     )
-    if row is None:
-        return None
-    return Viewer(user=user_from_row(row), teammate_ids=frozenset(row["teammate_ids"]))
+
+
+async def get_viewer_by_token(conn: Executor, token: str) -> Viewer | None:
+    row = await conn.fetchrow(VIEWER_SELECT + " AND t.token_hash = $1", hash_token(token))
+    return None if row is None else viewer_from_row(row)
+
+
+async def list_viewers_by_token_ids(conn: Executor, token_ids: Sequence[int]) -> list[Viewer]:
+    rows = await conn.fetch(VIEWER_SELECT + " AND t.id = ANY($1)", list(token_ids))
+    return [viewer_from_row(r) for r in rows]
 
 
 async def get_user(conn: Executor, user_id: int) -> User:

@@ -35,10 +35,11 @@ from resolvers.mailer import Mailer
 from resolvers.retention import Horizons, Pruner
 from resolvers.webhook_sender import SenderPolicy, WebhookSender
 from schema import build_schema
-from schema.fanout import SharedFrameTransportWSHandler
+from schema.websocket import SessionLegacyWSHandler, SessionTransportWSHandler
 from subscriptions.backends import backend_for, is_shared
 from subscriptions.bus import EventBus
 from subscriptions.relay import Relay
+from subscriptions.sessions import SessionRegistry
 
 from .cors import add_cors
 from .embedded_pg import database_url
@@ -58,7 +59,8 @@ class DealflowGraphQL(GraphQL[Context, None]):
     """Authenticates before anything is parsed (a request without a valid token reads nothing),
     charges the token's rate limit, and answers in the media type the client accepts."""
 
-    graphql_transport_ws_handler_class = SharedFrameTransportWSHandler  # one encoding per shared event
+    graphql_transport_ws_handler_class = SessionTransportWSHandler  # live sessions, limits, shared frames
+    graphql_ws_handler_class = SessionLegacyWSHandler  # live sessions and limits
 
     def __init__(self, settings: Settings, **kwargs: Any) -> None:
         schema = build_schema(dev=settings.dev)
@@ -258,8 +260,17 @@ async def running_services(settings: Settings, dsn: str) -> AsyncIterator[Servic
         mailer = Mailer(pool, settings.smtp_url)
         await mailer.start()
         stack.push_async_callback(mailer.stop)
+        sessions = SessionRegistry(pool, bus)
+        await sessions.start()
+        stack.push_async_callback(sessions.stop)
         services = Services(
-            pool=pool, bus=bus, relay=relay, mailer=mailer, dev=settings.dev, app_url=settings.app_url
+            pool=pool,
+            bus=bus,
+            relay=relay,
+            mailer=mailer,
+            dev=settings.dev,
+            sessions=sessions,
+            app_url=settings.app_url,
         )
         imports = ImportRunner(services)
         await imports.start()

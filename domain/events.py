@@ -62,3 +62,16 @@ class StoredEvent:
             quote_id=data["quote_id"],
             import_id=data["import_id"],
         )
+
+
+SESSION_CHANGED = "session.changed"
+
+
+def session_changed(
+    user_ids: frozenset[int] = frozenset(), token_ids: frozenset[int] = frozenset()
+) -> NewEvent:
+    """DESIGN 2: a token revoked or a user's access changed; every process re-checks its open sessions
+    of these users and tokens (no subscription streams it: its audience and owner are empty)."""
+    return NewEvent(
+        type=SESSION_CHANGED, payload={"user_ids": sorted(user_ids), "token_ids": sorted(token_ids)}
+    )

@@ -45,10 +45,25 @@ class Viewer:
 
     user: User
     teammate_ids: frozenset[int] = field(default_factory=frozenset)
+    token_id: int | None = None  # the API token it authenticated with, if any
+    token_expires_at: datetime | None = None
 
     @property
     def id(self) -> int:
         return self.user.id
+
+
+@dataclass(frozen=True, slots=True)
+class ApiToken:
+    """A named API token; its secret is stored hashed and shown only when created."""
+
+    id: int
+    user_id: int
+    name: str
+    created_at: datetime
+    last_used_at: datetime | None
+    expires_at: datetime | None
+    revoked_at: datetime | None
 
 
 @dataclass(frozen=True, slots=True)

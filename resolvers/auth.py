@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+import time
+
 import asyncpg
 
+from db import tokens as token_store
 from db import users as user_store
 from domain.records import Viewer
+
+TOUCH_SECONDS = 60.0  # lastUsedAt is written at most once a minute per token and process
+TOUCHED_KEPT = 10_000
+
+POOLS_KEPT = 8
+# Per pool (token ids are its database's own); the pool is held so its id is not reused meanwhile.
+_touched: dict[int, tuple[asyncpg.Pool, dict[int, float]]] = {}
 
 
 def bearer_token(header: str | None) -> str | None:
@@ -21,4 +31,22 @@ async def authenticate(pool: asyncpg.Pool, authorization: str | None) -> Viewer 
     token = bearer_token(authorization)
     if token is None:
         return None
-    return await user_store.get_viewer_by_token(pool, token)
+    viewer = await user_store.get_viewer_by_token(pool, token)
+    if viewer is not None and viewer.token_id is not None:
+        await touch(pool, viewer.token_id)
+    return viewer
+
+
+async def touch(pool: asyncpg.Pool, token_id: int) -> None:
+    """Record the token's use, cheaply: one UPDATE per token and minute in this process, and the
+    statement itself skips a row touched within the minute by another process."""
+    now = time.monotonic()
+    if id(pool) not in _touched and len(_touched) >= POOLS_KEPT:
+        _touched.clear()
+    touched = _touched.setdefault(id(pool), (pool, {}))[1]
+    if now - touched.get(token_id, -TOUCH_SECONDS) < TOUCH_SECONDS:
+        return
+    if len(touched) >= TOUCHED_KEPT:
+        touched.clear()
+    touched[token_id] = now
+    await token_store.touch_token(pool, token_id)

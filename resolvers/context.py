@@ -13,6 +13,7 @@ from domain.records import Viewer
 from resolvers.mailer import Mailer
 from subscriptions.bus import EventBus
 from subscriptions.relay import Relay
+from subscriptions.sessions import Session, SessionRegistry
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -28,6 +29,7 @@ class Services:
     mailer: Mailer
     dev: bool = False
     app_url: str | None = None  # the front-end's base URL (APP_URL), for links such as Quote.approvalUrl
+    sessions: SessionRegistry | None = None  # open WebSocket sessions (the server's; None elsewhere)
 
 
 @dataclass
@@ -36,6 +38,12 @@ class Context:
     viewer: Viewer | None = None
     connection_params: dict[str, Any] | None = None
     loaders: dict[str, DataLoader[Any, Any]] = field(default_factory=dict)
+    session: Session | None = None  # a WebSocket's, kept current by the session registry
+
+    def for_event(self) -> Context:
+        """A copy for one subscription event: the viewer as it is now and fresh, empty loaders, so an
+        open socket never serves stale data nor grows a cache for its lifetime."""
+        return Context(self.services, self.viewer, self.connection_params, {}, self.session)
 
     @property
     def pool(self) -> asyncpg.Pool:

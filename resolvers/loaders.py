@@ -11,8 +11,10 @@ from db import approvals as approval_store
 from db import associations
 from db import pipelines as pipeline_store
 from db import records as record_store
+from db import tokens as token_store
 from db import users as user_store
 from domain.records import (
+    ApiToken,
     ApprovalProcess,
     ApprovalStatusChange,
     Comment,
@@ -48,6 +50,19 @@ def teams_of_user(ctx: Context) -> DataLoader[int, list[Team]]:
     return ctx.loader("teams_of_user", lambda: DataLoader(load_fn=load))
 
 
+def api_tokens_of_user(ctx: Context) -> DataLoader[int, list[ApiToken]]:
+    """A user's tokens, for that user or a super admin; nobody else's (DESIGN 2)."""
+
+    async def load(ids: Sequence[int]) -> list[list[ApiToken]]:
+        allowed = [i for i in ids if ctx.me.user.is_super_admin or i == ctx.me.id]
+        by_user: dict[int, list[ApiToken]] = defaultdict(list)
+        for token in await token_store.list_tokens(ctx.pool, allowed) if allowed else []:
+            by_user[token.user_id].append(token)
+        return [by_user[i] for i in ids]
+
+    return ctx.loader("api_tokens", lambda: DataLoader(load_fn=load))
+
+
 def team_members(ctx: Context) -> DataLoader[int, list[TeamMember]]:
     async def load(ids: Sequence[int]) -> list[list[TeamMember]]:
         by_team: dict[int, list[TeamMember]] = defaultdict(list)
@@ -70,6 +85,17 @@ def record_loader(ctx: Context, object_type: ObjectType) -> DataLoader[int, Reco
         return [found.get(i) for i in ids]
 
     return ctx.loader(f"record:{object_type}", lambda: DataLoader(load_fn=load))
+
+
+def decided_deal_loader(ctx: Context) -> DataLoader[int, Record | None]:
+    """Deals an approval decision was just recorded on, for the answer to the approver who made it
+    (whom the closed approval no longer lets see the deal). Never for any other read."""
+
+    async def load(ids: Sequence[int]) -> list[Record | None]:
+        found = {r.id: r for r in await record_store.get_records(ctx.pool, ObjectType.DEAL, list(ids), None)}
+        return [found.get(i) for i in ids]
+
+    return ctx.loader("decided_deal", lambda: DataLoader(load_fn=load))
 
 
 def linked_loader(ctx: Context, from_type: ObjectType, to_type: ObjectType) -> DataLoader[int, list[int]]:

@@ -27,4 +27,4 @@ async def search(ctx: Context, query: str, types: Sequence[ObjectType] | None, f
     if not wanted:
         return []
     owners = visible_owner_ids(ctx.me, ctx.me.user.view_scope)
-    return await search_store.search_records(ctx.pool, text, wanted, owners, first)
+    return await search_store.search_records(ctx.pool, text, wanted, owners, first, ctx.me.id)

@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from db import events as event_store
 from db import users as user_store
 from domain.codes import RuleCode
+from domain.events import session_changed
 from domain.records import Scope, Team, User
 
 from .context import Context
@@ -50,10 +52,14 @@ async def create_user(
             view_scope=view_scope,
             edit_scope=edit_scope,
         )
+        token = await user_store.insert_token(conn, user.id)
         if team_id is not None:
             await user_store.get_team(conn, team_id)
             await user_store.insert_team_members(conn, team_id, [user.id], primary=True)
-        token = await user_store.insert_token(conn, user.id)
+            members = await user_store.list_team_members(conn, [team_id])  # their teammates changed
+            await event_store.append(conn, [session_changed(user_ids=frozenset(m.user_id for m in members))])
+    if team_id is not None:
+        ctx.committed()
     return Ok(NewUser(user, token))
 
 
@@ -76,6 +82,9 @@ async def update_user(
             view_scope=view_scope,
             edit_scope=edit_scope,
         )
+        # Open sessions of this user, in every process, close (deactivated) or take the new scope.
+        await event_store.append(conn, [session_changed(user_ids=frozenset({user.id}))])
+    ctx.committed()
     return Ok(user)
 
 
@@ -108,4 +117,9 @@ async def create_team(
         await user_store.clear_primary_teams(conn, primary_member_ids)
         await user_store.insert_team_members(conn, team.id, primary_member_ids, primary=True)
         await user_store.insert_team_members(conn, team.id, additional_member_ids, primary=False)
+        members = frozenset({*primary_member_ids, *additional_member_ids})
+        if members:  # their teammates changed, so what TEAM scope shows them did too
+            await event_store.append(conn, [session_changed(user_ids=members)])
+    if members:
+        ctx.committed()
     return Ok(team)

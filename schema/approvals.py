@@ -18,6 +18,7 @@ from resolvers.approval_process import ProcessSettings
 from resolvers.loaders import (
     approval_comments_loader,
     approval_history_loader,
+    decided_deal_loader,
     record_loader,
     stage_loader,
     user_loader,
@@ -122,6 +123,7 @@ VOTE_STATUS = {"APPROVE": ApprovalStatus.APPROVED, "REJECT": ApprovalStatus.REJE
 class DealApproval:
     approval: strawberry.Private[DomainApproval]
     approver_ids: strawberry.Private[tuple[int, ...]] = ()
+    decided_now: strawberry.Private[bool] = False  # answering the approver who just acted on it
 
     @strawberry.field
     def id(self) -> strawberry.ID:
@@ -148,6 +150,10 @@ class DealApproval:
         from .records import Deal
 
         found = await record_loader(info.context, ObjectType.DEAL).load(self.approval.deal_id)
+        if found is None and self.decided_now:
+            # A final decision closes the approval, and an approver outside the deal's scope stops
+            # seeing it; the answer to that decision still shows the deal it was recorded on.
+            found = await decided_deal_loader(info.context).load(self.approval.deal_id)
         assert found is not None, "an approval is read only through its visible deal"
         return Deal(record=found)
 
@@ -262,7 +268,8 @@ class CommentPayload:
 async def _act(info: Info, deal_id: strawberry.ID, action: Action, text: str | None) -> ApprovalPayload:
     result = await use_cases.act(info.context, int(deal_id), action, text)
     return ApprovalPayload(
-        approval=value_or_none(result, lambda a: DealApproval(approval=a)), user_errors=user_errors(result)
+        approval=value_or_none(result, lambda a: DealApproval(approval=a, decided_now=True)),
+        user_errors=user_errors(result),
     )
 
 

@@ -12,23 +12,43 @@ from domain.codes import RuleCode
 from domain.events import StoredEvent
 from domain.limits import BadInput, parse_id
 from domain.quotes import from_snapshot as quote_from_snapshot
+from domain.records import ObjectType, Scope
+from domain.visibility import can_see
 from resolvers.approvals import approval_from_snapshot
+from resolvers.loaders import record_loader
 from resolvers.snapshots import deal_from_snapshot
 
 from .approvals import DealApproval
+from .info import Info
 from .notifications import Notification
-from .quotes import Quote
+from .quotes import Quote, quote_loader
 from .records import Deal
+
+DEAL_DELETED = "deal.deleted"
+
+
+async def deal_visible_now(info: Info, deal_id: int) -> bool:
+    """Whether the viewer may see the deal now (DESIGN 2: visibility is decided at read time, so a
+    replayed event never shows a record to someone who can no longer see it). ALL sees every deal
+    without a query; others through the scope-checked loader, batched per event."""
+    me = info.context.me
+    if me.user.view_scope is Scope.ALL:
+        return True
+    return await record_loader(info.context, ObjectType.DEAL).load(deal_id) is not None
 
 
 @strawberry.type
 class Event:
+    """An outbox event. Its records are the event's snapshots, shown only to a viewer who may see
+    them at read time; their related records load through the scope-checked loaders."""
+
     sequence: str
     type: str
     notification: Notification | None = None
-    deal: Deal | None = None
-    approval: DealApproval | None = None
-    quote: Quote | None = None
+    stored_deal: strawberry.Private[Deal | None] = None
+    stored_approval: strawberry.Private[DealApproval | None] = None
+    stored_quote: strawberry.Private[Quote | None] = None
+    deal_id: strawberry.Private[int | None] = None  # the deal an event without its snapshot is about
     record: JSON | None = strawberry.field(
         default=None,
         description="For contact/company/ticket events: {type, id, changes: {column: [old, new]}}.",
@@ -40,6 +60,34 @@ class Event:
     from_stage_id: strawberry.ID | None = strawberry.field(
         default=None, description="For deal.moved: the stage the deal left."
     )
+
+    @strawberry.field
+    async def deal(self, info: Info) -> Deal | None:
+        found = self.stored_deal
+        if found is None:  # an approval or quote event: its deal as it is now, if in scope now
+            if self.deal_id is None:
+                return None
+            record = await record_loader(info.context, ObjectType.DEAL).load(self.deal_id)
+            return Deal(record=record) if record is not None else None
+        if self.type == DEAL_DELETED:  # gone now: its last state decides
+            return found if can_see(info.context.me, found.record.owner_id) else None
+        return found if await deal_visible_now(info, found.record.id) else None
+
+    @strawberry.field
+    async def approval(self, info: Info) -> DealApproval | None:
+        found = self.stored_approval
+        if found is None or not await deal_visible_now(info, found.approval.deal_id):
+            return None
+        return found
+
+    @strawberry.field
+    async def quote(self, info: Info) -> Quote | None:
+        found = self.stored_quote
+        if found is None:
+            return None
+        if info.context.me.user.view_scope is Scope.ALL:
+            return found
+        return found if await quote_loader(info.context).load(found.quote.id) is not None else None
 
     @classmethod
     def from_stored(cls, event: StoredEvent) -> Event:
@@ -53,13 +101,14 @@ class Event:
             approval = DealApproval(approval=found, approver_ids=approver_ids)
         quote = payload.get("quote")
         return cls(
-            approval=approval,
-            quote=Quote.from_domain(quote_from_snapshot(quote)) if quote else None,
+            stored_approval=approval,
+            stored_quote=Quote.from_domain(quote_from_snapshot(quote)) if quote else None,
             action=payload.get("action"),
             record=payload.get("record"),
             text=payload.get("text"),
-            deal=Deal(record=deal_from_snapshot(deal)) if deal else None,
+            stored_deal=Deal(record=deal_from_snapshot(deal)) if deal else None,
             from_stage_id=strawberry.ID(str(from_stage)) if from_stage else None,
+            deal_id=event.deal_id,
             sequence=str(event.sequence),
             type=event.type,
             notification=Notification(

@@ -144,6 +144,26 @@ def result_variables(executor: StrawberryGraphQLCoreExecutionContext) -> frozens
     return frozenset(uses.variables)
 
 
+PERSONAL_FIELDS = frozenset({"apiTokens"})  # answered differently per viewer, whatever the scope
+
+
+def _selects_personal_fields(executor: StrawberryGraphQLCoreExecutionContext) -> bool:
+    uses = _Fields()
+    visit(executor.operation, uses)
+    for fragment in executor.fragment_definitions.values():
+        visit(fragment, uses)
+    return bool(uses.names & PERSONAL_FIELDS)
+
+
+class _Fields(Visitor):
+    def __init__(self) -> None:
+        super().__init__()
+        self.names: set[str] = set()
+
+    def enter_field(self, node: FieldNode, *_: object) -> None:
+        self.names.add(node.name.value)
+
+
 def _variables_key(executor: StrawberryGraphQLCoreExecutionContext) -> str | None:
     wanted = result_variables(executor)
     raw = {
@@ -174,20 +194,22 @@ class SharedEventExecutionContext(StrawberryGraphQLCoreExecutionContext):
     def build_per_event_executor(self, payload: Any) -> SharedEventExecutionContext:
         executor = super().build_per_event_executor(payload)
         assert isinstance(executor, SharedEventExecutionContext)
+        if isinstance(self.context_value, Context):  # the viewer as it is now, fresh loaders
+            executor.context_value = self.context_value.for_event()
         if isinstance(payload, Event):
             if self._fanout_scope is False:
                 self._fanout_scope = self._scope()
-            if isinstance(self._fanout_scope, tuple):
-                executor._fanout_key = (id(payload), *self._fanout_scope)
+            who = viewer_key(executor.context_value)  # per event: a session's scope may change
+            if isinstance(self._fanout_scope, tuple) and who is not None:
+                executor._fanout_key = (id(payload), *self._fanout_scope, who)
                 executor._fanout_event = payload
         return executor
 
     def _scope(self) -> tuple[object, ...] | None:
-        who = viewer_key(self.context_value)
         variables = _variables_key(self)
-        if who is None or variables is None:
+        if variables is None or _selects_personal_fields(self):
             return None
-        return (id(self.schema), id(self.operation), variables, who)
+        return (id(self.schema), id(self.operation), variables)
 
     def execute_operation(self, serially: bool | None = None) -> AwaitableOrValue[Outcome]:
         key = self._fanout_key

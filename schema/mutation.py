@@ -11,6 +11,7 @@ from .pipelines import PipelineMutations
 from .properties import PropertyMutations
 from .quotes import QuoteMutations
 from .record_mutations import RecordMutations
+from .tokens import TokenMutations
 from .users import UserMutations
 from .webhooks import WebhookMutations
 from .workflows import WorkflowMutations
@@ -19,6 +20,7 @@ Mutation = merge_types(
     "Mutation",
     (
         UserMutations,
+        TokenMutations,
         NotificationMutations,
         PipelineMutations,
         RecordMutations,

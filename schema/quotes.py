@@ -51,8 +51,8 @@ def quote_loader(ctx: Context) -> DataLoader[int, DomainQuote | None]:
 
 
 def deal_quotes_loader(ctx: Context) -> DataLoader[int, list[DomainQuote]]:
-    """The quotes of deals already shown to the viewer that the viewer may see, oldest first (a quote's
-    approver, shown its deal, sees the quote awaiting them, not the deal's other quotes)."""
+    """The quotes of deals already shown, oldest first, within the viewer's scope now: all of a deal
+    the viewer sees, or only those awaiting the viewer's decision (the quote approver, DESIGN 2)."""
 
     async def load(ids: Sequence[int]) -> list[list[DomainQuote]]:
         by_deal: dict[int, list[DomainQuote]] = defaultdict(list)

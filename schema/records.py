@@ -11,7 +11,7 @@ import strawberry
 from strawberry.scalars import JSON
 
 from db import records as record_store
-from domain.records import ObjectType, Record
+from domain.records import ObjectType, Record, Scope
 from resolvers.loaders import (
     approval_process_loader,
     latest_approval_loader,
@@ -216,6 +216,12 @@ class Deal(CrmRecord):
     ) -> Annotated[DealApproval, strawberry.lazy("schema.approvals")] | None:
         from .approvals import DealApproval
 
+        ctx = info.context
+        if (
+            ctx.me.user.view_scope is not Scope.ALL
+            and await record_loader(ctx, ObjectType.DEAL).load(self.record.id) is None
+        ):  # shown through a quote awaiting its approver: the approval thread is not theirs
+            return None
         found = await latest_approval_loader(info.context).load(self.record.id)
         if found is None:
             return None

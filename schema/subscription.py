@@ -10,6 +10,7 @@ from domain.events import StoredEvent
 from domain.records import ObjectType
 from domain.visibility import can_see
 from resolvers.approvals import APPROVAL_EVENT_PREFIX
+from resolvers.context import Context
 from resolvers.notifications import NOTIFICATION_CREATED
 from resolvers.quotes import QUOTE_EVENT_PREFIX
 from subscriptions import streams
@@ -19,6 +20,14 @@ from .imports import Import, follow_import
 from .info import Info
 
 
+def in_scope(ctx: Context, event: StoredEvent) -> bool:
+    """The event's record is the viewer's to see now: by scope, by its audience, or because the deal
+    awaits the viewer's decision (kept current in memory by the session: no query per event)."""
+    if can_see(ctx.me, event.owner_id, event.audience):
+        return True
+    return ctx.session is not None and event.deal_id is not None and event.deal_id in ctx.session.awaiting
+
+
 @strawberry.type
 class Subscription:
     @strawberry.subscription
@@ -26,12 +35,11 @@ class Subscription:
         self, info: Info, after: str | None = None
     ) -> AsyncGenerator[Event, None]:
         ctx = info.context
-        me = ctx.me.id
 
         def mine(event: StoredEvent) -> bool:
-            return event.type == NOTIFICATION_CREATED and me in event.audience
+            return event.type == NOTIFICATION_CREATED and ctx.me.id in event.audience
 
-        async for event in streams.events(ctx.pool, ctx.services.bus, parse_after(after), mine):
+        async for event in streams.events(ctx.pool, ctx.services.bus, parse_after(after), mine, ctx.session):
             yield event_for(event)
 
     @strawberry.subscription(description="A pipeline's deals created, moved, updated and deleted, in scope.")
@@ -40,16 +48,13 @@ class Subscription:
     ) -> AsyncGenerator[Event, None]:
         ctx = info.context
         pipeline = int(pipeline_id)
-        viewer = ctx.me
 
         def on_board(event: StoredEvent) -> bool:
-            return (
-                event.pipeline_id == pipeline
-                and event.type.startswith("deal.")
-                and can_see(viewer, event.owner_id, event.audience)
-            )
+            return event.pipeline_id == pipeline and event.type.startswith("deal.") and in_scope(ctx, event)
 
-        async for event in streams.events(ctx.pool, ctx.services.bus, parse_after(after), on_board):
+        async for event in streams.events(
+            ctx.pool, ctx.services.bus, parse_after(after), on_board, ctx.session
+        ):
             yield event_for(event)
 
     @strawberry.subscription(description="Every approval status change and decision, in scope; resumable.")
@@ -60,17 +65,18 @@ class Subscription:
         ctx = info.context
         pipeline = int(pipeline_id) if pipeline_id else None
         deal = int(deal_id) if deal_id else None
-        viewer = ctx.me
 
         def on_approval(event: StoredEvent) -> bool:
             return (
                 event.type.startswith(APPROVAL_EVENT_PREFIX)
                 and (pipeline is None or event.pipeline_id == pipeline)
                 and (deal is None or event.deal_id == deal)
-                and can_see(viewer, event.owner_id, event.audience)
+                and in_scope(ctx, event)
             )
 
-        async for event in streams.events(ctx.pool, ctx.services.bus, parse_after(after), on_approval):
+        async for event in streams.events(
+            ctx.pool, ctx.services.bus, parse_after(after), on_approval, ctx.session
+        ):
             yield event_for(event)
 
     @strawberry.subscription(
@@ -82,17 +88,18 @@ class Subscription:
         ctx = info.context
         prefix = f"{object_type.value.lower()}."
         record_id = int(id) if id else None
-        viewer = ctx.me
 
         def on_record(event: StoredEvent) -> bool:
             record = event.payload.get("record") or {}
             return (
                 event.type.startswith(prefix)
                 and (record_id is None or record.get("id") == record_id)
-                and can_see(viewer, event.owner_id, event.audience)
+                and in_scope(ctx, event)
             )
 
-        async for event in streams.events(ctx.pool, ctx.services.bus, parse_after(after), on_record):
+        async for event in streams.events(
+            ctx.pool, ctx.services.bus, parse_after(after), on_record, ctx.session
+        ):
             yield event_for(event)
 
     @strawberry.subscription(
@@ -103,16 +110,17 @@ class Subscription:
     ) -> AsyncGenerator[Event, None]:
         ctx = info.context
         deal = int(deal_id) if deal_id else None
-        viewer = ctx.me
 
         def on_quote(event: StoredEvent) -> bool:
             return (
                 event.type.startswith(QUOTE_EVENT_PREFIX)
                 and (deal is None or event.deal_id == deal)
-                and can_see(viewer, event.owner_id, event.audience)
+                and in_scope(ctx, event)
             )
 
-        async for event in streams.events(ctx.pool, ctx.services.bus, parse_after(after), on_quote):
+        async for event in streams.events(
+            ctx.pool, ctx.services.bus, parse_after(after), on_quote, ctx.session
+        ):
             yield event_for(event)
 
     @strawberry.subscription(

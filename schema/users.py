@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Annotated
+
 import strawberry
 
 from db import users as user_store
 from domain.records import Team as DomainTeam
 from domain.records import User as DomainUser
 from resolvers import users as use_cases
-from resolvers.loaders import team_members, teams_of_user, user_loader
+from resolvers.loaders import api_tokens_of_user, team_members, teams_of_user, user_loader
 
 from .enums import Scope
 from .errors import UserError, user_errors, value_or_none
 from .info import Info
 from .permissions import IsSuperAdmin
+
+if TYPE_CHECKING:
+    from .tokens import ApiToken
 
 
 @strawberry.type
@@ -31,6 +36,14 @@ class User:
     async def teams(self, info: Info) -> list[Team]:
         found = await teams_of_user(info.context).load(int(self.id))
         return [Team.from_domain(t) for t in found]
+
+    @strawberry.field(
+        description="The user's API tokens (never their secrets): your own, or anyone's for a super admin."
+    )
+    async def api_tokens(self, info: Info) -> list[Annotated[ApiToken, strawberry.lazy("schema.tokens")]]:
+        from .tokens import ApiToken
+
+        return [ApiToken.from_domain(t) for t in await api_tokens_of_user(info.context).load(int(self.id))]
 
     @classmethod
     def from_domain(cls, user: DomainUser) -> User:

@@ -7,7 +7,7 @@ import contextlib
 import hashlib
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import asyncpg
@@ -62,6 +62,7 @@ class EventBus:
         self.pool = pool
         self.channel = CHANNEL
         self.listeners: set[Listener] = set()
+        self.observers: list[Callable[[StoredEvent], None]] = []  # called before listeners, in order
         self.last_seen = 0  # the highest sequence the broker delivered
         self.fanned_out = 0  # the highest sequence offered to listeners, from the broker or the table
         self._task: asyncio.Task[None] | None = None
@@ -136,6 +137,8 @@ class EventBus:
 
     def _offer(self, event: StoredEvent) -> None:
         self.fanned_out = max(self.fanned_out, event.sequence)
+        for observe in self.observers:
+            observe(event)
         for listener in tuple(self.listeners):
             listener.offer(event)
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+import contextlib
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 
 import asyncpg
 
@@ -10,6 +11,7 @@ from db import events as event_store
 from domain.events import StoredEvent
 
 from .bus import EventBus
+from .sessions import Session
 
 REPLAY_BATCH = 500
 
@@ -30,10 +32,10 @@ async def _replay(pool: asyncpg.Pool, after: int, until: int | None = None) -> A
             return
 
 
-async def events(
-    pool: asyncpg.Pool, bus: EventBus, after: int | None, match: Match
-) -> AsyncIterator[StoredEvent]:
-    """Every committed event after `after` (or from now) that `match` admits, once, in order.
+async def _in_order(
+    pool: asyncpg.Pool, bus: EventBus, after: int | None
+) -> AsyncGenerator[StoredEvent, None]:
+    """Every committed event after `after` (or from now), once, in order.
 
     Live events arrive in sequence order; a gap (a missed publish, a lagging queue) is filled
     from the table, so what a subscriber sees never depends on the broker being perfect.
@@ -42,8 +44,7 @@ async def events(
         last = after if after is not None else await event_store.head(pool)
         async for event in _replay(pool, last):
             last = event.sequence
-            if match(event):
-                yield event
+            yield event
         while True:
             if listener.lagging:
                 while not listener.queue.empty():
@@ -51,8 +52,7 @@ async def events(
                 listener.lagging = False
                 async for event in _replay(pool, last):
                     last = event.sequence
-                    if match(event):
-                        yield event
+                    yield event
                 continue
             live = await listener.queue.get()
             if live.sequence <= last:
@@ -60,8 +60,21 @@ async def events(
             if live.sequence > last + 1:
                 async for event in _replay(pool, last, until=live.sequence - 1):
                     last = event.sequence
-                    if match(event):
-                        yield event
+                    yield event
             last = live.sequence
-            if match(live):
-                yield live
+            yield live
+
+
+async def events(
+    pool: asyncpg.Pool, bus: EventBus, after: int | None, match: Match, session: Session | None = None
+) -> AsyncIterator[StoredEvent]:
+    """The events of `_in_order` that `match` admits. With a live `session`, an event waits out a
+    pending re-check of the session's viewer before it is matched (so `match` reads the scope as
+    it is now), and a closed session gets nothing more (DESIGN 2)."""
+    async with contextlib.aclosing(_in_order(pool, bus, after)) as ordered:  # leave the bus at once
+        async for event in ordered:
+            unsure = session is not None and (session.closed or not session.settled.is_set())
+            if unsure and session is not None and not await session.ready():
+                continue  # closed: its socket is closing, and the handler ends this stream
+            if match(event):
+                yield event
