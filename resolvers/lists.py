@@ -143,7 +143,7 @@ class Board:
 async def board(ctx: Context, pipeline_id: int, raw_groups: RawGroups, per_stage: int) -> Board:
     """Three statements: the pipeline, per-stage totals, and each stage's first deals."""
     if not 0 <= per_stage <= MAX_PER_STAGE:
-        raise ValueError(f"perStage must be between 0 and {MAX_PER_STAGE}")
+        raise BadInput(RuleCode.INVALID, f"perStage must be between 0 and {MAX_PER_STAGE}", ("perStage",))
     pipeline = await pipeline_store.get_pipeline(ctx.pool, pipeline_id)
     groups = parse_filter_groups(filters.ObjectType.DEAL, raw_groups)
     where, args = scoped(ctx, groups, 2)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from db import search as search_store
+from domain.codes import RuleCode
+from domain.limits import BadInput
 from domain.records import ObjectType, Record
 from domain.visibility import visible_owner_ids
 
@@ -15,14 +17,14 @@ MAX_QUERY_LENGTH = 200
 
 
 async def search(ctx: Context, query: str, types: Sequence[ObjectType] | None, first: int) -> list[Record]:
-    """The best matches of each type (up to `first` each), best first; ValueError for a blank query."""
+    """The best matches of each type (up to `first` each), best first; BadInput for a blank query."""
     text = query.strip()
     if not text:
-        raise ValueError("query must not be empty")
+        raise BadInput(RuleCode.INVALID, "query must not be empty", ("query",))
     if len(text) > MAX_QUERY_LENGTH:
-        raise ValueError(f"query must be at most {MAX_QUERY_LENGTH} characters")
+        raise BadInput(RuleCode.INVALID, f"query must be at most {MAX_QUERY_LENGTH} characters", ("query",))
     if not 1 <= first <= MAX_PER_TYPE:
-        raise ValueError(f"first must be between 1 and {MAX_PER_TYPE}")
+        raise BadInput(RuleCode.INVALID, f"first must be between 1 and {MAX_PER_TYPE}", ("first",))
     wanted = list(ObjectType) if types is None else sorted(set(types))
     if not wanted:
         return []

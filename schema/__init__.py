@@ -19,6 +19,8 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types.base import get_object_definition
 
 from db.errors import DbError
+from domain.filters import FilterError
+from domain.limits import BadInput
 
 from .complexity import ComplexityLimit
 from .fanout import FastMaskErrors, SharedEventExecutionContext
@@ -40,11 +42,16 @@ LIMIT_RULES: list[type[ASTValidationRule]] = [
 
 
 def expected_error(error: GraphQLError) -> bool:
-    """Errors with a code, validation errors and input errors are for the client to see."""
+    """Errors with a code, validation errors and input errors are for the client to see.
+
+    Bad input raised while executing is a BadInput (or a FilterError) with a clear message; any other
+    exception from a resolver, ValueError included, is a bug and is masked.
+    """
     original = error.original_error
-    if original is None or isinstance(original, GraphQLError | DbError):
+    if original is None or isinstance(original, GraphQLError | DbError | BadInput | FilterError):
         return True
-    return isinstance(original, ValueError) and not isinstance(original, UnicodeError)
+    request_level = not error.path  # variables coerced by scalars before anything runs
+    return request_level and isinstance(original, ValueError) and not isinstance(original, UnicodeError)
 
 
 def build_schema(*, dev: bool) -> strawberry.Schema:

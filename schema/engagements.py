@@ -9,6 +9,8 @@ from strawberry.tools import merge_types
 
 from db.engagements import Engagement as DomainEngagement
 from db.engagements import EngagementType
+from domain.codes import RuleCode
+from domain.limits import BadInput
 from domain.records import ObjectType
 from resolvers import engagements as use_cases
 from resolvers.engagements import NewEngagement
@@ -26,7 +28,7 @@ def numeric_id(value: strawberry.ID, field: str) -> int:
     try:
         return int(value)
     except ValueError:
-        raise ValueError(f"{field} {value!r} is not a valid id") from None
+        raise BadInput(RuleCode.BAD_ID, f"{field} {value!r} is not a valid id") from None
 
 
 @strawberry.type

@@ -56,7 +56,7 @@ def page_size(first: int | None) -> int:
     if first is None:
         return 50
     if first < 0 or first > MAX_PAGE:
-        raise ValueError(f"first must be between 0 and {MAX_PAGE}")
+        raise BadInput(RuleCode.INVALID, f"first must be between 0 and {MAX_PAGE}", ("first",))
     return first
 
 

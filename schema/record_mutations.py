@@ -10,6 +10,8 @@ from typing import Any, TypeVar
 import strawberry
 from strawberry.scalars import JSON
 
+from domain.codes import RuleCode
+from domain.limits import BadInput
 from domain.records import ChangeSource as DomainSource
 from domain.records import ObjectType, Record
 from resolvers import associations as link_cases
@@ -35,7 +37,7 @@ def props(value: object) -> dict[str, Any] | None:
     if value is None:
         return None
     if not isinstance(value, dict):
-        raise ValueError("properties must be a JSON object")
+        raise BadInput(RuleCode.INVALID, "properties must be a JSON object", ("properties",))
     return value
 
 
