@@ -3,45 +3,120 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from email.utils import parseaddr
 from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 
-def _origins(raw: str | None) -> tuple[str, ...]:
-    return tuple(o.strip() for o in (raw or "").split(",") if o.strip())
+class SettingsError(ValueError):
+    """An environment variable holds a value dealflow cannot use; the message names it, one line each."""
 
 
-@dataclass(frozen=True)
-class Settings:
-    database_url: str | None = None
-    broadcast_url: str = "memory://"
-    host: str = "127.0.0.1"
-    port: int = 8000
-    env: str = "production"
-    data_dir: Path = Path(".dealflow")
-    allowed_origins: tuple[str, ...] = field(default_factory=tuple)
-    max_body_bytes: int = 1_048_576
-    request_timeout_seconds: float = 30.0
-    pool_max_size: int = 20
-    smtp_url: str | None = None
+class _Environment(EnvSettingsSource):
+    """pydantic-settings' environment source over a given mapping instead of os.environ."""
+
+    def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str]) -> None:
+        self._environ = environ
+        super().__init__(settings_cls, case_sensitive=True, env_ignore_empty=True)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        return {k: v for k, v in self._environ.items() if v != ""}
+
+
+class Settings(BaseSettings):
+    """Built by `from_env` from the environment; built directly (in tests), it reads no environment."""
+
+    model_config = SettingsConfigDict(frozen=True, validate_by_name=True, validate_by_alias=True)
+
+    database_url: str | None = Field(None, validation_alias="DATABASE_URL")
+    broadcast_url: str = Field("memory://", validation_alias="BROADCAST_URL")
+    host: str = Field("127.0.0.1", validation_alias="HOST")
+    port: int = Field(8000, ge=0, le=65535, validation_alias="PORT")
+    env: Literal["dev", "production"] = Field("production", validation_alias="DEALFLOW_ENV")
+    data_dir: Path = Field(Path(".dealflow"), validation_alias="DEALFLOW_DATA_DIR")
+    allowed_origins: Annotated[tuple[str, ...], NoDecode] = Field((), validation_alias="ALLOWED_ORIGINS")
+    max_body_bytes: int = Field(1_048_576, gt=0, validation_alias="MAX_BODY_BYTES")
+    request_timeout_seconds: float = Field(30.0, gt=0, validation_alias="REQUEST_TIMEOUT_SECONDS")
+    pool_max_size: int = Field(20, ge=1, validation_alias="DATABASE_POOL_SIZE")
+    smtp_url: str | None = Field(None, validation_alias="SMTP_URL")
+    smtp_from: str = Field("dealflow@localhost", validation_alias="SMTP_FROM")
+
+    @field_validator("allowed_origins", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(o.strip() for o in value.split(",") if o.strip())
+        return value
+
+    @field_validator("smtp_url")
+    @classmethod
+    def _smtp_scheme(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("smtp://", "smtps://", "smtp+starttls://")):
+            raise ValueError("must start with smtp://, smtps:// or smtp+starttls://")
+        return value
+
+    @field_validator("smtp_from")
+    @classmethod
+    def _address(cls, value: str) -> str:
+        if "@" not in parseaddr(value)[1]:
+            raise ValueError(
+                "must be an email address, such as dealflow@example.com or 'Dealflow <d@example.com>'"
+            )
+        return value
 
     @property
     def dev(self) -> bool:
         return self.env == "dev"
 
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
-        env = dict(os.environ if environ is None else environ)
-        return cls(
-            database_url=env.get("DATABASE_URL") or None,
-            broadcast_url=env.get("BROADCAST_URL") or "memory://",
-            host=env.get("HOST") or "127.0.0.1",
-            port=int(env.get("PORT") or 8000),
-            env=env.get("DEALFLOW_ENV") or "production",
-            data_dir=Path(env.get("DEALFLOW_DATA_DIR") or ".dealflow"),
-            allowed_origins=_origins(env.get("ALLOWED_ORIGINS")),
-            max_body_bytes=int(env.get("MAX_BODY_BYTES") or 1_048_576),
-            request_timeout_seconds=float(env.get("REQUEST_TIMEOUT_SECONDS") or 30),
-            pool_max_size=int(env.get("DATABASE_POOL_SIZE") or 20),
-            smtp_url=env.get("SMTP_URL") or None,
-        )
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings,)  # the environment comes in through from_env only
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Settings from environ (default os.environ); SettingsError names every bad variable."""
+        values = _Environment(cls, os.environ if environ is None else environ)()
+        try:
+            return cls(**values)
+        except ValidationError as exc:
+            raise SettingsError("; ".join(_describe(e) for e in exc.errors())) from None
+
+
+def _describe(error: Any) -> str:
+    name = ".".join(str(p) for p in error["loc"]) or "settings"
+    message = str(error["msg"]).removeprefix("Value error, ")
+    return f"{name}={error['input']!r}: {message[0].lower()}{message[1:]}"
+
+
+# Every variable `from_env` reads, with what it means: the CLI's help and the README list these.
+VARIABLES: Mapping[str, str] = {
+    "DATABASE_URL": "PostgreSQL DSN; unset: an embedded PostgreSQL in $DEALFLOW_DATA_DIR/pg",
+    "DEALFLOW_DATA_DIR": "where the embedded PostgreSQL keeps its data (default .dealflow)",
+    "BROADCAST_URL": "pub/sub between processes: memory:// (default), postgres://… or redis://…",
+    "HOST": "address to listen on (default 127.0.0.1)",
+    "PORT": "port to listen on (default 8000)",
+    "DEALFLOW_ENV": "dev (GraphiQL, detailed errors) or production (default)",
+    "ALLOWED_ORIGINS": "comma-separated browser origins allowed to call the API",
+    "MAX_BODY_BYTES": "larger request bodies get 413 (default 1048576)",
+    "REQUEST_TIMEOUT_SECONDS": "a longer GraphQL request gets 504 (default 30)",
+    "DATABASE_POOL_SIZE": "maximum connections in each process's pool (default 20)",
+    "SMTP_URL": "smtp://user:pass@host:port (or smtps://, smtp+starttls://); unset: emails are logged",
+    "SMTP_FROM": "the From address of emails (default dealflow@localhost)",
+}
