@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 
 import asyncpg
 
@@ -118,6 +120,39 @@ async def revoke_token(conn: Conn, token: str) -> bool:
         hash_token(token),
     )
     return status.endswith(" 1")
+
+
+@dataclass(frozen=True, slots=True)
+class TokenInfo:
+    """An API token as its owner may see it: never the token itself, which is stored hashed."""
+
+    id: int
+    user_id: int
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+async def list_tokens(conn: Executor, user_id: int) -> list[TokenInfo]:
+    rows = await conn.fetch(
+        "SELECT id, user_id, created_at, revoked_at FROM api_tokens WHERE user_id = $1 ORDER BY id", user_id
+    )
+    return [TokenInfo(**dict(r)) for r in rows]
+
+
+async def revoke_token_id(conn: Conn, token_id: int) -> bool:
+    """Revoke the token with this id; False when there is none or it was revoked already."""
+    status = await conn.execute(
+        "UPDATE api_tokens SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL", token_id
+    )
+    return status.endswith(" 1")
+
+
+async def find_user_by_email(conn: Executor, email: str) -> User | None:
+    row = await conn.fetchrow(
+        f"SELECT {USER_COLUMNS} FROM users u WHERE lower(u.email) = lower($1)",  # noqa: S608
+        email,
+    )
+    return user_from_row(row) if row else None
 
 
 async def get_viewer_by_token(conn: Executor, token: str) -> Viewer | None:
