@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip install -q -c constraints.txt
 BENCH_ARGS ?=
-# Tests run in parallel, one database template per worker; PYTEST_ARGS='-n 0' runs them one at a time.
+# Tests run in parallel, one database template per worker; PYTEST_WORKERS=0 runs them in one process.
 PYTEST_WORKERS ?= auto
 
 .PHONY: run test test-fast lint bench upgrade clean
