@@ -1,22 +1,32 @@
 # make run: serve on an embedded PostgreSQL in ./.dealflow/pg.  make test: lint, type-check, test.
+# Both install from constraints.txt, the versions last tested together; `make upgrade` refreshes it.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+PIP := $(BIN)/python -m pip install -q -c constraints.txt
 BENCH_ARGS ?=
+# Tests run in parallel, one database template per worker; PYTEST_WORKERS=0 runs them in one process.
+PYTEST_WORKERS ?= auto
 
-.PHONY: run test lint bench clean
+.PHONY: run test test-fast lint bench upgrade clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install -q -e '.[test]'
+# The runtime dependencies only: what `make run` needs.
+$(VENV)/.installed-run: pyproject.toml constraints.txt | $(BIN)/python
+	$(PIP) -e .
 	touch $@
+
+# With the test extras: pytest, ruff, mypy, playwright, aiosmtpd.
+$(VENV)/.installed: pyproject.toml constraints.txt | $(BIN)/python
+	$(PIP) -e '.[test]'
+	touch $@ $(VENV)/.installed-run
 
 # `exec` so that make waits for dealflow itself: on Ctrl-C it shuts down, then stops the embedded
 # PostgreSQL, before the prompt comes back.
-run: $(VENV)/.installed
+run: $(VENV)/.installed-run
 	DEALFLOW_ENV=$${DEALFLOW_ENV:-dev} exec $(BIN)/dealflow serve
 
 lint: $(VENV)/.installed
@@ -25,15 +35,31 @@ lint: $(VENV)/.installed
 	$(BIN)/mypy
 
 test: lint
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
+
+# The tests without a server or subprocess: domain rules and SQL, in seconds.
+test-fast: $(VENV)/.installed
+	$(BIN)/pytest -n $(PYTEST_WORKERS) tests/unit tests/db $(PYTEST_ARGS)
 
 # Every benchmark (or `make bench BENCHES=load BENCH_ARGS='--duration 10'`), then the PNGs of all
 # results in bench/results/. BENCH_ARGS go to each script run.
 BENCHES ?= http_overhead board approvals lifecycle import load
 bench: $(VENV)/.installed
-	$(BIN)/python -m pip install -q -e '.[test,bench]'
+	$(PIP) -e '.[test,bench]'
 	set -e; for name in $(BENCHES); do $(BIN)/python bench/$$name.py $(BENCH_ARGS); done
 	$(BIN)/python bench/plots.py
+
+# The newest releases pyproject.toml allows, installed into a fresh virtualenv, pinned into
+# constraints.txt. Run `make test` afterwards before committing the new file.
+upgrade:
+	rm -rf .venv-upgrade
+	$(PYTHON) -m venv .venv-upgrade
+	.venv-upgrade/bin/python -m pip install -q --upgrade pip
+	.venv-upgrade/bin/python -m pip install -q -e '.[test,bench]'
+	{ echo "# Versions tested together; \`make upgrade\` regenerates this file (pip freeze of a fresh venv)."; \
+	  .venv-upgrade/bin/python -m pip freeze --exclude-editable; } > constraints.txt
+	rm -rf .venv-upgrade
+	rm -f $(VENV)/.installed $(VENV)/.installed-run
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -127,6 +127,14 @@ async def revoke_token(conn: Conn, token: str) -> bool:
     return status.endswith(" 1")
 
 
+async def find_user_by_email(conn: Executor, email: str) -> User | None:
+    row = await conn.fetchrow(
+        f"SELECT {USER_COLUMNS} FROM users u WHERE lower(u.email) = lower($1)",  # noqa: S608
+        email,
+    )
+    return user_from_row(row) if row else None
+
+
 # A token authenticates while it is neither revoked nor expired and its user is active.
 VIEWER_SELECT = f"""
         SELECT {USER_COLUMNS}, t.id AS token_id, t.expires_at AS token_expires_at,

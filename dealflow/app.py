@@ -257,7 +257,7 @@ async def running_services(settings: Settings, dsn: str) -> AsyncIterator[Servic
         relay = Relay(pool, bus, shared=is_shared(settings.broadcast_url))
         await relay.start()
         stack.push_async_callback(relay.stop)
-        mailer = Mailer(pool, settings.smtp_url)
+        mailer = Mailer(pool, settings.smtp_url, settings.smtp_from)
         await mailer.start()
         stack.push_async_callback(mailer.stop)
         sessions = SessionRegistry(pool, bus)

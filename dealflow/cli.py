@@ -1,42 +1,76 @@
-"""The `dealflow` command: serve, migrate, create-user, seed-demo, import."""
+"""The `dealflow` command: serve, migrate, create-user, tokens, seed-demo, import."""
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import logging
-import os
 import signal
 import sys
 from collections.abc import Sequence
+from importlib.metadata import version
+from pathlib import Path
 from types import FrameType
+from typing import Annotated
+
+import typer
 
 from db.errors import Duplicate
-from db.migrate import migrate
-from db.pool import create_pool
+from db.migrate import migrate as apply_migrations
 from domain.records import ObjectType, Scope
+from domain.validation import EMAIL
 
-from .embedded_pg import database_url
-from .settings import Settings
+from .cli_env import dsn, environment_help, err, fail, load_settings, migrated_pool
+from .cli_tokens import tokens
+
+app = typer.Typer(
+    name="dealflow",
+    help="dealflow: an open GraphQL API for sales pipelines.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="markdown",
+)
+app.add_typer(tokens, name="tokens")
+DB_HELP = environment_help("DATABASE_URL", "DEALFLOW_DATA_DIR")
 
 
-def _dsn(settings: Settings) -> str:
-    return database_url(settings.database_url, settings.data_dir)
+def _version(shown: bool) -> None:
+    if shown:
+        print(f"dealflow {version('dealflow')}")
+        raise typer.Exit()
 
 
-def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
+@app.callback()
+def root(
+    show_version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """dealflow: an open GraphQL API for sales pipelines. Settings come from environment variables."""
+
+
+@app.command(epilog=environment_help())
+def serve(
+    host: Annotated[
+        str | None, typer.Option(help="Address to listen on [default: $HOST or 127.0.0.1].")
+    ] = None,
+    port: Annotated[
+        int | None, typer.Option(min=0, max=65535, help="Port to listen on [default: $PORT or 8000].")
+    ] = None,
+) -> None:
+    """Serve /graphql (HTTP and WebSocket), /healthz and shared quotes; migrates the database first."""
     import uvicorn
 
     from .app import create_app
 
+    settings = load_settings()
+    settings = settings.model_copy(
+        update={"host": host or settings.host, "port": settings.port if port is None else port}
+    )
     # The embedded server (when DATABASE_URL is unset) is started here, before uvicorn, so it
     # outlives the app's shutdown; this process's atexit hook stops it after uvicorn returns.
-    dsn = _dsn(settings)
-    app = create_app(settings, dsn)
-    print(
-        f"dealflow serving on http://{settings.host}:{settings.port}/graphql ({settings.env})",
-        flush=True,
-    )
+    app = create_app(settings, dsn(settings))
+    print(f"dealflow serving on http://{settings.host}:{settings.port}/graphql ({settings.env})", flush=True)
     # uvicorn catches SIGINT/SIGTERM, shuts down gracefully, restores our handlers and raises the
     # signal again: SIGINT becomes KeyboardInterrupt and SIGTERM SystemExit (see main), so atexit
     # hooks run either way.
@@ -48,172 +82,116 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         log_level="info" if settings.dev else "warning",
         access_log=settings.dev,
     )
-    return 0
 
 
-def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
-    applied = asyncio.run(migrate(_dsn(settings)))
+@app.command(epilog=DB_HELP)
+def migrate() -> None:
+    """Apply the migrations not applied yet (db/migrations/*.sql, in order, under an advisory lock)."""
+    applied = asyncio.run(apply_migrations(dsn(load_settings())))
     print(f"applied {len(applied)} migration(s)" + (f": {', '.join(applied)}" if applied else ""))
-    return 0
 
 
-def cmd_create_user(settings: Settings, args: argparse.Namespace) -> int:
+def _email(value: str) -> str:
+    if not EMAIL.match(value):
+        raise typer.BadParameter(f"{value!r} is not an email address (like ada@example.com)")
+    return value
+
+
+def _name(value: str) -> str:
+    if not value.strip():
+        raise typer.BadParameter("must not be empty")
+    return value.strip()
+
+
+ScopeOption = typer.Option(case_sensitive=False, help="ALL, TEAM or OWNED.")
+
+
+@app.command("create-user", epilog=DB_HELP)
+def create_user(
+    email: Annotated[str, typer.Option(callback=_email, help="The user's email.", show_default=False)],
+    name: Annotated[str, typer.Option(callback=_name, help="The user's name.", show_default=False)],
+    super_admin: Annotated[bool, typer.Option("--super-admin", help="May do everything.")] = False,
+    approver: Annotated[bool, typer.Option("--approver", help="Grant canApproveDeals.")] = False,
+    view_scope: Annotated[Scope, ScopeOption] = Scope.ALL,
+    edit_scope: Annotated[Scope, ScopeOption] = Scope.ALL,
+) -> None:
+    """Create a user; prints a new API token as the last line of stdout (shown once)."""
     from db import users as user_store
 
-    dsn = _dsn(settings)
+    settings = load_settings()
 
     async def run() -> str:
-        await migrate(dsn)
-        pool = await create_pool(dsn, min_size=1, max_size=2)
-        try:
-            async with pool.acquire() as conn, conn.transaction():
-                user = await user_store.insert_user(
-                    conn,
-                    email=args.email,
-                    name=args.name,
-                    is_super_admin=args.super_admin,
-                    can_approve_deals=args.approver,
-                    view_scope=Scope(args.view_scope),
-                    edit_scope=Scope(args.edit_scope),
-                )
-                token = await user_store.insert_token(conn, user.id)
-            print(f"created user {user.id} <{user.email}>", file=sys.stderr)
-            return token
-        finally:
-            await pool.close()
+        async with migrated_pool(settings) as pool, pool.acquire() as conn, conn.transaction():
+            user = await user_store.insert_user(
+                conn, email=email, name=name, is_super_admin=super_admin, can_approve_deals=approver,
+                view_scope=view_scope, edit_scope=edit_scope,
+            )  # fmt: skip
+            token = await user_store.insert_token(conn, user.id)
+        err.print(f"created user {user.id} <{user.email}>", markup=False)
+        return token
 
     try:
         token = asyncio.run(run())
     except Duplicate as exc:
-        print(f"dealflow create-user: {exc}", file=sys.stderr)
-        return 1
+        raise fail("create-user", str(exc)) from None
     print(token, flush=True)  # the token, always the last line of stdout
-    return 0
 
 
-def cmd_seed_demo(settings: Settings, args: argparse.Namespace) -> int:
-    from .seed import DemoExists, SeedFailed, SeedSummary, seed_demo
+@app.command("seed-demo", epilog=DB_HELP)
+def seed_demo(
+    seed: Annotated[int, typer.Option(help="Random seed: the same seed, the same data.")] = 1,
+) -> None:
+    """Fill a demo account; prints the super admin's API token as the last line of stdout."""
+    from .seed import DemoExists, SeedFailed, SeedSummary
+    from .seed import seed_demo as seed_data
 
-    dsn = _dsn(settings)
+    settings = load_settings()
 
     async def run() -> SeedSummary:
-        await migrate(dsn)
-        pool = await create_pool(dsn, min_size=1, max_size=4)
-        try:
-            return await seed_demo(pool, seed=args.seed)
-        finally:
-            await pool.close()
+        async with migrated_pool(settings, max_size=4) as pool:
+            return await seed_data(pool, seed=seed)
 
     try:
         summary = asyncio.run(run())
     except (DemoExists, SeedFailed, Duplicate) as exc:
-        print(f"dealflow seed-demo: {exc}", file=sys.stderr)
-        return 1
-    print(
+        raise fail("seed-demo", str(exc)) from None
+    err.print(
         f"seeded {len(summary.tokens)} users, {len(summary.pipeline_ids)} pipelines, {summary.companies} companies,"
         f" {summary.contacts} contacts, {summary.deals} deals; sent for approval (the first approved, the"
         f" second sent back for changes): deals {', '.join(map(str, summary.pending_deal_ids))}",
-        file=sys.stderr,
+        markup=False,
     )
-    print("demo users and their API tokens (shown once):", file=sys.stderr)
+    err.print("demo users and their API tokens (shown once):")
     for email, token in summary.tokens.items():
-        print(f"  {email:<32} {token}  {summary.roles.get(email, '')}", file=sys.stderr)
-    print(
+        err.print(f"  {email:<32} {token}  {summary.roles.get(email, '')}", markup=False)
+    err.print(
         'the super admin\'s token follows; in GraphiQL, Headers: {"Authorization": "Bearer <token>"}',
-        file=sys.stderr,
+        markup=False,
     )
     print(summary.admin_token, flush=True)  # the super admin's token, always the last line of stdout
-    return 0
 
 
-def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
-    from collections.abc import AsyncIterator
+@app.command("import", epilog=DB_HELP)
+def import_file(
+    object_type: Annotated[
+        ObjectType,
+        typer.Argument(metavar="OBJECT", case_sensitive=False, help="CONTACT, COMPANY, DEAL or TICKET."),
+    ],
+    file: Annotated[
+        Path,
+        typer.Argument(metavar="FILE.csv", exists=True, dir_okay=False, readable=True, help="The CSV file."),
+    ],
+    as_email: Annotated[
+        str | None,
+        typer.Option("--as", metavar="EMAIL", help="The acting user [default: the first super admin]."),
+    ] = None,
+) -> None:
+    """Import a CSV file of one object type with a progress bar; exits 1 when any row failed."""
+    from .cli_import import run_import
 
-    from broadcaster import Broadcast
-
-    from db.imports import find_importer
-    from domain.imports import ImportJob, ImportStatus
-    from domain.records import Viewer
-    from resolvers import imports
-    from resolvers.context import Context, Services
-    from resolvers.mailer import Mailer
-    from resolvers.result import Ok
-    from subscriptions.bus import EventBus
-    from subscriptions.relay import Relay
-
-    def bar(job: ImportJob) -> None:
-        total = job.rows_total or 0
-        share = job.rows_processed / total if total else 1.0
-        filled = "#" * int(share * 30)
-        print(f"\r{job.object_type.value.lower()}: [{filled:.<30}] {job.rows_processed:,}/{total:,} rows {share:4.0%}",
-              end="", file=sys.stderr, flush=True)  # fmt: skip
-
-    async def read(path: str) -> AsyncIterator[bytes]:
-        with open(path, "rb") as f:  # noqa: ASYNC230 (a chunk at a time, in a thread)
-            while chunk := await asyncio.to_thread(f.read, imports.CHUNK_BYTES):
-                yield chunk
-
-    async def run() -> int:
-        dsn = _dsn(settings)
-        await migrate(dsn)
-        pool = await create_pool(dsn, min_size=1, max_size=4)
-        try:
-            user = await find_importer(pool, args.as_email)
-            if user is None:
-                print(f"dealflow import: no user {args.as_email or '(no super admin yet)'}", file=sys.stderr)
-                return 1
-            bus = EventBus(Broadcast("memory://"))  # a running server's relay publishes the events
-            services = Services(pool=pool, bus=bus, relay=Relay(pool, bus), mailer=Mailer(pool, None))
-            runner = imports.ImportRunner(services)
-            ctx = Context(services=services, viewer=Viewer(user=user))
-            started = await imports.start_import(
-                ctx, ObjectType(args.object), read(args.file), claimed_by=runner.name
-            )
-            if not isinstance(started, Ok):
-                print(f"dealflow import: {started.problems[0].message}", file=sys.stderr)
-                return 1
-            job = await runner.work(started.value, on_progress=bar)
-            print(file=sys.stderr)
-            for line in imports.summary(job, await imports.list_errors(ctx, job, None, 0)):
-                print(line)
-            return 0 if job.status is ImportStatus.DONE else 1
-        finally:
-            await pool.close()
-
-    if not os.path.isfile(args.file):
-        print(f"dealflow import: no file {args.file}", file=sys.stderr)
-        return 1
-    return asyncio.run(run())
-
-
-def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="dealflow", description=__doc__)
-    sub = p.add_subparsers(dest="command", required=True)
-    sub.add_parser("serve", help="serve /graphql and /healthz").set_defaults(run=cmd_serve)
-    sub.add_parser("migrate", help="apply database migrations").set_defaults(run=cmd_migrate)
-    cu = sub.add_parser("create-user", help="create a user; prints an API token as the last line")
-    cu.add_argument("--email", required=True)
-    cu.add_argument("--name", required=True)
-    cu.add_argument("--super-admin", action="store_true")
-    cu.add_argument("--approver", action="store_true", help="grant canApproveDeals")
-    cu.add_argument("--view-scope", choices=[s.value for s in Scope], default="ALL")
-    cu.add_argument("--edit-scope", choices=[s.value for s in Scope], default="ALL")
-    cu.set_defaults(run=cmd_create_user)
-    sd = sub.add_parser(
-        "seed-demo", help="fill a demo account; prints the super admin's API token as the last line"
-    )
-    sd.add_argument(
-        "--seed", type=int, default=1, help="random seed (default 1): the same seed, the same data"
-    )
-    sd.set_defaults(run=cmd_seed_demo)
-    im = sub.add_parser("import", help="import a CSV file of one object type, with a progress bar")
-    im.add_argument("object", type=str.upper, choices=[t.value for t in ObjectType], metavar="OBJECT")
-    im.add_argument("file", metavar="FILE.csv")
-    im.add_argument(
-        "--as", dest="as_email", metavar="EMAIL", help="the acting user (default: the first super admin)"
-    )
-    im.set_defaults(run=cmd_import)
-    return p
+    code = run_import(load_settings(), object_type, file, as_email)
+    if code:
+        raise typer.Exit(code)
 
 
 def _exit_on_signal(signum: int, frame: FrameType | None) -> None:
@@ -222,18 +200,16 @@ def _exit_on_signal(signum: int, frame: FrameType | None) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    args = parser().parse_args(argv)
-    settings = Settings.from_env()
     # SIGTERM's default action ends the process without atexit hooks, which would leave the
     # embedded PostgreSQL running; turn it into SystemExit (Ctrl-C is KeyboardInterrupt already).
     for sig in (signal.SIGTERM, signal.SIGHUP):
         if signal.getsignal(sig) is signal.SIG_DFL:
             signal.signal(sig, _exit_on_signal)
-    try:
-        code: int = args.run(settings, args)
-    except KeyboardInterrupt:
-        return 128 + signal.SIGINT
-    return code
+    try:  # typer prints usage errors (exit 2), and turns Ctrl-C into exit 130
+        app(args=list(sys.argv[1:] if argv is None else argv), prog_name="dealflow")
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else 0 if exc.code is None else 1
+    return 0
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ import os
 import socket
 import uuid
 import weakref
-from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Callable, Iterable
 from typing import cast
 
 import asyncpg
@@ -272,17 +272,4 @@ class ImportRunner:
         return done
 
 
-def summary(job: ImportJob, errors: Sequence[RowError]) -> list[str]:
-    """What a person reads at the end of an import (the CLI prints it)."""
-    lines = [
-        f"import {job.id} {job.status.value.lower()}: {job.rows_processed} rows, {job.rows_created} created,"
-        f" {job.rows_updated} updated, {job.error_count} with errors"
-    ]
-    lines += [f"warning: {w}" for w in job.warnings]
-    if job.failure:
-        lines.append(f"failed: {job.failure}")
-    lines += [f"line {e.line}: {e.message} [{e.code.value}]" for e in errors]
-    return lines
-
-
-__all__ = ["JOB_EVENT", "ImportRunner", "follow", "get_import", "list_errors", "start_import", "summary"]
+__all__ = ["JOB_EVENT", "ImportRunner", "follow", "get_import", "list_errors", "start_import"]

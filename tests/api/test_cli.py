@@ -80,6 +80,119 @@ async def test_database_url_set_starts_no_embedded_server(db_dsn: str, tmp_path:
     assert not (tmp_path / "data").exists()
 
 
+async def test_version_prints_the_package_version(tmp_path: Path) -> None:
+    from importlib.metadata import version
+
+    code, out, err = await dealflow("--version", dsn="postgresql://unused", data_dir=tmp_path)
+    assert (code, out.strip()) == (0, f"dealflow {version('dealflow')}"), err
+
+
+async def test_serve_help_lists_its_options_and_every_environment_variable(tmp_path: Path) -> None:
+    from dealflow.settings import VARIABLES
+
+    code, out, err = await dealflow("serve", "--help", dsn="postgresql://unused", data_dir=tmp_path)
+    assert code == 0, err
+    assert "--host" in out and "--port" in out
+    missing = [name for name in VARIABLES if name not in out]
+    assert not missing, f"serve --help does not mention {missing}"
+
+
+async def test_migrate_help_lists_the_database_variables(tmp_path: Path) -> None:
+    code, out, err = await dealflow("migrate", "--help", dsn="postgresql://unused", data_dir=tmp_path)
+    assert code == 0, err
+    assert "DATABASE_URL" in out and "DEALFLOW_DATA_DIR" in out
+
+
+async def test_a_bad_setting_is_one_readable_line_and_exit_code_2(db_dsn: str, tmp_path: Path) -> None:
+    env = {**os.environ, "DATABASE_URL": db_dsn, "DEALFLOW_DATA_DIR": str(tmp_path), "PORT": "abc"}
+    code, out, err = await dealflow("migrate", env=env)
+    assert code == 2
+    assert err.strip() == (
+        "dealflow: bad setting: PORT='abc': input should be a valid integer, unable to parse string as an integer"
+    )
+    assert out == ""
+
+
+async def test_create_user_refuses_an_invalid_email_with_exit_code_2_and_creates_nothing(
+    db_dsn: str, tmp_path: Path
+) -> None:
+    code, out, err = await dealflow(
+        "create-user", "--email", "notanemail", "--name", "N", dsn=db_dsn, data_dir=tmp_path / "data"
+    )
+    assert code == 2
+    assert out == ""
+    assert "'notanemail' is not an email address" in err
+    assert "Traceback" not in err
+    code, _, err = await dealflow(
+        "create-user", "--email", "n@example.com", "--name", "N", "--view-scope", "MINE",
+        dsn=db_dsn, data_dir=tmp_path / "data",
+    )  # fmt: skip
+    assert code == 2
+    assert "Invalid value for '--view-scope'" in err
+    conn = await asyncpg.connect(db_dsn)
+    try:
+        assert await conn.fetchval("SELECT count(*) FROM users") == 0
+    finally:
+        await conn.close()
+
+
+async def test_create_user_takes_scopes_and_approver_in_any_case(db_dsn: str, tmp_path: Path) -> None:
+    code, out, err = await dealflow(
+        "create-user", "--email", "team@example.com", "--name", "T", "--approver",
+        "--view-scope", "team", "--edit-scope", "OWNED", dsn=db_dsn, data_dir=tmp_path / "data",
+    )  # fmt: skip
+    assert code == 0, err
+    conn = await asyncpg.connect(db_dsn)
+    try:
+        viewer = await user_store.get_viewer_by_token(conn, out.strip().splitlines()[-1])
+    finally:
+        await conn.close()
+    assert viewer is not None
+    assert (viewer.user.view_scope, viewer.user.edit_scope, viewer.user.can_approve_deals) == (
+        "TEAM",
+        "OWNED",
+        True,
+    )
+
+
+async def test_tokens_are_listed_created_and_revoked_from_the_command_line(
+    db_dsn: str, tmp_path: Path
+) -> None:
+    where = {"dsn": db_dsn, "data_dir": tmp_path / "data"}
+    _, out, _ = await dealflow("create-user", "--email", "tok@example.com", "--name", "Tok", **where)
+    first = out.strip().splitlines()[-1]
+    code, out, err = await dealflow(
+        "tokens", "create", "--email", "TOK@example.com", "--name", "ci", "--expires-days", "30", **where
+    )
+    assert code == 0, err
+    second = out.strip().splitlines()[-1]
+    assert second.startswith("df_") and second != first
+    code, out, err = await dealflow("tokens", "list", "--email", "tok@example.com", **where)
+    assert code == 0, err
+    rows = [
+        [c.strip() for c in line.strip("│ ").split("│")] for line in out.splitlines() if line.startswith("│")
+    ]
+    assert [(r[0], r[1]) for r in rows] == [("1", "default"), ("2", "ci")]
+    assert [r[4] != "-" for r in rows] == [False, True]  # only the second expires
+    assert [r[5] for r in rows] == ["-", "-"]  # none revoked
+    assert first not in out and second not in out  # only hashes are stored; a token is shown once
+
+    code, out, err = await dealflow("tokens", "revoke", "1", **where)
+    assert (code, out.strip()) == (0, "revoked token 1"), err
+    code, _, err = await dealflow("tokens", "revoke", "999", **where)
+    assert code == 1
+    assert "no token with id 999" in err
+    conn = await asyncpg.connect(db_dsn)
+    try:
+        assert await user_store.get_viewer_by_token(conn, first) is None
+        assert await user_store.get_viewer_by_token(conn, second) is not None
+    finally:
+        await conn.close()
+    code, _, err = await dealflow("tokens", "list", "--email", "nobody@example.com", **where)
+    assert code == 1
+    assert "no user with email nobody@example.com" in err
+
+
 def postmaster_pid(pgdata: Path) -> int | None:
     """The pid of the embedded server running on pgdata, or None."""
     try:
@@ -100,7 +213,8 @@ def free_port() -> int:
 async def test_command_beside_serve_shares_its_embedded_server_and_ctrl_c_stops_both() -> None:
     data = Path(tempfile.mkdtemp(prefix="df-cli-"))  # short: the server's socket lives in it
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
-    env |= {"DEALFLOW_DATA_DIR": str(data), "PORT": str(free_port()), "DEALFLOW_ENV": "production"}
+    port = free_port()
+    env |= {"DEALFLOW_DATA_DIR": str(data), "DEALFLOW_ENV": "production"}
     pgdata = data / "pg"
     serve: asyncio.subprocess.Process | None = None
     try:
@@ -117,10 +231,10 @@ async def test_command_beside_serve_shares_its_embedded_server_and_ctrl_c_stops_
         (pgdata / ".handle_pids.json").write_text(json.dumps([migrate.pid]))
 
         serve = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "dealflow.cli", "serve", cwd=ROOT, env=env, start_new_session=True,
+            sys.executable, "-m", "dealflow.cli", "serve", "--port", str(port), cwd=ROOT, env=env, start_new_session=True,
             stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
         )  # fmt: skip
-        url = f"http://127.0.0.1:{env['PORT']}"
+        url = f"http://127.0.0.1:{port}"
         async with httpx.AsyncClient(base_url=url, timeout=2) as http:
             for _ in range(300):
                 assert serve.returncode is None, "serve exited"

@@ -26,7 +26,7 @@ from resolvers.snapshots import history_rows
 from subscriptions.bus import EventBus
 from subscriptions.relay import Relay
 from tests.api.test_approvals import setup
-from tests.api.test_cli import dealflow
+from tests.api.test_cli import ROOT, dealflow
 from tests.harness import Client, Harness
 
 START = """
@@ -369,7 +369,7 @@ async def test_an_import_left_by_a_dead_runner_resumes_after_its_last_batch(
     assert await pool.fetchval("SELECT count(*) FROM contacts") == 10
 
 
-async def test_the_cli_imports_a_file_with_a_progress_bar_and_prints_row_errors(
+async def test_the_cli_import_with_failed_rows_exits_1_with_a_summary_and_the_errors_in_a_table(
     db_dsn: str, pool: asyncpg.Pool, tmp_path: Path
 ) -> None:
     async with pool.acquire() as conn:
@@ -377,10 +377,39 @@ async def test_the_cli_imports_a_file_with_a_progress_bar_and_prints_row_errors(
     path = tmp_path / "contacts.csv"
     path.write_text("Email,First name\na@example.com,A\nbad,B\n")
     code, out, err = await dealflow("import", "contact", str(path), dsn=db_dsn, data_dir=tmp_path / "data")
-    assert code == 0, err
-    assert "2/2 rows 100%" in err
-    assert out.splitlines()[0].endswith("done: 2 rows, 1 created, 0 updated, 1 with errors")
-    assert "line 3: Email: 'bad' is not a valid email address [INVALID]" in out
+    assert code == 1, err
+    assert "2/2 rows 100%" in err  # rich's progress bar, its last frame when stderr is not a terminal
+    assert "\r" not in err
+    lines = out.splitlines()
+    assert lines[0].endswith(": done")
+    assert [c.strip() for c in lines[4].strip("│").split("│")] == [
+        "2",
+        "1",
+        "0",
+        "1",
+    ]  # rows created updated failed
+    error_row = next(line for line in lines if "'bad'" in line)
+    assert [c.strip() for c in error_row.strip("│").split("│")] == [
+        "3", "Email: 'bad' is not a valid email address", "INVALID",
+    ]  # fmt: skip
+    assert "Traceback" not in err
+
+
+async def test_the_cli_imports_the_example_files_of_the_readme_without_errors(
+    db_dsn: str, pool: asyncpg.Pool, tmp_path: Path
+) -> None:
+    async with pool.acquire() as conn:
+        await user_store.insert_user(conn, email="ada@example.com", name="Ada", is_super_admin=True)
+    examples = ROOT / "examples"
+    for object_type, name in (("CONTACT", "contacts.csv"), ("DEAL", "deals.csv")):
+        code, out, err = await dealflow(
+            "import", object_type, str(examples / name), "--as", "ada@example.com",
+            dsn=db_dsn, data_dir=tmp_path / "data",
+        )  # fmt: skip
+        assert code == 0, out + err
+        assert "rows with errors" not in out
+    assert await pool.fetchval("SELECT count(*) FROM contacts WHERE owner_id IS NOT NULL") == 3
+    assert await pool.fetchval("SELECT count(*) FROM deals") == 5
 
 
 async def upload(app: Harness, client: Client, object_type: str, content: bytes) -> dict[str, Any]:

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import smtplib
 from typing import Any
 
 import asyncpg
-import pytest
 
 from db import emails as email_store
 from db.users import insert_user
-from resolvers import mailer as mailer_module
 from resolvers.mailer import Mailer
 from resolvers.notifications import send_notification
 from tests.harness import Harness
@@ -64,29 +61,3 @@ async def test_each_email_is_sent_once_even_with_two_senders(pool: asyncpg.Pool)
     sent = [s for _, s in first.sent_to_log + second.sent_to_log]
     assert sorted(sent) == sorted(f"s{i}" for i in range(30))
     assert await pool.fetchval("SELECT count(*) FROM email_outbox WHERE sent_at IS NULL") == 0
-
-
-async def test_a_failed_email_is_retried_later_with_backoff(
-    pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    user_id = await new_user(pool)
-    async with pool.acquire() as conn, conn.transaction():
-        await email_store.insert_emails(conn, [user_id], subject="hello", body="b")
-
-    def refuse(*args: object) -> None:
-        raise smtplib.SMTPServerDisconnected("down")
-
-    monkeypatch.setattr(mailer_module, "send_smtp", refuse)
-    mailer = Mailer(pool, "smtp://127.0.0.1:1")
-    assert await mailer.drain_once() == 1
-    row = await pool.fetchrow(
-        "SELECT attempts, sent_at, last_error, next_attempt_at > now() AS later FROM email_outbox"
-    )
-    assert row is not None
-    assert (row["attempts"], row["sent_at"], row["later"]) == (1, None, True)
-    assert "down" in row["last_error"]
-    assert await mailer.drain_once() == 0  # not due yet
-    await pool.execute("UPDATE email_outbox SET next_attempt_at = now()")
-    monkeypatch.setattr(mailer_module, "send_smtp", lambda *args: None)
-    assert await mailer.drain_once() == 1
-    assert await pool.fetchval("SELECT sent_at IS NOT NULL FROM email_outbox") is True
