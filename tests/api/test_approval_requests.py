@@ -92,3 +92,35 @@ async def test_a_request_for_changes_notifies_the_owner_and_whoever_submitted_th
     for client in (s.owner, s.admin):
         kinds = [e["node"]["kind"] for e in (await client(NOTES))["notifications"]["edges"]]
         assert "APPROVAL_CHANGES_REQUESTED" in kinds, kinds
+
+
+async def test_restarting_an_approval_needs_edit_scope_on_the_deal(app: Harness) -> None:
+    from domain.records import Scope
+
+    s = await setup(app)
+    teammate = await app.user(view_scope=Scope.ALL, edit_scope=Scope.OWNED)
+    deal_id = await deal_in(s, "Appointment scheduled")
+    await s.admin(UPDATE_USER, {"i": {"id": str(s.approvers[0].user_id), "active": False}})
+    await move(s.owner, deal_id, s.stages["Pending approval"])  # NOT_STARTED: an approver is deactivated
+    await s.admin(UPDATE_USER, {"i": {"id": str(s.approvers[0].user_id), "active": True}})
+    emails_before = await app.pool.fetchval("SELECT count(*) FROM email_outbox")
+    refused = (await teammate(RESTART, {"i": {"dealId": deal_id}}))["restartDealApproval"]
+    assert [e["code"] for e in refused["userErrors"]] == ["FORBIDDEN"]
+    assert await app.pool.fetchval("SELECT count(*) FROM email_outbox") == emails_before
+    restarted = (await s.owner(RESTART, {"i": {"dealId": deal_id}}))["restartDealApproval"]
+    assert restarted["approval"]["status"] == "PENDING"
+
+
+async def test_commenting_on_a_deal_the_caller_cannot_see_reads_as_not_found_like_a_missing_one(
+    app: Harness,
+) -> None:
+    from tests.api.test_approvals import COMMENT
+
+    s = await setup(app)
+    hidden = await deal_in(s, "Appointment scheduled")  # no approval; approvers see only OWNED
+    answers = []
+    for deal_id in (hidden, "999999"):
+        body = await s.approvers[0](COMMENT, {"i": {"dealId": deal_id, "body": "hello"}})
+        [error] = body["commentOnDealApproval"]["userErrors"]
+        answers.append(error["code"])
+    assert answers == ["NOT_FOUND", "NOT_FOUND"]
