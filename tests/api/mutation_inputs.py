@@ -21,8 +21,8 @@ from graphql import (
 from schema import build_schema
 
 SCHEMA: GraphQLSchema = build_schema(dev=False)._schema
-# Tables a read may touch (a token's last use): left out of "nothing was written".
-READ_TOUCHED = frozenset({"api_tokens"})
+# Tables every request may touch (a token's last use, its rate-limit window): left out of "nothing was written".
+READ_TOUCHED = frozenset({"api_tokens", "rate_limits"})
 PLAIN: dict[str, Any] = {
     "ID": "1",
     "String": "x",
