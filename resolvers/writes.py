@@ -104,6 +104,6 @@ async def owner_assigned(
     if owner == ctx.me.id and source is not ChangeSource.WORKFLOW:
         return []
     noun = record.type.value.lower()
-    return await notify(
-        conn, [owner], kind="OWNER_ASSIGNED", message=f"You were assigned {noun} {record.id}."
-    )
+    deal_id = record.id if record.type is ObjectType.DEAL else None
+    message = f"You were assigned {noun} {record.id}."
+    return await notify(conn, [owner], kind="OWNER_ASSIGNED", message=message, deal_id=deal_id)

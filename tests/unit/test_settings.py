@@ -28,12 +28,20 @@ def test_every_variable_is_read_under_its_documented_name() -> None:
         "ALLOWED_ORIGINS": " https://a.example , https://b.example,", "MAX_BODY_BYTES": "10",
         "REQUEST_TIMEOUT_SECONDS": "2.5", "DATABASE_POOL_SIZE": "3",
         "SMTP_URL": "smtp+starttls://u:p@mail:587", "SMTP_FROM": "Sales <sales@example.com>",
+        "MAX_UPLOAD_BYTES": "20", "OUTBOX_HORIZON_DAYS": "7", "NOTIFICATION_HORIZON_DAYS": "8",
+        "EMAIL_HORIZON_DAYS": "9", "PRUNE_INTERVAL_SECONDS": "60", "WEBHOOK_RETRY_BASE_SECONDS": "1",
+        "WEBHOOK_GIVE_UP_HOURS": "2", "WEBHOOK_TIMEOUT_SECONDS": "3", "APP_URL": "https://app.example.com/",
+        "RATE_LIMIT_POINTS": "100", "RATE_LIMIT_WINDOW_SECONDS": "10",
     })  # fmt: skip
     assert s.model_dump() == {
         "database_url": "postgresql://db/x", "broadcast_url": "redis://r/0", "host": "0.0.0.0", "port": 9001,
         "env": "dev", "data_dir": Path("/tmp/d"), "allowed_origins": ("https://a.example", "https://b.example"),
         "max_body_bytes": 10, "request_timeout_seconds": 2.5, "pool_max_size": 3,
         "smtp_url": "smtp+starttls://u:p@mail:587", "smtp_from": "Sales <sales@example.com>",
+        "max_upload_bytes": 20, "outbox_horizon_days": 7.0, "notification_horizon_days": 8.0,
+        "email_horizon_days": 9.0, "prune_interval_seconds": 60.0, "webhook_retry_base_seconds": 1.0,
+        "webhook_give_up_hours": 2.0, "webhook_timeout_seconds": 3.0, "app_url": "https://app.example.com",
+        "rate_limit_points": 100, "rate_limit_window_seconds": 10,
     }  # fmt: skip
     assert s.dev
     assert set(VARIABLES) == {f.validation_alias for f in Settings.model_fields.values()}
