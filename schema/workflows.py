@@ -86,7 +86,7 @@ class RotateAction:
     id: strawberry.ID
 
     @strawberry.field(
-        description="Assignments per owner for this action (seed 003); reset when its owners change."
+        description="How many records this action has assigned to each owner; reset when its owners change."
     )
     async def counts(self, info: Info) -> list[OwnerCount]:
         rows = await workflow_store.list_counts(info.context.pool, int(self.id))
@@ -174,7 +174,7 @@ class CreateWorkflowInput:
 
 
 @strawberry.input(
-    description="A workflow on quotes: triggers on their creation or status changes (seed 001)."
+    description="A workflow on quotes: triggers on their creation or status changes."
 )
 class CreateQuoteWorkflowInput:
     trigger: TriggerInput = strawberry.field(
