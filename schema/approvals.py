@@ -275,49 +275,113 @@ async def _act(info: Info, deal_id: strawberry.ID, action: Action, text: str | N
 
 @strawberry.type
 class ApprovalMutations:
-    @strawberry.mutation(permission_classes=[IsSuperAdmin])
-    async def enable_deal_approvals(self, info: Info, input: DealApprovalsInput) -> PipelinePayload:
+    @strawberry.mutation(
+        permission_classes=[IsSuperAdmin],
+        description="Add an approval stage to a pipeline (super admins only): deals moving into it wait for the approvers.",
+    )
+    async def enable_deal_approvals(
+        self,
+        info: Info,
+        input: Annotated[
+            DealApprovalsInput,
+            strawberry.argument(
+                description="The pipeline, the approval stage's label, probability and position, the approvers and how they decide."
+            ),
+        ],
+    ) -> PipelinePayload:
         result = await process_cases.enable(info.context, int(input.pipeline_id), input.settings())
         return PipelinePayload(
             pipeline=value_or_none(result, Pipeline.from_domain), user_errors=user_errors(result)
         )
 
-    @strawberry.mutation(permission_classes=[IsSuperAdmin])
-    async def update_deal_approvals(self, info: Info, input: DealApprovalsInput) -> PipelinePayload:
+    @strawberry.mutation(
+        permission_classes=[IsSuperAdmin],
+        description="Change a pipeline's approval stage and approvers (super admins only).",
+    )
+    async def update_deal_approvals(
+        self,
+        info: Info,
+        input: Annotated[
+            DealApprovalsInput,
+            strawberry.argument(description="The pipeline and the approval settings to set."),
+        ],
+    ) -> PipelinePayload:
         result = await process_cases.update(info.context, int(input.pipeline_id), input.settings())
         return PipelinePayload(
             pipeline=value_or_none(result, Pipeline.from_domain), user_errors=user_errors(result)
         )
 
-    @strawberry.mutation(permission_classes=[IsSuperAdmin])
-    async def disable_deal_approvals(self, info: Info, input: DisableDealApprovalsInput) -> PipelinePayload:
+    @strawberry.mutation(
+        permission_classes=[IsSuperAdmin],
+        description="Remove a pipeline's approval stage (super admins only).",
+    )
+    async def disable_deal_approvals(
+        self,
+        info: Info,
+        input: Annotated[DisableDealApprovalsInput, strawberry.argument(description="The pipeline.")],
+    ) -> PipelinePayload:
         result = await process_cases.disable(info.context, int(input.pipeline_id))
         return PipelinePayload(
             pipeline=value_or_none(result, Pipeline.from_domain), user_errors=user_errors(result)
         )
 
-    @strawberry.mutation
-    async def approve_deal(self, info: Info, input: ApproveDealInput) -> ApprovalPayload:
+    @strawberry.mutation(description="Approve a deal waiting in an approval stage (its approvers only).")
+    async def approve_deal(
+        self,
+        info: Info,
+        input: Annotated[
+            ApproveDealInput, strawberry.argument(description="The deal and an optional message.")
+        ],
+    ) -> ApprovalPayload:
         return await _act(info, input.deal_id, Action.APPROVE, input.message)
 
-    @strawberry.mutation
-    async def reject_deal(self, info: Info, input: RejectDealInput) -> ApprovalPayload:
+    @strawberry.mutation(description="Reject a deal waiting in an approval stage (its approvers only).")
+    async def reject_deal(
+        self,
+        info: Info,
+        input: Annotated[RejectDealInput, strawberry.argument(description="The deal and the reason.")],
+    ) -> ApprovalPayload:
         return await _act(info, input.deal_id, Action.REJECT, input.reason)
 
-    @strawberry.mutation
-    async def request_deal_changes(self, info: Info, input: RequestDealChangesInput) -> ApprovalPayload:
+    @strawberry.mutation(
+        description="Send a deal waiting for approval back to its owner for changes (its approvers only)."
+    )
+    async def request_deal_changes(
+        self,
+        info: Info,
+        input: Annotated[
+            RequestDealChangesInput, strawberry.argument(description="The deal and what should change.")
+        ],
+    ) -> ApprovalPayload:
         return await _act(info, input.deal_id, Action.REQUEST_CHANGES, input.comment)
 
-    @strawberry.mutation
-    async def resubmit_deal(self, info: Info, input: ResubmitDealInput) -> ApprovalPayload:
+    @strawberry.mutation(description="Submit a deal again after changes were requested.")
+    async def resubmit_deal(
+        self,
+        info: Info,
+        input: Annotated[
+            ResubmitDealInput,
+            strawberry.argument(description="The deal and an optional comment for the approvers."),
+        ],
+    ) -> ApprovalPayload:
         return await _act(info, input.deal_id, Action.RESUBMIT, input.comment)
 
-    @strawberry.mutation
-    async def restart_deal_approval(self, info: Info, input: RestartDealApprovalInput) -> ApprovalPayload:
+    @strawberry.mutation(description="Start a rejected deal's approval again.")
+    async def restart_deal_approval(
+        self,
+        info: Info,
+        input: Annotated[RestartDealApprovalInput, strawberry.argument(description="The deal.")],
+    ) -> ApprovalPayload:
         return await _act(info, input.deal_id, Action.RESTART, None)
 
-    @strawberry.mutation
-    async def comment_on_deal_approval(self, info: Info, input: CommentOnDealApprovalInput) -> CommentPayload:
+    @strawberry.mutation(description="Comment on a deal's current approval.")
+    async def comment_on_deal_approval(
+        self,
+        info: Info,
+        input: Annotated[
+            CommentOnDealApprovalInput, strawberry.argument(description="The deal and the comment.")
+        ],
+    ) -> CommentPayload:
         result = await use_cases.comment(info.context, int(input.deal_id), input.body)
         return CommentPayload(
             comment=value_or_none(result, lambda c: Comment(comment=c)), user_errors=user_errors(result)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 import strawberry
 from strawberry.tools import merge_types
@@ -17,7 +18,7 @@ from resolvers.engagements import NewEngagement
 
 from .errors import UserError, user_errors, value_or_none
 from .info import Info
-from .pagination import Connection, connection, id_cursor, page_size
+from .pagination import AFTER, FIRST, Connection, connection, id_cursor, page_size
 from .search import SearchQueries
 from .users import User, load_user
 
@@ -137,7 +138,13 @@ class SetTaskDonePayload:
 class EngagementQueries:
     @strawberry.field(description="An assignee's tasks, newest first (default: the viewer's).")
     async def tasks(
-        self, info: Info, assignee_id: strawberry.ID | None = None, first: int = 50, after: str | None = None
+        self,
+        info: Info,
+        assignee_id: Annotated[
+            strawberry.ID | None, strawberry.argument(description="Whose tasks; left out, the viewer's.")
+        ] = None,
+        first: Annotated[int, FIRST] = 50,
+        after: Annotated[str | None, AFTER] = None,
     ) -> Connection[Task]:
         size = page_size(first)
         page = await use_cases.list_tasks(
@@ -153,7 +160,13 @@ class EngagementQueries:
         "engagement sent to its address. Empty for a record the viewer cannot see."
     )
     async def engagements(
-        self, info: Info, object_type: ObjectType, record_id: strawberry.ID, first: int = 50
+        self,
+        info: Info,
+        object_type: Annotated[ObjectType, strawberry.argument(description="The record's object type.")],
+        record_id: Annotated[strawberry.ID, strawberry.argument(description="The record's id.")],
+        first: Annotated[
+            int, strawberry.argument(description="How many engagements to return, at most.")
+        ] = 50,
     ) -> list[Engagement]:
         found = await use_cases.record_engagements(
             info.context, object_type, numeric_id(record_id, "recordId"), page_size(first)
@@ -163,8 +176,17 @@ class EngagementQueries:
 
 @strawberry.type
 class EngagementMutations:
-    @strawberry.mutation
-    async def create_engagement(self, info: Info, input: CreateEngagementInput) -> CreateEngagementPayload:
+    @strawberry.mutation(
+        description="Log a note, email, call, meeting or task on one or more records; records outside the viewer's scope are skipped and counted."
+    )
+    async def create_engagement(
+        self,
+        info: Info,
+        input: Annotated[
+            CreateEngagementInput,
+            strawberry.argument(description="The engagement's type, body and the records it is about."),
+        ],
+    ) -> CreateEngagementPayload:
         new = NewEngagement(
             type=input.type,
             title=input.title,
@@ -183,7 +205,13 @@ class EngagementMutations:
         )
 
     @strawberry.mutation(description="Complete or reopen a task: its assignee or a super admin only.")
-    async def set_task_done(self, info: Info, input: SetTaskDoneInput) -> SetTaskDonePayload:
+    async def set_task_done(
+        self,
+        info: Info,
+        input: Annotated[
+            SetTaskDoneInput, strawberry.argument(description="The task and whether it is done.")
+        ],
+    ) -> SetTaskDonePayload:
         result = await use_cases.set_task_done(info.context, numeric_id(input.id, "id"), input.done)
         return SetTaskDonePayload(
             task=value_or_none(result, Task.from_domain), user_errors=user_errors(result)

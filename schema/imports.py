@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, AsyncIterator
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 from strawberry.file_uploads import Upload
@@ -89,7 +89,11 @@ async def _upload(file: Any) -> AsyncIterator[bytes]:
 @strawberry.type
 class ImportQueries:
     @strawberry.field(name="import", description="An import you started (any import, for super admins).")
-    async def import_(self, info: Info, id: strawberry.ID) -> Import | None:
+    async def import_(
+        self,
+        info: Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The import's id, from startImport.")],
+    ) -> Import | None:
         job = await use_cases.get_import(info.context, int(id))
         return Import.from_domain(job) if job else None
 
@@ -97,7 +101,14 @@ class ImportQueries:
 @strawberry.type
 class ImportMutations:
     @strawberry.mutation(description="Queue a CSV import of one object type; follow it with importProgress.")
-    async def start_import(self, info: Info, input: StartImportInput) -> StartImportPayload:
+    async def start_import(
+        self,
+        info: Info,
+        input: Annotated[
+            StartImportInput,
+            strawberry.argument(description="The object type and the CSV, as text or as an uploaded file."),
+        ],
+    ) -> StartImportPayload:
         uploaded = input.file is not None and hasattr(input.file, "read")
         if (input.csv is None) == (input.file is None) or (input.file is not None and not uploaded):
             refused = Refused.one(RuleCode.INVALID, "send either csv or an uploaded file", ("csv",))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 
@@ -55,16 +55,24 @@ class UpdateLifecycleSettingsPayload:
 
 @strawberry.type
 class LifecycleQueries:
-    @strawberry.field
+    @strawberry.field(description="How lifecycle stages are set automatically on contacts and companies.")
     async def lifecycle_settings(self, info: Info) -> LifecycleSettings:
         return LifecycleSettings.from_domain(await lifecycle_store.get_settings(info.context.pool))
 
 
 @strawberry.type
 class LifecycleMutations:
-    @strawberry.mutation(permission_classes=[IsSuperAdmin])
+    @strawberry.mutation(
+        permission_classes=[IsSuperAdmin],
+        description="Change the lifecycle automation settings (super admins only).",
+    )
     async def update_lifecycle_settings(
-        self, info: Info, input: UpdateLifecycleSettingsInput
+        self,
+        info: Info,
+        input: Annotated[
+            UpdateLifecycleSettingsInput,
+            strawberry.argument(description="The new settings; fields left out stay as they are."),
+        ],
     ) -> UpdateLifecycleSettingsPayload:
         current = await lifecycle_store.get_settings(info.context.pool)
         given = {k: v for k, v in vars(input).items() if v is not UNSET}

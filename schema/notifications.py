@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from .quotes import Quote
     from .records import Deal
 
-from .pagination import Connection, connection, id_cursor, page_size
+from .pagination import AFTER, FIRST, Connection, connection, id_cursor, page_size
 
 
 @strawberry.type
@@ -74,9 +74,15 @@ class MarkNotificationsReadPayload:
 
 @strawberry.type
 class NotificationQueries:
-    @strawberry.field
+    @strawberry.field(description="The viewer's notifications, newest first.")
     async def notifications(
-        self, info: Info, unread_only: bool = False, first: int = 50, after: str | None = None
+        self,
+        info: Info,
+        unread_only: Annotated[
+            bool, strawberry.argument(description="Only notifications not yet marked read.")
+        ] = False,
+        first: Annotated[int, FIRST] = 50,
+        after: Annotated[str | None, AFTER] = None,
     ) -> Connection[Notification]:
         ctx = info.context
         size = page_size(first)
@@ -96,9 +102,15 @@ class NotificationQueries:
 
 @strawberry.type
 class NotificationMutations:
-    @strawberry.mutation
+    @strawberry.mutation(
+        description="Mark some of the viewer's notifications read; the payload counts those that changed."
+    )
     async def mark_notifications_read(
-        self, info: Info, input: MarkNotificationsReadInput
+        self,
+        info: Info,
+        input: Annotated[
+            MarkNotificationsReadInput, strawberry.argument(description="The notifications to mark read.")
+        ],
     ) -> MarkNotificationsReadPayload:
         result = await use_cases.mark_notifications_read(info.context, [int(i) for i in input.ids])
         return MarkNotificationsReadPayload(

@@ -85,15 +85,25 @@ class CreatePipelinePayload:
 
 @strawberry.type
 class PipelineQueries:
-    @strawberry.field
+    @strawberry.field(description="Every deal pipeline with its stages in order.")
     async def pipelines(self, info: Info) -> list[Pipeline]:
         return [Pipeline.from_domain(p) for p in await pipeline_store.list_pipelines(info.context.pool)]
 
 
 @strawberry.type
 class PipelineMutations:
-    @strawberry.mutation(permission_classes=[IsSuperAdmin])
-    async def create_pipeline(self, info: Info, input: CreatePipelineInput) -> CreatePipelinePayload:
+    @strawberry.mutation(
+        permission_classes=[IsSuperAdmin],
+        description="Create a deal pipeline with its stages (super admins only).",
+    )
+    async def create_pipeline(
+        self,
+        info: Info,
+        input: Annotated[
+            CreatePipelineInput,
+            strawberry.argument(description="The pipeline's label and its stages in order."),
+        ],
+    ) -> CreatePipelinePayload:
         result = await use_cases.create_pipeline(
             info.context, input.label, [(s.label, s.probability, s.kind) for s in input.stages]
         )

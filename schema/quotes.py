@@ -25,10 +25,10 @@ from resolvers.result import Result
 
 from .errors import UserError, user_errors, value_or_none
 from .info import Info
-from .pagination import Connection
+from .pagination import AFTER, FIRST, Connection
 from .permissions import IsSuperAdmin
 from .quote_lists import quote_page
-from .record_queries import FilterGroup, SortInput
+from .record_queries import FILTER_GROUPS, SORT, FilterGroup, SortInput
 from .users import User, load_user
 
 if TYPE_CHECKING:
@@ -287,8 +287,10 @@ def _payload(result: Result[DomainQuote]) -> QuotePayload:
 
 @strawberry.type
 class QuoteQueries:
-    @strawberry.field
-    async def quote(self, info: Info, id: strawberry.ID) -> Quote | None:
+    @strawberry.field(description="One quote; null when no quote has this id or the viewer may not see it.")
+    async def quote(
+        self, info: Info, id: Annotated[strawberry.ID, strawberry.argument(description="The quote's id.")]
+    ) -> Quote | None:
         return await load_quote(info, int(id))
 
     @strawberry.field(
@@ -297,12 +299,16 @@ class QuoteQueries:
         "approval: status EQ PENDING_APPROVAL AND approverId EQ <my id>."
     )
     async def quotes(
-        self, info: Info, filter_groups: list[FilterGroup] | None = None, first: int | None = 50,
-        after: str | None = None, sort: SortInput | None = None,
-    ) -> Connection[Quote]:  # fmt: skip
+        self,
+        info: Info,
+        filter_groups: Annotated[list[FilterGroup] | None, FILTER_GROUPS] = None,
+        first: Annotated[int | None, FIRST] = 50,
+        after: Annotated[str | None, AFTER] = None,
+        sort: Annotated[SortInput | None, SORT] = None,
+    ) -> Connection[Quote]:
         return await quote_page(info, filter_groups, first, after, sort, Quote.from_domain)
 
-    @strawberry.field
+    @strawberry.field(description="Whether quotes need approval before publishing, and who approves them.")
     async def quote_approval_settings(self, info: Info) -> QuoteApprovalSettings:
         return QuoteApprovalSettings(settings=await use_cases.get_settings(info.context))
 
@@ -314,7 +320,12 @@ class QuoteMutations:
         description="Require approval on all quotes, with one approver; installs the approval workflows.",
     )
     async def set_quote_approval_settings(
-        self, info: Info, input: SetQuoteApprovalSettingsInput
+        self,
+        info: Info,
+        input: Annotated[
+            SetQuoteApprovalSettingsInput,
+            strawberry.argument(description="Whether approval is required and the approver."),
+        ],
     ) -> SetQuoteApprovalSettingsPayload:
         approver = int(input.approver_id) if input.approver_id is not None else None
         result = await use_cases.set_approval_settings(info.context, input.required, approver)
@@ -323,8 +334,15 @@ class QuoteMutations:
             ok=settings is not None, settings=settings, user_errors=user_errors(result)
         )
 
-    @strawberry.mutation
-    async def create_quote(self, info: Info, input: CreateQuoteInput) -> QuotePayload:
+    @strawberry.mutation(description="Create a draft quote on a deal.")
+    async def create_quote(
+        self,
+        info: Info,
+        input: Annotated[
+            CreateQuoteInput,
+            strawberry.argument(description="The deal, the title, the line items and the expiry."),
+        ],
+    ) -> QuotePayload:
         draft = use_cases.QuoteDraft(
             title=input.title, line_items=_items(input.line_items), expires_at=input.expires_at,
             terms=input.terms, currency=input.currency,
@@ -334,8 +352,17 @@ class QuoteMutations:
             await use_cases.create_quote(info.context, int(input.deal_id), draft, idempotency_key=key)
         )
 
-    @strawberry.mutation
-    async def update_quote(self, info: Info, input: UpdateQuoteInput) -> QuotePayload:
+    @strawberry.mutation(description="Change a draft quote's title, line items or expiry.")
+    async def update_quote(
+        self,
+        info: Info,
+        input: Annotated[
+            UpdateQuoteInput,
+            strawberry.argument(
+                description="The quote and the fields to set; fields left out stay as they are."
+            ),
+        ],
+    ) -> QuotePayload:
         result = await use_cases.update_quote(
             info.context, int(input.id), input.fields(), input.expected_version
         )
@@ -344,18 +371,38 @@ class QuoteMutations:
     @strawberry.mutation(
         description="Straight to PUBLISHED, or to PENDING_APPROVAL when approval is required."
     )
-    async def publish_quote(self, info: Info, input: PublishQuoteInput) -> QuotePayload:
+    async def publish_quote(
+        self,
+        info: Info,
+        input: Annotated[PublishQuoteInput, strawberry.argument(description="The quote to publish.")],
+    ) -> QuotePayload:
         return _payload(await use_cases.act(info.context, int(input.id), QuoteAction.PUBLISH))
 
     @strawberry.mutation(description="The approver approves and publishes.")
-    async def approve_quote(self, info: Info, input: ApproveQuoteInput) -> QuotePayload:
+    async def approve_quote(
+        self,
+        info: Info,
+        input: Annotated[
+            ApproveQuoteInput, strawberry.argument(description="The quote and an optional message.")
+        ],
+    ) -> QuotePayload:
         return _payload(await use_cases.act(info.context, int(input.id), QuoteAction.APPROVE, input.message))
 
-    @strawberry.mutation
-    async def request_quote_changes(self, info: Info, input: RequestQuoteChangesInput) -> QuotePayload:
+    @strawberry.mutation(description="The approver sends a quote back to its author (CHANGES_REQUESTED).")
+    async def request_quote_changes(
+        self,
+        info: Info,
+        input: Annotated[
+            RequestQuoteChangesInput, strawberry.argument(description="The quote and what should change.")
+        ],
+    ) -> QuotePayload:
         result = await use_cases.act(info.context, int(input.id), QuoteAction.REQUEST_CHANGES, input.notes)
         return _payload(result)
 
     @strawberry.mutation(description="Back to RECALLED: editable as a draft, needing approval again.")
-    async def recall_quote(self, info: Info, input: RecallQuoteInput) -> QuotePayload:
+    async def recall_quote(
+        self,
+        info: Info,
+        input: Annotated[RecallQuoteInput, strawberry.argument(description="The quote to recall.")],
+    ) -> QuotePayload:
         return _payload(await use_cases.act(info.context, int(input.id), QuoteAction.RECALL))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import strawberry
 from strawberry.scalars import JSON
@@ -195,8 +195,19 @@ def payload(result: Result[Record], make: Callable[[Record], T]) -> tuple[T | No
 
 @strawberry.type
 class RecordMutations:
-    @strawberry.mutation
-    async def create_contact(self, info: Info, input: CreateContactInput) -> ContactPayload:
+    @strawberry.mutation(
+        description="Create a contact; DUPLICATE (with the existing contact's id) when its email is taken."
+    )
+    async def create_contact(
+        self,
+        info: Info,
+        input: Annotated[
+            CreateContactInput,
+            strawberry.argument(
+                description="The new contact's properties and owner; a repeated clientMutationId returns the first result."
+            ),
+        ],
+    ) -> ContactPayload:
         values = given(
             email=input.email, first_name=input.first_name, last_name=input.last_name,
             company_name=input.company_name, lifecycle_stage=input.lifecycle_stage,
@@ -214,8 +225,19 @@ class RecordMutations:
         contact, errors = payload(result, lambda r: Contact(record=r))
         return ContactPayload(contact=contact, user_errors=errors)
 
-    @strawberry.mutation
-    async def update_contact(self, info: Info, input: UpdateContactInput) -> ContactPayload:
+    @strawberry.mutation(
+        description="Change a contact's properties; VERSION_CONFLICT when expectedVersion is stale."
+    )
+    async def update_contact(
+        self,
+        info: Info,
+        input: Annotated[
+            UpdateContactInput,
+            strawberry.argument(
+                description="The contact to change and the properties to set; fields left out stay as they are."
+            ),
+        ],
+    ) -> ContactPayload:
         values = given(
             email=input.email, first_name=input.first_name, last_name=input.last_name,
             company_name=input.company_name, lifecycle_stage=input.lifecycle_stage,
@@ -228,8 +250,16 @@ class RecordMutations:
         )
         return ContactPayload(contact=contact, user_errors=errors)
 
-    @strawberry.mutation
-    async def create_company(self, info: Info, input: CreateCompanyInput) -> CompanyPayload:
+    @strawberry.mutation(
+        description="Create a company; DUPLICATE (with the existing company's id) when its domain is taken."
+    )
+    async def create_company(
+        self,
+        info: Info,
+        input: Annotated[
+            CreateCompanyInput, strawberry.argument(description="The new company's properties and owner.")
+        ],
+    ) -> CompanyPayload:
         values = given(name=input.name, domain=input.domain, lifecycle_stage=input.lifecycle_stage)
         new = NewRecord(
             ObjectType.COMPANY, values, opt_id(input.owner_id), props(input.properties),
@@ -244,8 +274,19 @@ class RecordMutations:
         company, errors = payload(result, lambda r: Company(record=r))
         return CompanyPayload(company=company, user_errors=errors)
 
-    @strawberry.mutation
-    async def update_company(self, info: Info, input: UpdateCompanyInput) -> CompanyPayload:
+    @strawberry.mutation(
+        description="Change a company's properties; VERSION_CONFLICT when expectedVersion is stale."
+    )
+    async def update_company(
+        self,
+        info: Info,
+        input: Annotated[
+            UpdateCompanyInput,
+            strawberry.argument(
+                description="The company to change and the properties to set; fields left out stay as they are."
+            ),
+        ],
+    ) -> CompanyPayload:
         values = given(name=input.name, domain=input.domain, lifecycle_stage=input.lifecycle_stage)
         change = Change(
             ObjectType.COMPANY, int(input.id), values, props(input.properties), input.expected_version
@@ -255,8 +296,19 @@ class RecordMutations:
         )
         return CompanyPayload(company=company, user_errors=errors)
 
-    @strawberry.mutation
-    async def create_deal(self, info: Info, input: CreateDealInput) -> DealPayload:
+    @strawberry.mutation(
+        description="Create a deal in a pipeline stage, associated with contacts and companies."
+    )
+    async def create_deal(
+        self,
+        info: Info,
+        input: Annotated[
+            CreateDealInput,
+            strawberry.argument(
+                description="The new deal's properties, pipeline, stage, owner and associations."
+            ),
+        ],
+    ) -> DealPayload:
         values = {
             "name": input.name, "amount": input.amount, "currency": input.currency,
             "pipeline_id": int(input.pipeline_id), "stage_id": int(input.stage_id), "close_date": input.close_date,
@@ -274,8 +326,17 @@ class RecordMutations:
         deal, errors = payload(result, lambda r: Deal(record=r))
         return DealPayload(deal=deal, user_errors=errors)
 
-    @strawberry.mutation
-    async def update_deal(self, info: Info, input: UpdateDealInput) -> DealPayload:
+    @strawberry.mutation(description="Change a deal's properties; a new stageId moves it as moveDeal does.")
+    async def update_deal(
+        self,
+        info: Info,
+        input: Annotated[
+            UpdateDealInput,
+            strawberry.argument(
+                description="The deal to change and the properties to set; fields left out stay as they are."
+            ),
+        ],
+    ) -> DealPayload:
         values = given(
             name=input.name, amount=input.amount, currency=input.currency, close_date=input.close_date,
             stage_id=int(input.stage_id) if input.stage_id else input.stage_id,
@@ -286,8 +347,19 @@ class RecordMutations:
         deal, errors = payload(await use_cases.update_record(info.context, change), lambda r: Deal(record=r))
         return DealPayload(deal=deal, user_errors=errors)
 
-    @strawberry.mutation
-    async def move_deal(self, info: Info, input: MoveDealInput) -> DealPayload:
+    @strawberry.mutation(
+        description="Move a deal to another stage, of its pipeline or another; a move into an approval stage starts the approval (status PENDING)."
+    )
+    async def move_deal(
+        self,
+        info: Info,
+        input: Annotated[
+            MoveDealInput,
+            strawberry.argument(
+                description="The deal, the stage to move it to and optionally the version it is expected to have."
+            ),
+        ],
+    ) -> DealPayload:
         change = Change(
             ObjectType.DEAL,
             int(input.deal_id),
@@ -298,8 +370,15 @@ class RecordMutations:
         deal, errors = payload(await use_cases.update_record(info.context, change), lambda r: Deal(record=r))
         return DealPayload(deal=deal, user_errors=errors)
 
-    @strawberry.mutation
-    async def create_ticket(self, info: Info, input: CreateTicketInput) -> TicketPayload:
+    @strawberry.mutation(description="Create a support ticket.")
+    async def create_ticket(
+        self,
+        info: Info,
+        input: Annotated[
+            CreateTicketInput,
+            strawberry.argument(description="The new ticket's properties, owner and associations."),
+        ],
+    ) -> TicketPayload:
         new = NewRecord(
             ObjectType.TICKET, {"subject": input.subject}, opt_id(input.owner_id), props(input.properties)
         )
@@ -307,13 +386,30 @@ class RecordMutations:
         ticket, errors = payload(result, lambda r: Ticket(record=r))
         return TicketPayload(ticket=ticket, user_errors=errors)
 
-    @strawberry.mutation
-    async def delete_record(self, info: Info, input: DeleteRecordInput) -> OkPayload:
+    @strawberry.mutation(
+        description="Delete a contact, company, deal or ticket within the viewer's edit scope."
+    )
+    async def delete_record(
+        self,
+        info: Info,
+        input: Annotated[
+            DeleteRecordInput, strawberry.argument(description="The record's object type and id.")
+        ],
+    ) -> OkPayload:
         result = await use_cases.delete_record(info.context, input.object_type, int(input.id))
         return OkPayload(ok=value_or_none(result, bool) or False, user_errors=user_errors(result))
 
-    @strawberry.mutation
-    async def associate(self, info: Info, input: AssociateInput) -> OkPayload:
+    @strawberry.mutation(
+        description="Associate two records (a contact with a company, a deal with a contact, ...); primary makes the company the contact's primary company."
+    )
+    async def associate(
+        self,
+        info: Info,
+        input: Annotated[
+            AssociateInput,
+            strawberry.argument(description="The two records and whether the association is primary."),
+        ],
+    ) -> OkPayload:
         result = await link_cases.associate(
             info.context,
             input.from_type,

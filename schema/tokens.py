@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 import strawberry
 
@@ -62,7 +63,16 @@ class RevokeApiTokenPayload:
 @strawberry.type
 class TokenMutations:
     @strawberry.mutation(description="A new API token for yourself, or (super admins) for anyone.")
-    async def create_api_token(self, info: Info, input: CreateApiTokenInput) -> CreateApiTokenPayload:
+    async def create_api_token(
+        self,
+        info: Info,
+        input: Annotated[
+            CreateApiTokenInput,
+            strawberry.argument(
+                description="The token's name, optional expiry and (super admins) the user it is for."
+            ),
+        ],
+    ) -> CreateApiTokenPayload:
         user_id = int(input.user_id) if input.user_id is not None else None
         result = await use_cases.create_api_token(info.context, user_id, input.name, input.expires_at)
         return CreateApiTokenPayload(
@@ -74,7 +84,11 @@ class TokenMutations:
     @strawberry.mutation(
         description="Revoke one of your tokens (super admins: anyone's); its open WebSockets close with 4403."
     )
-    async def revoke_api_token(self, info: Info, input: RevokeApiTokenInput) -> RevokeApiTokenPayload:
+    async def revoke_api_token(
+        self,
+        info: Info,
+        input: Annotated[RevokeApiTokenInput, strawberry.argument(description="The token to revoke.")],
+    ) -> RevokeApiTokenPayload:
         result = await use_cases.revoke_api_token(info.context, int(input.id))
         return RevokeApiTokenPayload(
             api_token=value_or_none(result, ApiToken.from_domain), user_errors=user_errors(result)

@@ -138,19 +138,29 @@ class CreateTeamPayload:
 
 @strawberry.type
 class UserQueries:
-    @strawberry.field
+    @strawberry.field(description="The signed-in user: whoever the request's token belongs to.")
     def viewer(self, info: Info) -> User:
         return User.from_domain(info.context.me.user)
 
-    @strawberry.field
+    @strawberry.field(description="Every user of the account, active or deactivated.")
     async def users(self, info: Info) -> list[User]:
         return [User.from_domain(u) for u in await user_store.list_users(info.context.pool)]
 
 
 @strawberry.type
 class UserMutations:
-    @strawberry.mutation(permission_classes=[IsSuperAdmin])
-    async def create_user(self, info: Info, input: CreateUserInput) -> CreateUserPayload:
+    @strawberry.mutation(
+        permission_classes=[IsSuperAdmin],
+        description="Add a user (super admins only); the payload carries the user's first API token.",
+    )
+    async def create_user(
+        self,
+        info: Info,
+        input: Annotated[
+            CreateUserInput,
+            strawberry.argument(description="The new user's email, name, permissions and scopes."),
+        ],
+    ) -> CreateUserPayload:
         result = await use_cases.create_user(
             info.context,
             email=input.email,
@@ -167,8 +177,20 @@ class UserMutations:
             user_errors=user_errors(result),
         )
 
-    @strawberry.mutation(permission_classes=[IsSuperAdmin])
-    async def update_user(self, info: Info, input: UpdateUserInput) -> UpdateUserPayload:
+    @strawberry.mutation(
+        permission_classes=[IsSuperAdmin],
+        description="Change a user's activity, approval right or scopes (super admins only); a deactivated user's tokens stop working.",
+    )
+    async def update_user(
+        self,
+        info: Info,
+        input: Annotated[
+            UpdateUserInput,
+            strawberry.argument(
+                description="The user to change and the settings to set; fields left out stay as they are."
+            ),
+        ],
+    ) -> UpdateUserPayload:
         result = await use_cases.update_user(
             info.context,
             int(input.id),
@@ -181,8 +203,15 @@ class UserMutations:
             user=value_or_none(result, User.from_domain), user_errors=user_errors(result)
         )
 
-    @strawberry.mutation(permission_classes=[IsSuperAdmin])
-    async def create_team(self, info: Info, input: CreateTeamInput) -> CreateTeamPayload:
+    @strawberry.mutation(
+        permission_classes=[IsSuperAdmin],
+        description="Create a team (super admins only) with its primary and additional members.",
+    )
+    async def create_team(
+        self,
+        info: Info,
+        input: Annotated[CreateTeamInput, strawberry.argument(description="The team's name and members.")],
+    ) -> CreateTeamPayload:
         result = await use_cases.create_team(
             info.context,
             name=input.name,

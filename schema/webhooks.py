@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 import strawberry
 
@@ -129,15 +130,25 @@ class ReplayWebhookPayload:
 
 @strawberry.type
 class WebhookQueries:
-    @strawberry.field(permission_classes=[IsSuperAdmin])
+    @strawberry.field(
+        permission_classes=[IsSuperAdmin], description="Every webhook subscription (super admins only)."
+    )
     async def webhooks(self, info: Info) -> list[Webhook]:
         return [Webhook.from_domain(w) for w in await webhook_store.list_webhooks(info.context.pool)]
 
 
 @strawberry.type
 class WebhookMutations:
-    @strawberry.mutation
-    async def create_webhook(self, info: Info, input: CreateWebhookInput) -> CreateWebhookPayload:
+    @strawberry.mutation(
+        description="Subscribe a URL to event types; the payload carries the signing secret, shown once."
+    )
+    async def create_webhook(
+        self,
+        info: Info,
+        input: Annotated[
+            CreateWebhookInput, strawberry.argument(description="The URL and the event types to deliver.")
+        ],
+    ) -> CreateWebhookPayload:
         result = await use_cases.create_webhook(info.context, input.url, input.event_types)
         return CreateWebhookPayload(
             webhook=value_or_none(result, lambda c: Webhook.from_domain(c.webhook)),
@@ -145,8 +156,17 @@ class WebhookMutations:
             user_errors=user_errors(result),
         )
 
-    @strawberry.mutation
-    async def update_webhook(self, info: Info, input: UpdateWebhookInput) -> UpdateWebhookPayload:
+    @strawberry.mutation(description="Change a webhook's URL, event types or whether it is active.")
+    async def update_webhook(
+        self,
+        info: Info,
+        input: Annotated[
+            UpdateWebhookInput,
+            strawberry.argument(
+                description="The webhook and the fields to set; fields left out stay as they are."
+            ),
+        ],
+    ) -> UpdateWebhookPayload:
         result = await use_cases.update_webhook(
             info.context, int(input.id), url=input.url, event_types=input.event_types, active=input.active
         )
@@ -155,7 +175,14 @@ class WebhookMutations:
         )
 
     @strawberry.mutation(description="Resend every matching event after a sequence, in order.")
-    async def replay_webhook(self, info: Info, input: ReplayWebhookInput) -> ReplayWebhookPayload:
+    async def replay_webhook(
+        self,
+        info: Info,
+        input: Annotated[
+            ReplayWebhookInput,
+            strawberry.argument(description="The webhook and the sequence to resume after."),
+        ],
+    ) -> ReplayWebhookPayload:
         try:
             after = int(input.after)
         except ValueError:

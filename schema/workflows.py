@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 from strawberry.scalars import JSON
@@ -173,9 +173,7 @@ class CreateWorkflowInput:
     enabled: bool = True
 
 
-@strawberry.input(
-    description="A workflow on quotes: triggers on their creation or status changes."
-)
+@strawberry.input(description="A workflow on quotes: triggers on their creation or status changes.")
 class CreateQuoteWorkflowInput:
     trigger: TriggerInput = strawberry.field(
         description="CREATED, or PROPERTY_CHANGED with property 'status'; filters on status, title and total."
@@ -233,19 +231,37 @@ class AssignOwnerPayload:
 
 @strawberry.type
 class WorkflowQueries:
-    @strawberry.field(permission_classes=[IsSuperAdmin])
+    @strawberry.field(
+        permission_classes=[IsSuperAdmin],
+        description="Every workflow, on records and on quotes (super admins only).",
+    )
     async def workflows(self, info: Info) -> list[Workflow]:
         return [Workflow(workflow=w) for w in await workflow_store.list_workflows(info.context.pool)]
 
-    @strawberry.field(permission_classes=[IsSuperAdmin])
-    async def rotate_action(self, info: Info, id: strawberry.ID) -> RotateAction:
+    @strawberry.field(
+        permission_classes=[IsSuperAdmin],
+        description="A rotate-owner workflow action with how many records it assigned to each owner (super admins only).",
+    )
+    async def rotate_action(
+        self, info: Info, id: Annotated[strawberry.ID, strawberry.argument(description="The action's id.")]
+    ) -> RotateAction:
         return RotateAction(id=id)
 
 
 @strawberry.type
 class WorkflowMutations:
-    @strawberry.mutation(permission_classes=[IsSuperAdmin])
-    async def create_workflow(self, info: Info, input: CreateWorkflowInput) -> WorkflowPayload:
+    @strawberry.mutation(
+        permission_classes=[IsSuperAdmin],
+        description="Create a workflow on contacts, companies, deals or tickets (super admins only).",
+    )
+    async def create_workflow(
+        self,
+        info: Info,
+        input: Annotated[
+            CreateWorkflowInput,
+            strawberry.argument(description="The object type, the trigger and the actions in order."),
+        ],
+    ) -> WorkflowPayload:
         result = await use_cases.create_workflow(
             info.context, name=input.name, object_type=input.object_type.value, trigger_event=input.trigger.event,
             trigger_property=input.trigger.property, filter_groups=raw_groups(input.trigger.filter_groups) or [],
@@ -258,7 +274,13 @@ class WorkflowMutations:
     @strawberry.mutation(
         permission_classes=[IsSuperAdmin], description="A workflow of object type QUOTE on the one engine."
     )
-    async def create_quote_workflow(self, info: Info, input: CreateQuoteWorkflowInput) -> WorkflowPayload:
+    async def create_quote_workflow(
+        self,
+        info: Info,
+        input: Annotated[
+            CreateQuoteWorkflowInput, strawberry.argument(description="The trigger and the actions in order.")
+        ],
+    ) -> WorkflowPayload:
         result = await use_cases.create_workflow(
             info.context, name=input.name, object_type="QUOTE", trigger_event=input.trigger.event,
             trigger_property=input.trigger.property, filter_groups=raw_groups(input.trigger.filter_groups) or [],
@@ -268,16 +290,30 @@ class WorkflowMutations:
             workflow=value_or_none(result, lambda w: Workflow(workflow=w)), user_errors=user_errors(result)
         )
 
-    @strawberry.mutation(permission_classes=[IsSuperAdmin])
-    async def set_workflow_enabled(self, info: Info, input: SetWorkflowEnabledInput) -> WorkflowPayload:
+    @strawberry.mutation(
+        permission_classes=[IsSuperAdmin], description="Turn a workflow on or off (super admins only)."
+    )
+    async def set_workflow_enabled(
+        self,
+        info: Info,
+        input: Annotated[
+            SetWorkflowEnabledInput, strawberry.argument(description="The workflow and whether it runs.")
+        ],
+    ) -> WorkflowPayload:
         result = await use_cases.set_enabled(info.context, int(input.id), input.enabled)
         return WorkflowPayload(
             workflow=value_or_none(result, lambda w: Workflow(workflow=w)), user_errors=user_errors(result)
         )
 
-    @strawberry.mutation(permission_classes=[IsSuperAdmin])
+    @strawberry.mutation(
+        permission_classes=[IsSuperAdmin], description="Change one action of a workflow (super admins only)."
+    )
     async def update_workflow_action(
-        self, info: Info, input: UpdateWorkflowActionInput
+        self,
+        info: Info,
+        input: Annotated[
+            UpdateWorkflowActionInput, strawberry.argument(description="The action and its new settings.")
+        ],
     ) -> WorkflowActionPayload:
         result = await use_cases.update_action(
             info.context, int(input.id), owner_ids=[int(i) for i in input.owner_ids] if input.owner_ids is not None else None,
@@ -288,8 +324,15 @@ class WorkflowMutations:
             action=value_or_none(result, lambda a: WorkflowAction(action=a)), user_errors=user_errors(result)
         )
 
-    @strawberry.mutation
-    async def assign_owner(self, info: Info, input: AssignOwnerInput) -> AssignOwnerPayload:
+    @strawberry.mutation(description="Give records a new owner; the payload counts the records changed.")
+    async def assign_owner(
+        self,
+        info: Info,
+        input: Annotated[
+            AssignOwnerInput,
+            strawberry.argument(description="The object type, the records and the new owner."),
+        ],
+    ) -> AssignOwnerPayload:
         result = await ownership.assign_owner(
             info.context, input.object_type, [int(i) for i in input.ids],
             int(input.owner_id) if input.owner_id else None, input.source,
