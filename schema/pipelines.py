@@ -21,14 +21,16 @@ if TYPE_CHECKING:
     from .approvals import ApprovalProcess
 
 
-@strawberry.type
+@strawberry.type(description="A step of a pipeline a deal moves through.")
 class Stage:
-    id: strawberry.ID
-    label: str
-    display_order: int
-    probability: float
-    kind: StageKind
-    is_approval_stage: bool
+    id: strawberry.ID = strawberry.field(description="The stage's id.")
+    label: str = strawberry.field(description="The stage's name, as shown on the board.")
+    display_order: int = strawberry.field(description="The stage's position in its pipeline, from 0.")
+    probability: float = strawberry.field(description="The chance a deal in this stage is won, from 0 to 1.")
+    kind: StageKind = strawberry.field(description="Whether the stage is open, closed won or closed lost.")
+    is_approval_stage: bool = strawberry.field(
+        description="True for a pipeline's approval stage: deals moving into it wait for an approver."
+    )
 
     @classmethod
     def from_domain(cls, s: DomainStage) -> Stage:
@@ -42,13 +44,13 @@ class Stage:
         )
 
 
-@strawberry.type
+@strawberry.type(description="A sales process: the ordered stages deals move through.")
 class Pipeline:
-    id: strawberry.ID
-    label: str
-    stages: list[Stage]
+    id: strawberry.ID = strawberry.field(description="The pipeline's id.")
+    label: str = strawberry.field(description="The pipeline's name.")
+    stages: list[Stage] = strawberry.field(description="The pipeline's stages in order.")
 
-    @strawberry.field
+    @strawberry.field(description="The pipeline's deal approval settings; null when deals need no approval.")
     async def approval_process(
         self, info: Info
     ) -> Annotated[ApprovalProcess, strawberry.lazy("schema.approvals")] | None:

@@ -74,12 +74,14 @@ def quote_deal_loader(ctx: Context) -> DataLoader[int, Record | None]:
     return ctx.loader("quote_deal", lambda: DataLoader(load_fn=load))
 
 
-@strawberry.type
+@strawberry.type(description="One line of a quote: a product or service, its quantity and price.")
 class LineItem:
-    name: str
-    quantity: int
-    unit_price: Decimal
-    discount_percent: float
+    name: str = strawberry.field(description="What is sold.")
+    quantity: int = strawberry.field(description="How many units.")
+    unit_price: Decimal = strawberry.field(description="The price of one unit, in the quote's currency.")
+    discount_percent: float = strawberry.field(
+        description="The discount on this line, in percent (0 to 100)."
+    )
     amount: Decimal = strawberry.field(
         description="Quantity times unit price less the discount, to the cent."
     )
@@ -90,25 +92,35 @@ class LineItem:
                    discount_percent=float(i.discount_percent), amount=line_total(i))  # fmt: skip
 
 
-@strawberry.type
+@strawberry.type(description="A priced offer for a deal, sent to the prospect to sign once published.")
 class Quote:
     quote: strawberry.Private[DomainQuote]
-    id: strawberry.ID
-    title: str
-    status: QuoteStatus
-    line_items: list[LineItem]
-    subtotal: Decimal
-    discount_total: Decimal
+    id: strawberry.ID = strawberry.field(description="The quote's id.")
+    title: str = strawberry.field(description="The quote's title, as the prospect sees it.")
+    status: QuoteStatus = strawberry.field(
+        description="Where the quote is in its life: draft, awaiting approval, published, signed, ..."
+    )
+    line_items: list[LineItem] = strawberry.field(description="The quote's lines, in order.")
+    subtotal: Decimal = strawberry.field(
+        description="The sum of the lines before discounts, in the quote's currency."
+    )
+    discount_total: Decimal = strawberry.field(
+        description="The sum of the line discounts, in the quote's currency."
+    )
     total: Decimal = strawberry.field(description="The sum of the line amounts, exact to the cent.")
-    currency: str
-    terms: str | None
-    expires_at: datetime | None
-    published_at: datetime | None
+    currency: str = strawberry.field(description="The ISO 4217 code of the quote's currency (the deal's).")
+    terms: str | None = strawberry.field(description="The terms shown to the prospect; null when none.")
+    expires_at: datetime | None = strawberry.field(
+        description="When the offer expires; null when it does not."
+    )
+    published_at: datetime | None = strawberry.field(
+        description="When the quote was published; null while it is not."
+    )
     change_notes: str | None = strawberry.field(
         description="The approver's notes when changes were requested."
     )
     properties: JSON = strawberry.field(description="Custom properties, set by workflows among others.")
-    version: int
+    version: int = strawberry.field(description="Incremented by every change of the quote.")
     share_url: str | None = strawberry.field(
         description="The published (or signed) quote's page, for the prospect to read and sign."
     )
@@ -131,7 +143,7 @@ class Quote:
             signer_name=q.signer_name, signer_email=q.signer_email,
         )  # fmt: skip
 
-    @strawberry.field
+    @strawberry.field(description="The deal the quote is for.")
     async def deal(self, info: Info) -> Annotated[Deal, strawberry.lazy("schema.records")]:
         from .records import Deal
 
@@ -139,7 +151,7 @@ class Quote:
         assert found is not None, "a quote is shown only with its deal"
         return Deal(record=found)
 
-    @strawberry.field
+    @strawberry.field(description="The user who created the quote.")
     async def created_by(self, info: Info) -> User:
         user = await load_user(info, self.quote.created_by)
         assert user is not None

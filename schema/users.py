@@ -21,18 +21,28 @@ if TYPE_CHECKING:
     from .tokens import ApiToken
 
 
-@strawberry.type
+@strawberry.type(description="A person who signs in and works in the CRM.")
 class User:
-    id: strawberry.ID
-    email: str
-    name: str
-    active: bool
-    is_super_admin: bool
-    can_approve_deals: bool
-    view_scope: Scope
-    edit_scope: Scope
+    id: strawberry.ID = strawberry.field(description="The user's id.")
+    email: str = strawberry.field(description="The user's email address, unique.")
+    name: str = strawberry.field(description="The user's display name.")
+    active: bool = strawberry.field(
+        description="False once the user is deactivated: their tokens no longer work."
+    )
+    is_super_admin: bool = strawberry.field(
+        description="Super admins manage users, pipelines, workflows and settings."
+    )
+    can_approve_deals: bool = strawberry.field(
+        description="Whether the user may be named an approver of deals."
+    )
+    view_scope: Scope = strawberry.field(
+        description="Which records the user can read: their own, their teams' or all."
+    )
+    edit_scope: Scope = strawberry.field(
+        description="Which records the user can change: their own, their teams' or all."
+    )
 
-    @strawberry.field
+    @strawberry.field(description="The teams the user belongs to.")
     async def teams(self, info: Info) -> list[Team]:
         found = await teams_of_user(info.context).load(int(self.id))
         return [Team.from_domain(t) for t in found]
@@ -66,10 +76,10 @@ async def load_user(info: Info, user_id: int | None) -> User | None:
     return User.from_domain(user) if user else None
 
 
-@strawberry.type
+@strawberry.type(description="A group of users; team scope grants access to the team members' records.")
 class Team:
-    id: strawberry.ID
-    name: str
+    id: strawberry.ID = strawberry.field(description="The team's id.")
+    name: str = strawberry.field(description="The team's name.")
 
     async def _members(self, info: Info, primary: bool) -> list[User]:
         members = await team_members(info.context).load(int(self.id))
