@@ -366,7 +366,9 @@ class ApprovalMutations:
     ) -> ApprovalPayload:
         return await _act(info, input.deal_id, Action.RESUBMIT, input.comment)
 
-    @strawberry.mutation(description="Start a rejected deal's approval again.")
+    @strawberry.mutation(
+        description="Try again to start a deal's approval that could not start (status NOT_STARTED)."
+    )
     async def restart_deal_approval(
         self,
         info: Info,

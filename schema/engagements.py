@@ -9,20 +9,18 @@ import strawberry
 from strawberry.tools import merge_types
 
 from db.engagements import Engagement as DomainEngagement
-from db.engagements import EngagementType
 from domain.codes import RuleCode
 from domain.limits import BadInput
 from domain.records import ObjectType
 from resolvers import engagements as use_cases
 from resolvers.engagements import NewEngagement
 
+from .enums import EngagementType
 from .errors import UserError, user_errors, value_or_none
 from .info import Info
 from .pagination import AFTER, FIRST, Connection, connection, id_cursor, page_size
 from .search import SearchQueries
 from .users import User, load_user
-
-strawberry.enum(EngagementType, name="EngagementType")
 
 
 def numeric_id(value: strawberry.ID, field: str) -> int:

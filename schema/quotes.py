@@ -16,13 +16,14 @@ from db import quotes as quote_store
 from db import records as record_store
 from domain.quotes import LineItem as DomainLineItem
 from domain.quotes import Quote as DomainQuote
-from domain.quotes import QuoteAction, QuoteSettings, QuoteStatus, line_total
+from domain.quotes import QuoteAction, QuoteSettings, line_total
 from domain.records import ObjectType, Record
 from domain.visibility import visible_owner_ids
 from resolvers import quotes as use_cases
 from resolvers.context import Context
 from resolvers.result import Result
 
+from .enums import QuoteStatus
 from .errors import UserError, user_errors, value_or_none
 from .info import Info
 from .pagination import AFTER, FIRST, Connection
@@ -34,7 +35,6 @@ from .users import User, load_user
 if TYPE_CHECKING:
     from .records import Deal
 
-strawberry.enum(QuoteStatus, name="QuoteStatus")
 UNSET: Any = strawberry.UNSET
 PAGE_PATH = "/quotes/"
 

@@ -10,12 +10,12 @@ from strawberry.scalars import JSON
 from db import workflows as workflow_store
 from domain.records import ChangeSource, ObjectType
 from domain.workflows import Action as DomainAction
-from domain.workflows import ActionType, TriggerEvent
 from domain.workflows import Workflow as DomainWorkflow
 from resolvers import ownership
 from resolvers import workflows as use_cases
 from resolvers.loaders import user_loader
 
+from .enums import ActionType, TriggerEvent
 from .errors import UserError, user_errors, value_or_none
 from .info import Info
 from .pagination import Connection
@@ -23,9 +23,6 @@ from .permissions import IsSuperAdmin
 from .record_queries import FilterGroup, raw_groups
 from .users import User
 from .workflow_runs import WorkflowRun, runs_page
-
-for enum, name in ((TriggerEvent, "WorkflowTriggerEvent"), (ActionType, "WorkflowActionType")):
-    strawberry.enum(enum, name=name)
 
 
 @strawberry.type
