@@ -35,23 +35,30 @@ FILTER_GROUPS = strawberry.argument(
 SORT = strawberry.argument(description="The property to sort on and its direction; left out, newest first.")
 
 
-@strawberry.input
+@strawberry.input(description="One condition on a property.")
 class Filter:
-    property: str
-    operator: str
-    value: str | None = None
-    values: list[str] | None = None
+    property: str = strawberry.field(
+        description="The property's name, for example email, amount, stageId or a custom property's name."
+    )
+    operator: str = strawberry.field(
+        description="One of EQ, NEQ, LT, LTE, GT, GTE (ranges: numbers and dates), IN, NOT_IN (use values), CONTAINS (text), HAS_PROPERTY, NOT_HAS_PROPERTY (no value)."
+    )
+    value: str | None = strawberry.field(
+        default=None,
+        description="The value to compare with, as text; left out for HAS_PROPERTY and NOT_HAS_PROPERTY.",
+    )
+    values: list[str] | None = strawberry.field(default=None, description="The values for IN and NOT_IN.")
 
 
-@strawberry.input
+@strawberry.input(description="Conditions that must all hold (AND); groups in a list are alternatives (OR).")
 class FilterGroup:
-    filters: list[Filter]
+    filters: list[Filter] = strawberry.field(description="The conditions.")
 
 
-@strawberry.input
+@strawberry.input(description="The order of a list.")
 class SortInput:
-    property: str
-    direction: str = "DESC"
+    property: str = strawberry.field(description="The property to sort on.")
+    direction: str = strawberry.field(default="DESC", description="ASC or DESC (the default).")
 
 
 def raw_groups(groups: list[FilterGroup] | None) -> list[list[dict[str, object]]] | None:
@@ -99,18 +106,20 @@ async def one(info: Info, object_type: ObjectType, record_id: strawberry.ID) -> 
     return await record_loader(info.context, object_type).load(key)
 
 
-@strawberry.type
+@strawberry.type(description="One stage of a board: its totals and first deals.")
 class BoardColumn:
-    stage: Stage
-    total_count: int
-    total_amount: Decimal
-    deals: Connection[Deal]
+    stage: Stage = strawberry.field(description="The stage.")
+    total_count: int = strawberry.field(description="How many deals in the stage match the filters.")
+    total_amount: Decimal = strawberry.field(description="The sum of their amounts.")
+    deals: Connection[Deal] = strawberry.field(
+        description="The stage's first deals; page further with deals(filterGroups: [stageId EQ ...], after: endCursor)."
+    )
 
 
-@strawberry.type
+@strawberry.type(description="A pipeline's deals by stage, as a kanban board shows them.")
 class Board:
-    pipeline: Pipeline
-    columns: list[BoardColumn]
+    pipeline: Pipeline = strawberry.field(description="The pipeline.")
+    columns: list[BoardColumn] = strawberry.field(description="One column per stage, in stage order.")
 
 
 @strawberry.type
