@@ -30,23 +30,27 @@ def numeric_id(value: strawberry.ID, field: str) -> int:
         raise BadInput(RuleCode.BAD_ID, f"{field} {value!r} is not a valid id") from None
 
 
-@strawberry.type
+@strawberry.type(description="A note, task, call, email or meeting logged on records.")
 class Engagement:
-    id: strawberry.ID
-    type: EngagementType
-    title: str | None
-    body: str | None
-    email_address: str | None
-    done: bool
-    created_at: datetime
+    id: strawberry.ID = strawberry.field(description="The engagement's id.")
+    type: EngagementType = strawberry.field(description="What kind of engagement it is.")
+    title: str | None = strawberry.field(description="A short title; null when none (tasks have one).")
+    body: str | None = strawberry.field(
+        description="The text: the note, the email body, the call summary; null when none."
+    )
+    email_address: str | None = strawberry.field(
+        description="For emails: the address it was sent to or received from; null otherwise."
+    )
+    done: bool = strawberry.field(description="For tasks: whether the task is done; false for other types.")
+    created_at: datetime = strawberry.field(description="When it was logged.")
     assignee_id: strawberry.Private[int | None]
     created_by_id: strawberry.Private[int | None]
 
-    @strawberry.field
+    @strawberry.field(description="For tasks: who should do it; null otherwise.")
     async def assignee(self, info: Info) -> User | None:
         return await load_user(info, self.assignee_id)
 
-    @strawberry.field
+    @strawberry.field(description="Who logged it; null when logged by the system.")
     async def created_by(self, info: Info) -> User | None:
         return await load_user(info, self.created_by_id)
 
@@ -65,16 +69,16 @@ class Engagement:
         )
 
 
-@strawberry.type
+@strawberry.type(description="A to-do for a user, logged on records.")
 class Task:
-    id: strawberry.ID
-    title: str
-    body: str | None
-    done: bool
-    created_at: datetime
+    id: strawberry.ID = strawberry.field(description="The task's id.")
+    title: str = strawberry.field(description="What to do.")
+    body: str | None = strawberry.field(description="Details; null when none.")
+    done: bool = strawberry.field(description="Whether the task is done.")
+    created_at: datetime = strawberry.field(description="When the task was created.")
     assignee_id: strawberry.Private[int | None]
 
-    @strawberry.field
+    @strawberry.field(description="Who should do it.")
     async def assignee(self, info: Info) -> User | None:
         return await load_user(info, self.assignee_id)
 
@@ -96,12 +100,16 @@ class RecordRefInput:
     id: strawberry.ID
 
 
-@strawberry.input
+@strawberry.input(description="A new engagement and the records it is about.")
 class CreateEngagementInput:
-    type: EngagementType
-    body: str | None = None
-    title: str | None = None
-    record_ids: list[RecordRefInput] = strawberry.field(default_factory=list)
+    type: EngagementType = strawberry.field(description="What kind of engagement it is.")
+    body: str | None = strawberry.field(
+        default=None, description="The text of the note, email, call or meeting."
+    )
+    title: str | None = strawberry.field(default=None, description="A short title; tasks need one.")
+    record_ids: list[RecordRefInput] = strawberry.field(
+        description="The records to log it on.", default_factory=list
+    )
     assignee_id: strawberry.ID | None = strawberry.field(
         default=None, description="Tasks only; a task without one is assigned to its creator."
     )
@@ -110,26 +118,30 @@ class CreateEngagementInput:
     )
 
 
-@strawberry.type
+@strawberry.type(description="The result of createEngagement.")
 class CreateEngagementPayload:
-    engagement: Engagement | None
+    engagement: Engagement | None = strawberry.field(
+        description="The new engagement; null when nothing was done (see userErrors)."
+    )
     associated_count: int = strawberry.field(description="Records the engagement was associated with.")
     skipped_count: int = strawberry.field(
         description="Records left out because they already hold the most engagements a record may have."
     )
-    user_errors: list[UserError]
+    user_errors: list[UserError] = strawberry.field(description="Why nothing was done; empty on success.")
 
 
-@strawberry.input
+@strawberry.input(description="A task and whether it is done.")
 class SetTaskDoneInput:
-    id: strawberry.ID
-    done: bool
+    id: strawberry.ID = strawberry.field(description="The task's id.")
+    done: bool = strawberry.field(description="True to complete it, false to reopen it.")
 
 
-@strawberry.type
+@strawberry.type(description="The result of setTaskDone.")
 class SetTaskDonePayload:
-    task: Task | None
-    user_errors: list[UserError]
+    task: Task | None = strawberry.field(
+        description="The task as it is now; null when nothing was done (see userErrors)."
+    )
+    user_errors: list[UserError] = strawberry.field(description="Why nothing was done; empty on success.")
 
 
 @strawberry.type
@@ -175,7 +187,7 @@ class EngagementQueries:
 @strawberry.type
 class EngagementMutations:
     @strawberry.mutation(
-        description="Log a note, email, call, meeting or task on one or more records; records outside the viewer's scope are skipped and counted."
+        description="Log a note, email, call, meeting or task on one or more records; the payload counts the records it was associated with and those skipped."
     )
     async def create_engagement(
         self,

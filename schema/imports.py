@@ -19,25 +19,27 @@ from .errors import UserError, user_errors, value_or_none
 from .info import Info
 
 
-@strawberry.type
+@strawberry.type(description="A row that was not imported.")
 class ImportRowError:
     line: int = strawberry.field(description="The file line the row starts on; line 1 is the header.")
-    message: str
-    code: str
+    message: str = strawberry.field(description="Why, for people.")
+    code: str = strawberry.field(description="Why, as a stable code.")
 
 
-@strawberry.type
+@strawberry.type(description="A CSV import and its progress.")
 class Import:
-    id: strawberry.ID
-    object_type: ObjectType
+    id: strawberry.ID = strawberry.field(description="The import's id.")
+    object_type: ObjectType = strawberry.field(description="The kind of record the rows become.")
     status: str = strawberry.field(description="QUEUED, RUNNING, DONE or FAILED.")
-    rows_total: int | None
-    rows_processed: int
-    rows_created: int
-    rows_updated: int
-    error_count: int
+    rows_total: int | None = strawberry.field(description="How many rows the file has; null until counted.")
+    rows_processed: int = strawberry.field(description="How many rows were handled so far.")
+    rows_created: int = strawberry.field(description="How many rows created a record.")
+    rows_updated: int = strawberry.field(description="How many rows updated an existing record.")
+    error_count: int = strawberry.field(description="How many rows were not imported.")
     warnings: list[str] = strawberry.field(description="Columns that were ignored, and why.")
-    failure: str | None
+    failure: str | None = strawberry.field(
+        description="Why the whole import failed (status FAILED); null otherwise."
+    )
     job: strawberry.Private[ImportJob]
 
     @strawberry.field(description="Rows that were not imported, in line order, with the reason.")
