@@ -35,80 +35,86 @@ if TYPE_CHECKING:
     from .records import Deal
 
 
-@strawberry.type
+@strawberry.type(description="A pipeline's deal approval settings: its approval stage and approvers.")
 class ApprovalProcess:
     process: strawberry.Private[DomainProcess]
 
-    @strawberry.field
+    @strawberry.field(description="The settings' id.")
     def id(self) -> strawberry.ID:
         return strawberry.ID(str(self.process.id))
 
-    @strawberry.field
+    @strawberry.field(description="Whether every approver or any one must approve.")
     def mode(self) -> ApprovalMode:
         return ApprovalMode(self.process.mode.value)
 
-    @strawberry.field
+    @strawberry.field(description="Guidance shown to approvers and deal owners; null when none.")
     def note(self) -> str:
         return self.process.note
 
-    @strawberry.field
+    @strawberry.field(description="Whether deals entering the approval stage need approval now.")
     def enabled(self) -> bool:
         return self.process.enabled
 
-    @strawberry.field
+    @strawberry.field(description="The stage deals wait in for approval.")
     async def approval_stage(self, info: Info) -> Stage:
         stage = await stage_loader(info.context).load(self.process.approval_stage_id)
         assert stage is not None
         return Stage.from_domain(stage)
 
-    @strawberry.field
+    @strawberry.field(description="The users who decide.")
     async def approvers(self, info: Info) -> list[User]:
         users = await user_loader(info.context).load_many(list(self.process.approver_ids))
         return [User.from_domain(u) for u in users if u is not None]
 
 
-@strawberry.type
+@strawberry.type(description="An approver's decision on a deal.")
 class ApproverDecision:
     approver_id: strawberry.Private[int]
-    decision: ApprovalStatus | None
-    message: str | None
-    decided_at: datetime | None
+    decision: ApprovalStatus | None = strawberry.field(
+        description="The decision (APPROVED, REJECTED or CHANGES_REQUESTED); null while the approver has not decided."
+    )
+    message: str | None = strawberry.field(
+        description="The approver's message, reason or requested changes; null when none."
+    )
+    decided_at: datetime | None = strawberry.field(
+        description="When the decision was made; null while undecided."
+    )
 
-    @strawberry.field
+    @strawberry.field(description="The approver.")
     async def approver(self, info: Info) -> User:
         user = await load_user(info, self.approver_id)
         assert user is not None
         return user
 
 
-@strawberry.type
+@strawberry.type(description="A change of an approval's status.")
 class ApprovalStatusChange:
-    status: ApprovalStatus
+    status: ApprovalStatus = strawberry.field(description="The status it changed to.")
     actor_id: strawberry.Private[int | None]
-    at: datetime
+    at: datetime = strawberry.field(description="When it changed.")
 
-    @strawberry.field
+    @strawberry.field(description="Who changed it; null for the system.")
     async def actor(self, info: Info) -> User | None:
         return await load_user(info, self.actor_id)
 
 
-@strawberry.type
+@strawberry.type(description="A comment on a deal's approval.")
 class Comment:
     comment: strawberry.Private[DomainComment]
 
-    @strawberry.field
+    @strawberry.field(description="The comment's id.")
     def id(self) -> strawberry.ID:
         return strawberry.ID(str(self.comment.id))
 
-    @strawberry.field
+    @strawberry.field(description="The comment's text.")
     def body(self) -> str:
         return self.comment.body
 
-    @strawberry.field
+    @strawberry.field(description="When it was written.")
     def created_at(self) -> datetime:
         return self.comment.created_at
 
-    @strawberry.field
+    @strawberry.field(description="Who wrote it.")
     async def author(self, info: Info) -> User:
         user = await load_user(info, self.comment.author_id)
         assert user is not None
@@ -119,17 +125,17 @@ VOTE_STATUS = {"APPROVE": ApprovalStatus.APPROVED, "REJECT": ApprovalStatus.REJE
                "REQUEST_CHANGES": ApprovalStatus.CHANGES_REQUESTED}  # fmt: skip
 
 
-@strawberry.type
+@strawberry.type(description="One approval of a deal: its status, decisions, history and comments.")
 class DealApproval:
     approval: strawberry.Private[DomainApproval]
     approver_ids: strawberry.Private[tuple[int, ...]] = ()
     decided_now: strawberry.Private[bool] = False  # answering the approver who just acted on it
 
-    @strawberry.field
+    @strawberry.field(description="The approval's id.")
     def id(self) -> strawberry.ID:
         return strawberry.ID(str(self.approval.id))
 
-    @strawberry.field
+    @strawberry.field(description="Where the approval stands.")
     def status(self) -> ApprovalStatus:
         return ApprovalStatus(self.approval.status.value)
 
@@ -145,7 +151,7 @@ class DealApproval:
     def next_step(self) -> str | None:
         return self.approval.next_step
 
-    @strawberry.field
+    @strawberry.field(description="The deal being approved.")
     async def deal(self, info: Info) -> Annotated[Deal, strawberry.lazy("schema.records")]:
         from .records import Deal
 
@@ -157,7 +163,7 @@ class DealApproval:
         assert found is not None, "an approval is read only through its visible deal"
         return Deal(record=found)
 
-    @strawberry.field
+    @strawberry.field(description="Each approver's latest decision.")
     def decisions(self) -> list[ApproverDecision]:
         votes = {v.approver_id: v for v in self.approval.votes}
         ids = list(self.approver_ids or self.approval.approver_ids) or list(votes)
@@ -171,7 +177,7 @@ class DealApproval:
             for i in ids
         ]
 
-    @strawberry.field
+    @strawberry.field(description="Every status change, oldest first.")
     async def history(self, info: Info) -> list[ApprovalStatusChange]:
         changes = await approval_history_loader(info.context).load(self.approval.id)
         return [
@@ -179,22 +185,33 @@ class DealApproval:
             for c in changes
         ]
 
-    @strawberry.field
+    @strawberry.field(description="The discussion between the owner and the approvers, oldest first.")
     async def comments(self, info: Info) -> list[Comment]:
         return [
             Comment(comment=c) for c in await approval_comments_loader(info.context).load(self.approval.id)
         ]
 
 
-@strawberry.input
+@strawberry.input(description="A pipeline's deal approval settings.")
 class DealApprovalsInput:
-    pipeline_id: strawberry.ID
-    stage_label: str | None = None
-    probability: float | None = None
-    position: int | None = None
-    approver_ids: list[strawberry.ID] | None = None
-    mode: ApprovalMode | None = None
-    note: str | None = None
+    pipeline_id: strawberry.ID = strawberry.field(description="The pipeline.")
+    stage_label: str | None = strawberry.field(default=None, description="The approval stage's label.")
+    probability: float | None = strawberry.field(
+        default=None, description="The approval stage's win probability, from 0 to 1."
+    )
+    position: int | None = strawberry.field(
+        default=None,
+        description="The 0-based index in the stage order at which the approval stage goes; left out, just before the first closed stage.",
+    )
+    approver_ids: list[strawberry.ID] | None = strawberry.field(
+        default=None, description="The users who decide; each must be allowed to approve deals."
+    )
+    mode: ApprovalMode | None = strawberry.field(
+        default=None, description="Whether every approver (ALL) or any one (ANY) must approve."
+    )
+    note: str | None = strawberry.field(
+        default=None, description="Guidance shown to approvers and deal owners."
+    )
 
     def settings(self) -> ProcessSettings:
         return ProcessSettings(
@@ -212,10 +229,12 @@ class DisableDealApprovalsInput:
     pipeline_id: strawberry.ID
 
 
-@strawberry.type
+@strawberry.type(description="The result of a deal approval settings mutation.")
 class PipelinePayload:
-    pipeline: Pipeline | None
-    user_errors: list[UserError]
+    pipeline: Pipeline | None = strawberry.field(
+        description="The pipeline as it is now; null when nothing was done (see userErrors)."
+    )
+    user_errors: list[UserError] = strawberry.field(description="Why nothing was done; empty on success.")
 
 
 @strawberry.input
@@ -253,16 +272,20 @@ class CommentOnDealApprovalInput:
     body: str
 
 
-@strawberry.type
+@strawberry.type(description="The result of a deal approval mutation.")
 class ApprovalPayload:
-    approval: DealApproval | None
-    user_errors: list[UserError]
+    approval: DealApproval | None = strawberry.field(
+        description="The approval as it is now; null when nothing was done (see userErrors)."
+    )
+    user_errors: list[UserError] = strawberry.field(description="Why nothing was done; empty on success.")
 
 
-@strawberry.type
+@strawberry.type(description="The result of commentOnDealApproval.")
 class CommentPayload:
-    comment: Comment | None
-    user_errors: list[UserError]
+    comment: Comment | None = strawberry.field(
+        description="The new comment as it is now; null when nothing was done (see userErrors)."
+    )
+    user_errors: list[UserError] = strawberry.field(description="Why nothing was done; empty on success.")
 
 
 async def _act(info: Info, deal_id: strawberry.ID, action: Action, text: str | None) -> ApprovalPayload:

@@ -66,23 +66,27 @@ class Pipeline:
         )
 
 
-@strawberry.input
+@strawberry.input(description="A stage of a new pipeline.")
 class StageInput:
-    label: str
-    probability: float
-    kind: StageKind = StageKind.OPEN
+    label: str = strawberry.field(description="The stage's name.")
+    probability: float = strawberry.field(description="The chance a deal in this stage is won, from 0 to 1.")
+    kind: StageKind = strawberry.field(
+        default=StageKind.OPEN, description="Whether the stage is open, closed won or closed lost."
+    )
 
 
-@strawberry.input
+@strawberry.input(description="A new pipeline.")
 class CreatePipelineInput:
-    label: str
-    stages: list[StageInput]
+    label: str = strawberry.field(description="The pipeline's name.")
+    stages: list[StageInput] = strawberry.field(description="Its stages, in order.")
 
 
-@strawberry.type
+@strawberry.type(description="The result of createPipeline.")
 class CreatePipelinePayload:
-    pipeline: Pipeline | None
-    user_errors: list[UserError]
+    pipeline: Pipeline | None = strawberry.field(
+        description="The new pipeline as it is now; null when nothing was done (see userErrors)."
+    )
+    user_errors: list[UserError] = strawberry.field(description="Why nothing was done; empty on success.")
 
 
 @strawberry.type

@@ -195,12 +195,14 @@ class QuoteApprovalSettings:
         return await load_user(info, self.settings.approver_id)
 
 
-@strawberry.input
+@strawberry.input(description="One line of a quote.")
 class LineItemInput:
-    name: str
-    quantity: int
-    unit_price: Decimal
-    discount_percent: float = 0.0
+    name: str = strawberry.field(description="What is sold.")
+    quantity: int = strawberry.field(description="How many units, at least 1.")
+    unit_price: Decimal = strawberry.field(description="The price of one unit, in the quote's currency.")
+    discount_percent: float = strawberry.field(
+        default=0.0, description="The discount on this line, in percent (0 to 100)."
+    )
 
     def to_domain(self) -> DomainLineItem:
         return DomainLineItem(
@@ -212,26 +214,44 @@ def _items(items: list[LineItemInput] | None) -> tuple[DomainLineItem, ...]:
     return tuple(i.to_domain() for i in items or ())
 
 
-@strawberry.input
+@strawberry.input(description="A new draft quote.")
 class CreateQuoteInput:
-    deal_id: strawberry.ID
-    title: str
-    line_items: list[LineItemInput] | None = None
-    expires_at: datetime | None = None
-    terms: str | None = None
+    deal_id: strawberry.ID = strawberry.field(description="The deal the quote is for.")
+    title: str = strawberry.field(description="The quote's title.")
+    line_items: list[LineItemInput] | None = strawberry.field(
+        default=None, description="The quote's lines, in order."
+    )
+    expires_at: datetime | None = strawberry.field(
+        default=None, description="When the offer expires; left out, never."
+    )
+    terms: str | None = strawberry.field(default=None, description="The terms shown to the prospect.")
     currency: str | None = strawberry.field(default=None, description="Defaults to the deal's currency.")
-    client_mutation_id: str | None = None
+    client_mutation_id: str | None = strawberry.field(
+        default=None,
+        description="An idempotency key: sending the same key again returns the first result and creates nothing twice.",
+    )
 
 
-@strawberry.input
+@strawberry.input(
+    description="Changes to an editable quote (draft, changes requested or recalled); a field left out stays as it is."
+)
 class UpdateQuoteInput:
-    id: strawberry.ID
-    title: str | None = UNSET
-    line_items: list[LineItemInput] | None = UNSET
-    expires_at: datetime | None = UNSET
-    terms: str | None = UNSET
-    currency: str | None = UNSET
-    expected_version: int | None = None
+    id: strawberry.ID = strawberry.field(description="The quote's id.")
+    title: str | None = strawberry.field(default=UNSET, description="The new title. Left out: unchanged.")
+    line_items: list[LineItemInput] | None = strawberry.field(
+        default=UNSET, description="The new lines, replacing all of them. Left out: unchanged."
+    )
+    expires_at: datetime | None = strawberry.field(
+        default=UNSET, description="The new expiry; null: never. Left out: unchanged."
+    )
+    terms: str | None = strawberry.field(default=UNSET, description="The new terms. Left out: unchanged.")
+    currency: str | None = strawberry.field(
+        default=UNSET, description="The new ISO 4217 currency code. Left out: unchanged."
+    )
+    expected_version: int | None = strawberry.field(
+        default=None,
+        description="The version you read; when the quote has changed since, nothing is changed and the error is VERSION_CONFLICT.",
+    )
 
     def fields(self) -> dict[str, Any]:
         """What the client sent: a null title or currency is refused as empty, null line items clear."""
@@ -278,10 +298,12 @@ class SetQuoteApprovalSettingsInput:
     approver_id: strawberry.ID | None = None
 
 
-@strawberry.type
+@strawberry.type(description="The result of a quote mutation.")
 class QuotePayload:
-    quote: Quote | None
-    user_errors: list[UserError]
+    quote: Quote | None = strawberry.field(
+        description="The quote as it is now; null when nothing was done (see userErrors)."
+    )
+    user_errors: list[UserError] = strawberry.field(description="Why nothing was done; empty on success.")
 
 
 @strawberry.type

@@ -87,11 +87,11 @@ class Team:
         users = await user_loader(info.context).load_many(ids)
         return [User.from_domain(u) for u in users if u is not None]
 
-    @strawberry.field
+    @strawberry.field(description="Users for whom this is their main team.")
     async def primary_members(self, info: Info) -> list[User]:
         return await self._members(info, True)
 
-    @strawberry.field
+    @strawberry.field(description="Users who also belong to the team.")
     async def additional_members(self, info: Info) -> list[User]:
         return await self._members(info, False)
 
@@ -100,50 +100,77 @@ class Team:
         return cls(id=strawberry.ID(str(team.id)), name=team.name)
 
 
-@strawberry.input
+@strawberry.input(description="A new user.")
 class CreateUserInput:
-    email: str
-    name: str
-    is_super_admin: bool = False
-    can_approve_deals: bool = False
-    view_scope: Scope = Scope.ALL
-    edit_scope: Scope = Scope.ALL
-    team_id: strawberry.ID | None = None
+    email: str = strawberry.field(description="The user's email address; must be unused.")
+    name: str = strawberry.field(description="The user's display name.")
+    is_super_admin: bool = strawberry.field(
+        default=False, description="Whether the user manages users and settings."
+    )
+    can_approve_deals: bool = strawberry.field(
+        default=False, description="Whether the user may be named a deal approver."
+    )
+    view_scope: Scope = strawberry.field(default=Scope.ALL, description="Which records the user can read.")
+    edit_scope: Scope = strawberry.field(default=Scope.ALL, description="Which records the user can change.")
+    team_id: strawberry.ID | None = strawberry.field(
+        default=None, description="A team to add the user to as a primary member."
+    )
 
 
-@strawberry.type
+@strawberry.type(description="The result of createUser.")
 class CreateUserPayload:
-    user: User | None
-    token: str | None
-    user_errors: list[UserError]
+    user: User | None = strawberry.field(
+        description="The new user; null when nothing was done (see userErrors)."
+    )
+    token: str | None = strawberry.field(
+        description="The new user's first API token, shown only here; null when nothing was done."
+    )
+    user_errors: list[UserError] = strawberry.field(description="Why nothing was done; empty on success.")
 
 
-@strawberry.input
+@strawberry.input(description="Changes to a user; a field left out stays as it is.")
 class UpdateUserInput:
-    id: strawberry.ID
-    active: bool | None = None
-    can_approve_deals: bool | None = None
-    view_scope: Scope | None = None
-    edit_scope: Scope | None = None
+    id: strawberry.ID = strawberry.field(description="The user's id.")
+    active: bool | None = strawberry.field(
+        default=None,
+        description="False deactivates the user: their tokens stop working and their sockets close. Left out: unchanged.",
+    )
+    can_approve_deals: bool | None = strawberry.field(
+        default=None, description="Whether the user may be named a deal approver. Left out: unchanged."
+    )
+    view_scope: Scope | None = strawberry.field(
+        default=None, description="Which records the user can read. Left out: unchanged."
+    )
+    edit_scope: Scope | None = strawberry.field(
+        default=None, description="Which records the user can change. Left out: unchanged."
+    )
 
 
-@strawberry.type
+@strawberry.type(description="The result of updateUser.")
 class UpdateUserPayload:
-    user: User | None
-    user_errors: list[UserError]
+    user: User | None = strawberry.field(
+        description="The user as it is now; null when nothing was done (see userErrors)."
+    )
+    user_errors: list[UserError] = strawberry.field(description="Why nothing was done; empty on success.")
 
 
-@strawberry.input
+@strawberry.input(description="A new team.")
 class CreateTeamInput:
-    name: str
-    primary_member_ids: list[strawberry.ID] = strawberry.field(default_factory=list)
-    additional_member_ids: list[strawberry.ID] = strawberry.field(default_factory=list)
+    name: str = strawberry.field(description="The team's name.")
+    primary_member_ids: list[strawberry.ID] = strawberry.field(
+        description="Users for whom this is their main team.", default_factory=list
+    )
+    additional_member_ids: list[strawberry.ID] = strawberry.field(
+        description="Users who also belong to the team.", default_factory=list
+    )
 
 
-@strawberry.type
+@strawberry.type(description="The result of createTeam.")
 class CreateTeamPayload:
-    team: Team | None
-    user_errors: list[UserError]
+    team: Team | None = strawberry.field(
+        description="The new team as it is now; null when nothing was done (see userErrors)."
+    )
+    user_errors: list[UserError] = strawberry.field(description="Why nothing was done; empty on success.")
 
 
 @strawberry.type
