@@ -224,9 +224,9 @@ class DealApprovalsInput:
         )
 
 
-@strawberry.input
+@strawberry.input(description="The pipeline whose approval stage to remove.")
 class DisableDealApprovalsInput:
-    pipeline_id: strawberry.ID
+    pipeline_id: strawberry.ID = strawberry.field(description="The pipeline.")
 
 
 @strawberry.type(description="The result of a deal approval settings mutation.")
@@ -237,39 +237,41 @@ class PipelinePayload:
     user_errors: list[UserError] = strawberry.field(description="Why nothing was done; empty on success.")
 
 
-@strawberry.input
+@strawberry.input(description="An approval of a deal.")
 class ApproveDealInput:
-    deal_id: strawberry.ID
-    message: str | None = None
+    deal_id: strawberry.ID = strawberry.field(description="The deal waiting for approval.")
+    message: str | None = strawberry.field(
+        default=None, description="An optional message to the deal's owner."
+    )
 
 
-@strawberry.input
+@strawberry.input(description="A rejection of a deal.")
 class RejectDealInput:
-    deal_id: strawberry.ID
-    reason: str
+    deal_id: strawberry.ID = strawberry.field(description="The deal waiting for approval.")
+    reason: str = strawberry.field(description="Why the deal is rejected, for its owner.")
 
 
-@strawberry.input
+@strawberry.input(description="A request for changes to a deal.")
 class RequestDealChangesInput:
-    deal_id: strawberry.ID
-    comment: str
+    deal_id: strawberry.ID = strawberry.field(description="The deal waiting for approval.")
+    comment: str = strawberry.field(description="What should change, for the deal's owner.")
 
 
-@strawberry.input
+@strawberry.input(description="A deal sent back for approval after changes.")
 class ResubmitDealInput:
-    deal_id: strawberry.ID
-    comment: str | None = None
+    deal_id: strawberry.ID = strawberry.field(description="The deal whose changes were requested.")
+    comment: str | None = strawberry.field(default=None, description="An optional comment for the approvers.")
 
 
-@strawberry.input
+@strawberry.input(description="A deal whose approval could not start.")
 class RestartDealApprovalInput:
-    deal_id: strawberry.ID
+    deal_id: strawberry.ID = strawberry.field(description="The deal.")
 
 
-@strawberry.input
+@strawberry.input(description="A comment on a deal's approval.")
 class CommentOnDealApprovalInput:
-    deal_id: strawberry.ID
-    body: str
+    deal_id: strawberry.ID = strawberry.field(description="The deal.")
+    body: str = strawberry.field(description="The comment's text.")
 
 
 @strawberry.type(description="The result of a deal approval mutation.")

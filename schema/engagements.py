@@ -94,10 +94,10 @@ class Task:
         )
 
 
-@strawberry.input
+@strawberry.input(description="A record, by object type and id.")
 class RecordRefInput:
-    object_type: ObjectType
-    id: strawberry.ID
+    object_type: ObjectType = strawberry.field(description="The record's object type.")
+    id: strawberry.ID = strawberry.field(description="The record's id.")
 
 
 @strawberry.input(description="A new engagement and the records it is about.")

@@ -270,26 +270,28 @@ class UpdateQuoteInput:
         return fields
 
 
-@strawberry.input
+@strawberry.input(description="The quote to publish.")
 class PublishQuoteInput:
-    id: strawberry.ID
+    id: strawberry.ID = strawberry.field(description="The quote's id.")
 
 
-@strawberry.input
+@strawberry.input(description="The quote approver's approval.")
 class ApproveQuoteInput:
-    id: strawberry.ID
-    message: str | None = None
+    id: strawberry.ID = strawberry.field(description="The quote's id.")
+    message: str | None = strawberry.field(
+        default=None, description="An optional message to the quote's author."
+    )
 
 
-@strawberry.input
+@strawberry.input(description="The quote approver's request for changes.")
 class RequestQuoteChangesInput:
-    id: strawberry.ID
-    notes: str
+    id: strawberry.ID = strawberry.field(description="The quote's id.")
+    notes: str = strawberry.field(description="What should change; shown as the quote's changeNotes.")
 
 
-@strawberry.input
+@strawberry.input(description="The quote to take back.")
 class RecallQuoteInput:
-    id: strawberry.ID
+    id: strawberry.ID = strawberry.field(description="The quote's id.")
 
 
 @strawberry.input

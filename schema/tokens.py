@@ -16,14 +16,14 @@ from .info import Info
 
 @strawberry.type(description="A named API token. Its secret is shown once, when it is created.")
 class ApiToken:
-    id: strawberry.ID
-    name: str
-    created_at: datetime
+    id: strawberry.ID = strawberry.field(description="The token's id.")
+    name: str = strawberry.field(description="A name to tell tokens apart, for example ci.")
+    created_at: datetime = strawberry.field(description="When it was created.")
     last_used_at: datetime | None = strawberry.field(
         description="When it last authenticated a request (recorded at most once a minute)."
     )
     expires_at: datetime | None = strawberry.field(description="After this it no longer authenticates.")
-    revoked_at: datetime | None
+    revoked_at: datetime | None = strawberry.field(description="When it was revoked; null while it is not.")
 
     @classmethod
     def from_domain(cls, token: DomainToken) -> ApiToken:

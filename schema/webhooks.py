@@ -19,17 +19,25 @@ from .pagination import Connection, connection, decode_cursor, page_size
 from .permissions import IsSuperAdmin
 
 
-@strawberry.type
+@strawberry.type(description="The delivery of one event to a webhook.")
 class WebhookDelivery:
-    id: strawberry.ID
-    sequence: str
-    event_type: str
+    id: strawberry.ID = strawberry.field(description="The delivery's id.")
+    sequence: str = strawberry.field(description="The event's sequence.")
+    event_type: str = strawberry.field(description="The event's type.")
     status: str = strawberry.field(description="PENDING (retrying), DELIVERED or FAILED (gave up).")
-    attempts: int
-    last_response_code: int | None
-    last_attempt_at: datetime | None
-    next_attempt_at: datetime | None
-    last_error: str | None
+    attempts: int = strawberry.field(description="How many times delivery was tried.")
+    last_response_code: int | None = strawberry.field(
+        description="The HTTP status of the last attempt; null when none was received."
+    )
+    last_attempt_at: datetime | None = strawberry.field(
+        description="When delivery was last tried; null before the first attempt."
+    )
+    next_attempt_at: datetime | None = strawberry.field(
+        description="When delivery will be tried again; null when no retry is due."
+    )
+    last_error: str | None = strawberry.field(
+        description="What went wrong on the last attempt; null when it succeeded."
+    )
 
     @classmethod
     def from_domain(cls, d: webhook_store.Delivery) -> WebhookDelivery:
@@ -46,19 +54,33 @@ class WebhookDelivery:
         )
 
 
-@strawberry.type
+@strawberry.type(description="A URL that receives events as signed HTTP POSTs.")
 class Webhook:
-    id: strawberry.ID
-    url: str
-    event_types: list[str]
-    active: bool
-    failing: bool
+    id: strawberry.ID = strawberry.field(description="The webhook's id.")
+    url: str = strawberry.field(description="Where events are posted.")
+    event_types: list[str] = strawberry.field(
+        description="The event types delivered, for example deal.moved."
+    )
+    active: bool = strawberry.field(description="Whether events are being delivered.")
+    failing: bool = strawberry.field(
+        description="True once deliveries kept failing past the retry window; super admins are notified."
+    )
     cursor: str = strawberry.field(description="Every matching event up to this sequence is delivered.")
-    created_at: datetime
+    created_at: datetime = strawberry.field(description="When the webhook was created.")
 
-    @strawberry.field
+    @strawberry.field(description="Delivery attempts, newest first.")
     async def deliveries(
-        self, info: Info, first: int | None = 50, after: str | None = None
+        self,
+        info: Info,
+        first: Annotated[
+            int | None, strawberry.argument(description="Page size: how many deliveries to return.")
+        ] = 50,
+        after: Annotated[
+            str | None,
+            strawberry.argument(
+                description="A cursor from an earlier page (its pageInfo.endCursor): return the deliveries after it."
+            ),
+        ] = None,
     ) -> Connection[WebhookDelivery]:
         pool = info.context.pool
         size = page_size(first)

@@ -25,12 +25,12 @@ from .users import User
 from .workflow_runs import WorkflowRun, runs_page
 
 
-@strawberry.type
+@strawberry.type(description="How many records a rotate-owner action assigned to one owner.")
 class OwnerCount:
     owner_id: strawberry.Private[int]
-    count: int
+    count: int = strawberry.field(description="How many records were assigned to them.")
 
-    @strawberry.field
+    @strawberry.field(description="The owner.")
     async def owner(self, info: Info) -> User:
         user = await user_loader(info.context).load(self.owner_id)
         assert user is not None
@@ -78,9 +78,9 @@ class WorkflowAction:
         return self.action.body
 
 
-@strawberry.type
+@strawberry.type(description="A rotate-owner workflow action and its assignment counts.")
 class RotateAction:
-    id: strawberry.ID
+    id: strawberry.ID = strawberry.field(description="The action's id.")
 
     @strawberry.field(
         description="How many records this action has assigned to each owner; reset when its owners change."
@@ -212,18 +212,22 @@ class WorkflowActionPayload:
     user_errors: list[UserError]
 
 
-@strawberry.input
+@strawberry.input(description="Records and their new owner.")
 class AssignOwnerInput:
-    object_type: ObjectType
-    ids: list[strawberry.ID]
-    owner_id: strawberry.ID | None
-    source: ChangeSource = ChangeSource.API
+    object_type: ObjectType = strawberry.field(description="The records' object type.")
+    ids: list[strawberry.ID] = strawberry.field(description="The records' ids.")
+    owner_id: strawberry.ID | None = strawberry.field(
+        description="The new owner's user id; null removes the owner."
+    )
+    source: ChangeSource = strawberry.field(
+        default=ChangeSource.API, description="Where the change comes from, recorded in the property history."
+    )
 
 
-@strawberry.type
+@strawberry.type(description="The result of assignOwner.")
 class AssignOwnerPayload:
-    count: int
-    user_errors: list[UserError]
+    count: int = strawberry.field(description="How many records got the new owner.")
+    user_errors: list[UserError] = strawberry.field(description="Why nothing was done; empty on success.")
 
 
 @strawberry.type
