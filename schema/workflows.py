@@ -37,43 +37,43 @@ class OwnerCount:
         return User.from_domain(user)
 
 
-@strawberry.type
+@strawberry.type(description="One action of a workflow; only the fields of its type are set.")
 class WorkflowAction:
     action: strawberry.Private[DomainAction]
 
-    @strawberry.field
+    @strawberry.field(description="The action's id.")
     def id(self) -> strawberry.ID:
         return strawberry.ID(str(self.action.id))
 
-    @strawberry.field
+    @strawberry.field(description="What the action does.")
     def type(self) -> ActionType:
         return self.action.type
 
-    @strawberry.field
+    @strawberry.field(description="SET_PROPERTY: the property to set.")
     def property(self) -> str | None:
         return self.action.property
 
-    @strawberry.field
+    @strawberry.field(description="SET_PROPERTY: the value to set, as text.")
     def value(self) -> str | None:
         return self.action.value
 
-    @strawberry.field
+    @strawberry.field(description="ROTATE_OWNER: the users to assign in turn.")
     def owner_ids(self) -> list[strawberry.ID]:
         return [strawberry.ID(str(i)) for i in self.action.owner_ids]
 
-    @strawberry.field
+    @strawberry.field(description="ROTATE_OWNER: a team whose members are assigned in turn.")
     def team_id(self) -> strawberry.ID | None:
         return strawberry.ID(str(self.action.team_id)) if self.action.team_id else None
 
-    @strawberry.field
+    @strawberry.field(description="ROTATE_OWNER: also reassign records that already have an owner.")
     def overwrite(self) -> bool:
         return self.action.overwrite
 
-    @strawberry.field
+    @strawberry.field(description="CREATE_TASK: the task's title.")
     def title(self) -> str | None:
         return self.action.title
 
-    @strawberry.field
+    @strawberry.field(description="CREATE_TASK or SEND_NOTIFICATION: the text.")
     def body(self) -> str | None:
         return self.action.body
 
@@ -90,31 +90,35 @@ class RotateAction:
         return [OwnerCount(owner_id=u, count=n) for u, n in rows]
 
 
-@strawberry.type
+@strawberry.type(
+    description="Automation: when records (or quotes) are created or change, run actions on them."
+)
 class Workflow:
     workflow: strawberry.Private[DomainWorkflow]
 
-    @strawberry.field
+    @strawberry.field(description="The workflow's id.")
     def id(self) -> strawberry.ID:
         return strawberry.ID(str(self.workflow.id))
 
-    @strawberry.field
+    @strawberry.field(description="Its name.")
     def name(self) -> str:
         return self.workflow.name
 
-    @strawberry.field
+    @strawberry.field(description="The object type it runs on (CONTACT, COMPANY, DEAL, TICKET or QUOTE).")
     def object_type(self) -> str:
         return self.workflow.object_type
 
-    @strawberry.field
+    @strawberry.field(description="Whether it runs.")
     def enabled(self) -> bool:
         return self.workflow.enabled
 
-    @strawberry.field
+    @strawberry.field(
+        description="Set on workflows the system installs (for example quote approval); null on yours."
+    )
     def system_key(self) -> str | None:
         return self.workflow.system_key
 
-    @strawberry.field
+    @strawberry.field(description="When it runs: {event, property, filterGroups}.")
     def trigger(self) -> JSON:
         return {  # type: ignore[return-value]
             "event": self.workflow.trigger_event.value,
@@ -122,7 +126,7 @@ class Workflow:
             "filterGroups": self.workflow.filter_groups,
         }
 
-    @strawberry.field
+    @strawberry.field(description="What it does, in order.")
     def actions(self) -> list[WorkflowAction]:
         return [WorkflowAction(action=a) for a in self.workflow.actions]
 
@@ -130,28 +134,50 @@ class Workflow:
         description="The run log, newest first: each enrolled record and each action's outcome."
     )
     async def runs(
-        self, info: Info, first: int | None = 50, after: str | None = None
+        self,
+        info: Info,
+        first: Annotated[
+            int | None, strawberry.argument(description="Page size: how many runs to return.")
+        ] = 50,
+        after: Annotated[
+            str | None,
+            strawberry.argument(
+                description="A cursor from an earlier page (its pageInfo.endCursor): return the runs after it."
+            ),
+        ] = None,
     ) -> Connection[WorkflowRun]:
         return await runs_page(info, self.workflow.id, first, after)
 
 
-@strawberry.input
+@strawberry.input(description="When a workflow runs.")
 class TriggerInput:
-    event: TriggerEvent
-    property: str | None = None
-    filter_groups: list[FilterGroup] | None = None
+    event: TriggerEvent = strawberry.field(description="The event that starts it.")
+    property: str | None = strawberry.field(
+        default=None, description="PROPERTY_CHANGED: the property whose change starts it."
+    )
+    filter_groups: list[FilterGroup] | None = strawberry.field(
+        default=None, description="Only records matching these filters; left out, every record."
+    )
 
 
-@strawberry.input
+@strawberry.input(description="One action of a new workflow; only the fields of its type apply.")
 class ActionInput:
-    type: ActionType
-    property: str | None = None
-    value: str | None = None
-    owner_ids: list[strawberry.ID] | None = None
-    team_id: strawberry.ID | None = None
-    overwrite: bool = False
-    title: str | None = None
-    body: str | None = None
+    type: ActionType = strawberry.field(description="What the action does.")
+    property: str | None = strawberry.field(default=None, description="SET_PROPERTY: the property to set.")
+    value: str | None = strawberry.field(default=None, description="SET_PROPERTY: the value to set, as text.")
+    owner_ids: list[strawberry.ID] | None = strawberry.field(
+        default=None, description="ROTATE_OWNER: the users to assign in turn."
+    )
+    team_id: strawberry.ID | None = strawberry.field(
+        default=None, description="ROTATE_OWNER: a team whose members are assigned in turn."
+    )
+    overwrite: bool = strawberry.field(
+        default=False, description="ROTATE_OWNER: also reassign records that already have an owner."
+    )
+    title: str | None = strawberry.field(default=None, description="CREATE_TASK: the task's title.")
+    body: str | None = strawberry.field(
+        default=None, description="CREATE_TASK or SEND_NOTIFICATION: the text."
+    )
 
     def spec(self) -> dict[str, Any]:
         return {
@@ -161,13 +187,15 @@ class ActionInput:
         }  # fmt: skip
 
 
-@strawberry.input
+@strawberry.input(description="A new workflow on records.")
 class CreateWorkflowInput:
-    object_type: ObjectType
-    trigger: TriggerInput
-    actions: list[ActionInput]
-    name: str = "Workflow"
-    enabled: bool = True
+    object_type: ObjectType = strawberry.field(description="The object type it runs on.")
+    trigger: TriggerInput = strawberry.field(description="When it runs.")
+    actions: list[ActionInput] = strawberry.field(description="What it does, in order.")
+    name: str = strawberry.field(default="Workflow", description="Its name.")
+    enabled: bool = strawberry.field(
+        default=True, description="Whether it runs from now on; true when left out."
+    )
 
 
 @strawberry.input(description="A workflow on quotes: triggers on their creation or status changes.")
@@ -179,37 +207,55 @@ class CreateQuoteWorkflowInput:
         description="CREATE_TASK (on the quote's deal), SEND_NOTIFICATION, SET_PROPERTY of a 'properties.<name>', "
         "or SET_PROPERTY 'deal.stageId' with a stage id (moves the quote's deal through its approval gate)."
     )
-    name: str = "Quote workflow"
-    enabled: bool = True
+    name: str = strawberry.field(default="Quote workflow", description="Its name.")
+    enabled: bool = strawberry.field(
+        default=True, description="Whether it runs from now on; true when left out."
+    )
 
 
-@strawberry.input
+@strawberry.input(description="A workflow and whether it runs.")
 class SetWorkflowEnabledInput:
-    id: strawberry.ID
-    enabled: bool
+    id: strawberry.ID = strawberry.field(description="The workflow's id.")
+    enabled: bool = strawberry.field(description="True to run it, false to pause it.")
 
 
-@strawberry.input
+@strawberry.input(description="Changes to a workflow action; a field left out stays as it is.")
 class UpdateWorkflowActionInput:
-    id: strawberry.ID
-    owner_ids: list[strawberry.ID] | None = None
-    team_id: strawberry.ID | None = None
-    overwrite: bool | None = None
-    title: str | None = None
-    value: str | None = None
-    body: str | None = None
+    id: strawberry.ID = strawberry.field(description="The action's id.")
+    owner_ids: list[strawberry.ID] | None = strawberry.field(
+        default=None, description="ROTATE_OWNER: the users to assign in turn. Left out: unchanged."
+    )
+    team_id: strawberry.ID | None = strawberry.field(
+        default=None,
+        description="ROTATE_OWNER: a team whose members are assigned in turn. Left out: unchanged.",
+    )
+    overwrite: bool | None = strawberry.field(
+        default=None,
+        description="ROTATE_OWNER: also reassign records that already have an owner. Left out: unchanged.",
+    )
+    title: str | None = strawberry.field(
+        default=None, description="CREATE_TASK: the task's title. Left out: unchanged."
+    )
+    value: str | None = strawberry.field(
+        default=None, description="SET_PROPERTY: the value to set. Left out: unchanged."
+    )
+    body: str | None = strawberry.field(default=None, description="The text. Left out: unchanged.")
 
 
-@strawberry.type
+@strawberry.type(description="The result of a workflow mutation.")
 class WorkflowPayload:
-    workflow: Workflow | None
-    user_errors: list[UserError]
+    workflow: Workflow | None = strawberry.field(
+        description="The workflow as it is now; null when nothing was done (see userErrors)."
+    )
+    user_errors: list[UserError] = strawberry.field(description="Why nothing was done; empty on success.")
 
 
-@strawberry.type
+@strawberry.type(description="The result of updateWorkflowAction.")
 class WorkflowActionPayload:
-    action: WorkflowAction | None
-    user_errors: list[UserError]
+    action: WorkflowAction | None = strawberry.field(
+        description="The action as it is now; null when nothing was done (see userErrors)."
+    )
+    user_errors: list[UserError] = strawberry.field(description="Why nothing was done; empty on success.")
 
 
 @strawberry.input(description="Records and their new owner.")
