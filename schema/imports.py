@@ -66,17 +66,19 @@ class Import:
 
 @strawberry.input
 class StartImportInput:
-    object_type: ObjectType
+    object_type: ObjectType = strawberry.field(description="The kind of record the rows become.")
     csv: str | None = strawberry.field(default=None, description="The file's text, header line first.")
     file: Upload | None = strawberry.field(
         default=None, description="The file, sent per the GraphQL multipart request spec."
     )
 
 
-@strawberry.type
+@strawberry.type(description="The result of startImport.")
 class StartImportPayload:
-    import_: Import | None = strawberry.field(name="import")
-    user_errors: list[UserError]
+    import_: Import | None = strawberry.field(
+        description="The new import as it is now; null when nothing was done (see userErrors).", name="import"
+    )
+    user_errors: list[UserError] = strawberry.field(description="Why nothing was done; empty on success.")
 
 
 async def _text(csv: str) -> AsyncIterator[bytes]:

@@ -72,8 +72,10 @@ class CreatePropertyDefinitionInput:
 
 @strawberry.type(description="The result of createPropertyDefinition.")
 class PropertyDefinitionPayload:
-    property_definition: PropertyDefinition | None
-    user_errors: list[UserError]
+    property_definition: PropertyDefinition | None = strawberry.field(
+        description="The new definition; null when nothing was done (see userErrors)."
+    )
+    user_errors: list[UserError] = strawberry.field(description="Why nothing was done; empty on success.")
 
 
 @strawberry.type

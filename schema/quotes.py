@@ -182,15 +182,15 @@ async def deal_quotes(info: Info, deal_id: int) -> list[Quote]:
     return [Quote.from_domain(q) for q in await deal_quotes_loader(info.context).load(deal_id)]
 
 
-@strawberry.type
+@strawberry.type(description="Whether quotes need approval before they are published.")
 class QuoteApprovalSettings:
     settings: strawberry.Private[QuoteSettings]
 
-    @strawberry.field
+    @strawberry.field(description="Whether every quote needs approval.")
     def required(self) -> bool:
         return self.settings.approval_required
 
-    @strawberry.field
+    @strawberry.field(description="Who approves quotes; null when approval is not required.")
     async def approver(self, info: Info) -> User | None:
         return await load_user(info, self.settings.approver_id)
 
@@ -294,10 +294,12 @@ class RecallQuoteInput:
     id: strawberry.ID = strawberry.field(description="The quote's id.")
 
 
-@strawberry.input
+@strawberry.input(description="The quote approval settings.")
 class SetQuoteApprovalSettingsInput:
-    required: bool
-    approver_id: strawberry.ID | None = None
+    required: bool = strawberry.field(description="Whether every quote needs approval.")
+    approver_id: strawberry.ID | None = strawberry.field(
+        default=None, description="The approver's user id; needed when approval is required."
+    )
 
 
 @strawberry.type(description="The result of a quote mutation.")
@@ -308,11 +310,11 @@ class QuotePayload:
     user_errors: list[UserError] = strawberry.field(description="Why nothing was done; empty on success.")
 
 
-@strawberry.type
+@strawberry.type(description="The result of setQuoteApprovalSettings.")
 class SetQuoteApprovalSettingsPayload:
-    ok: bool
-    settings: QuoteApprovalSettings | None
-    user_errors: list[UserError]
+    ok: bool = strawberry.field(description="True when the settings were saved.")
+    settings: QuoteApprovalSettings | None = strawberry.field(description="The settings as they are now.")
+    user_errors: list[UserError] = strawberry.field(description="Why nothing was done; empty on success.")
 
 
 def _payload(result: Result[DomainQuote]) -> QuotePayload:

@@ -33,31 +33,37 @@ class ApiToken:
         )  # fmt: skip
 
 
-@strawberry.input
+@strawberry.input(description="A new API token.")
 class CreateApiTokenInput:
-    name: str
+    name: str = strawberry.field(description="A name to tell tokens apart, for example ci.")
     user_id: strawberry.ID | None = strawberry.field(
         default=None, description="Whose token: yourself when left out; a super admin may name anyone."
     )
-    expires_at: datetime | None = None
+    expires_at: datetime | None = strawberry.field(
+        default=None, description="When it stops working; left out, never."
+    )
 
 
-@strawberry.type
+@strawberry.type(description="The result of createApiToken.")
 class CreateApiTokenPayload:
     token: str | None = strawberry.field(description="The secret: shown this once, stored only hashed.")
-    api_token: ApiToken | None
-    user_errors: list[UserError]
+    api_token: ApiToken | None = strawberry.field(
+        description="The new token's details; null when nothing was done (see userErrors)."
+    )
+    user_errors: list[UserError] = strawberry.field(description="Why nothing was done; empty on success.")
 
 
-@strawberry.input
+@strawberry.input(description="The token to revoke.")
 class RevokeApiTokenInput:
-    id: strawberry.ID
+    id: strawberry.ID = strawberry.field(description="The token's id.")
 
 
-@strawberry.type
+@strawberry.type(description="The result of revokeApiToken.")
 class RevokeApiTokenPayload:
-    api_token: ApiToken | None
-    user_errors: list[UserError]
+    api_token: ApiToken | None = strawberry.field(
+        description="The token as it is now; null when nothing was done (see userErrors)."
+    )
+    user_errors: list[UserError] = strawberry.field(description="Why nothing was done; empty on success.")
 
 
 @strawberry.type

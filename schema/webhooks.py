@@ -108,43 +108,57 @@ class Webhook:
         )
 
 
-@strawberry.input
+@strawberry.input(description="A new webhook.")
 class CreateWebhookInput:
-    url: str
-    event_types: list[str]
+    url: str = strawberry.field(description="Where events are posted.")
+    event_types: list[str] = strawberry.field(
+        description="The event types to deliver, for example deal.moved."
+    )
 
 
-@strawberry.type
+@strawberry.type(description="The result of createWebhook.")
 class CreateWebhookPayload:
-    webhook: Webhook | None
+    webhook: Webhook | None = strawberry.field(
+        description="The new webhook as it is now; null when nothing was done (see userErrors)."
+    )
     secret: str | None = strawberry.field(description="The signing secret (whsec_…), shown only here.")
-    user_errors: list[UserError]
+    user_errors: list[UserError] = strawberry.field(description="Why nothing was done; empty on success.")
 
 
-@strawberry.input
+@strawberry.input(description="Changes to a webhook; a field left out stays as it is.")
 class UpdateWebhookInput:
-    id: strawberry.ID
-    url: str | None = None
-    event_types: list[str] | None = None
-    active: bool | None = None
+    id: strawberry.ID = strawberry.field(description="The webhook's id.")
+    url: str | None = strawberry.field(default=None, description="The new URL. Left out: unchanged.")
+    event_types: list[str] | None = strawberry.field(
+        default=None, description="The new event types. Left out: unchanged."
+    )
+    active: bool | None = strawberry.field(
+        default=None, description="Whether events are delivered. Left out: unchanged."
+    )
 
 
-@strawberry.type
+@strawberry.type(description="The result of updateWebhook.")
 class UpdateWebhookPayload:
-    webhook: Webhook | None
-    user_errors: list[UserError]
+    webhook: Webhook | None = strawberry.field(
+        description="The webhook as it is now; null when nothing was done (see userErrors)."
+    )
+    user_errors: list[UserError] = strawberry.field(description="Why nothing was done; empty on success.")
 
 
-@strawberry.input
+@strawberry.input(description="A webhook and where to resume delivery.")
 class ReplayWebhookInput:
-    id: strawberry.ID
-    after: str
+    id: strawberry.ID = strawberry.field(description="The webhook's id.")
+    after: str = strawberry.field(
+        description="An event sequence: every matching event after it is delivered again, in order."
+    )
 
 
-@strawberry.type
+@strawberry.type(description="The result of replayWebhook.")
 class ReplayWebhookPayload:
-    webhook: Webhook | None
-    user_errors: list[UserError]
+    webhook: Webhook | None = strawberry.field(
+        description="The webhook as it is now; null when nothing was done (see userErrors)."
+    )
+    user_errors: list[UserError] = strawberry.field(description="Why nothing was done; empty on success.")
     oldest_sequence: str | None = strawberry.field(
         default=None, description="With REPLAY_TOO_OLD: the oldest sequence the outbox still keeps."
     )
