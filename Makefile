@@ -8,7 +8,7 @@ BENCH_ARGS ?=
 # Tests run in parallel, one database template per worker; PYTEST_WORKERS=0 runs them in one process.
 PYTEST_WORKERS ?= auto
 
-.PHONY: run test test-fast lint bench upgrade clean
+.PHONY: run test test-fast lint schema bench upgrade clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,10 @@ test: lint
 # The tests without a server or subprocess: domain rules and SQL, in seconds.
 test-fast: $(VENV)/.installed
 	$(BIN)/pytest -n $(PYTEST_WORKERS) tests/unit tests/db $(PYTEST_ARGS)
+
+# schema.graphql, the published SDL, regenerated from the code (a test keeps the two equal).
+schema: $(VENV)/.installed-run
+	$(BIN)/python -m schema.sdl > schema.graphql
 
 # Every benchmark (or `make bench BENCHES=load BENCH_ARGS='--duration 10'`), then the PNGs of all
 # results in bench/results/. BENCH_ARGS go to each script run.

@@ -13,11 +13,15 @@ T = TypeVar("T")
 S = TypeVar("S")
 
 
-@strawberry.type
+@strawberry.type(description="Why a mutation changed nothing: a business rule refused the input.")
 class UserError:
-    field: list[str] | None
-    message: str
-    code: str
+    field: list[str] | None = strawberry.field(
+        description='The path to the input field at fault (for example ["input", "email"]); null when the error is not about one field.'
+    )
+    message: str = strawberry.field(description="What went wrong, for people; may change between versions.")
+    code: str = strawberry.field(
+        description="The rule that refused, stable for programs, for example DUPLICATE or VERSION_CONFLICT."
+    )
     existing_id: strawberry.ID | None = strawberry.field(
         default=None, description="For DUPLICATE: the id of the record that already exists."
     )

@@ -37,14 +37,22 @@ async def deal_visible_now(info: Info, deal_id: int) -> bool:
     return await record_loader(info.context, ObjectType.DEAL).load(deal_id) is not None
 
 
-@strawberry.type
+@strawberry.type(
+    description="Something that happened, delivered by a subscription; which fields are set depends on its type."
+)
 class Event:
     """An outbox event. Its records are the event's snapshots, shown only to a viewer who may see
     them at read time; their related records load through the scope-checked loaders."""
 
-    sequence: str
-    type: str
-    notification: Notification | None = None
+    sequence: str = strawberry.field(
+        description="The event's position in the event log; pass it as after to resume from here."
+    )
+    type: str = strawberry.field(
+        description="What happened, for example deal.moved, approval.approved or a record type's created, updated or deleted."
+    )
+    notification: Notification | None = strawberry.field(
+        default=None, description="For notification events: the notification."
+    )
     stored_deal: strawberry.Private[Deal | None] = None
     stored_approval: strawberry.Private[DealApproval | None] = None
     stored_quote: strawberry.Private[Quote | None] = None
@@ -61,7 +69,9 @@ class Event:
         default=None, description="For deal.moved: the stage the deal left."
     )
 
-    @strawberry.field
+    @strawberry.field(
+        description="The deal the event is about, as it was then; null when none or not visible to the viewer now."
+    )
     async def deal(self, info: Info) -> Deal | None:
         found = self.stored_deal
         if found is None:  # an approval or quote event: its deal as it is now, if in scope now
@@ -73,14 +83,14 @@ class Event:
             return found if can_see(info.context.me, found.record.owner_id) else None
         return found if await deal_visible_now(info, found.record.id) else None
 
-    @strawberry.field
+    @strawberry.field(description="For approval events: the approval, as it was then.")
     async def approval(self, info: Info) -> DealApproval | None:
         found = self.stored_approval
         if found is None or not await deal_visible_now(info, found.approval.deal_id):
             return None
         return found
 
-    @strawberry.field
+    @strawberry.field(description="For quote events: the quote, as it was then.")
     async def quote(self, info: Info) -> Quote | None:
         found = self.stored_quote
         if found is None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, AsyncIterator
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 from strawberry.file_uploads import Upload
@@ -19,25 +19,27 @@ from .errors import UserError, user_errors, value_or_none
 from .info import Info
 
 
-@strawberry.type
+@strawberry.type(description="A row that was not imported.")
 class ImportRowError:
     line: int = strawberry.field(description="The file line the row starts on; line 1 is the header.")
-    message: str
-    code: str
+    message: str = strawberry.field(description="Why, for people.")
+    code: str = strawberry.field(description="Why, as a stable code.")
 
 
-@strawberry.type
+@strawberry.type(description="A CSV import and its progress.")
 class Import:
-    id: strawberry.ID
-    object_type: ObjectType
+    id: strawberry.ID = strawberry.field(description="The import's id.")
+    object_type: ObjectType = strawberry.field(description="The kind of record the rows become.")
     status: str = strawberry.field(description="QUEUED, RUNNING, DONE or FAILED.")
-    rows_total: int | None
-    rows_processed: int
-    rows_created: int
-    rows_updated: int
-    error_count: int
+    rows_total: int | None = strawberry.field(description="How many rows the file has; null until counted.")
+    rows_processed: int = strawberry.field(description="How many rows were handled so far.")
+    rows_created: int = strawberry.field(description="How many rows created a record.")
+    rows_updated: int = strawberry.field(description="How many rows updated an existing record.")
+    error_count: int = strawberry.field(description="How many rows were not imported.")
     warnings: list[str] = strawberry.field(description="Columns that were ignored, and why.")
-    failure: str | None
+    failure: str | None = strawberry.field(
+        description="Why the whole import failed (status FAILED); null otherwise."
+    )
     job: strawberry.Private[ImportJob]
 
     @strawberry.field(description="Rows that were not imported, in line order, with the reason.")
@@ -64,17 +66,19 @@ class Import:
 
 @strawberry.input
 class StartImportInput:
-    object_type: ObjectType
+    object_type: ObjectType = strawberry.field(description="The kind of record the rows become.")
     csv: str | None = strawberry.field(default=None, description="The file's text, header line first.")
     file: Upload | None = strawberry.field(
         default=None, description="The file, sent per the GraphQL multipart request spec."
     )
 
 
-@strawberry.type
+@strawberry.type(description="The result of startImport.")
 class StartImportPayload:
-    import_: Import | None = strawberry.field(name="import")
-    user_errors: list[UserError]
+    import_: Import | None = strawberry.field(
+        description="The new import as it is now; null when nothing was done (see userErrors).", name="import"
+    )
+    user_errors: list[UserError] = strawberry.field(description="Why nothing was done; empty on success.")
 
 
 async def _text(csv: str) -> AsyncIterator[bytes]:
@@ -89,7 +93,11 @@ async def _upload(file: Any) -> AsyncIterator[bytes]:
 @strawberry.type
 class ImportQueries:
     @strawberry.field(name="import", description="An import you started (any import, for super admins).")
-    async def import_(self, info: Info, id: strawberry.ID) -> Import | None:
+    async def import_(
+        self,
+        info: Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The import's id, from startImport.")],
+    ) -> Import | None:
         job = await use_cases.get_import(info.context, int(id))
         return Import.from_domain(job) if job else None
 
@@ -97,7 +105,14 @@ class ImportQueries:
 @strawberry.type
 class ImportMutations:
     @strawberry.mutation(description="Queue a CSV import of one object type; follow it with importProgress.")
-    async def start_import(self, info: Info, input: StartImportInput) -> StartImportPayload:
+    async def start_import(
+        self,
+        info: Info,
+        input: Annotated[
+            StartImportInput,
+            strawberry.argument(description="The object type and the CSV, as text or as an uploaded file."),
+        ],
+    ) -> StartImportPayload:
         uploaded = input.file is not None and hasattr(input.file, "read")
         if (input.csv is None) == (input.file is None) or (input.file is not None and not uploaded):
             refused = Refused.one(RuleCode.INVALID, "send either csv or an uploaded file", ("csv",))

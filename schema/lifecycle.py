@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 
@@ -16,14 +16,20 @@ from .info import Info
 from .permissions import IsSuperAdmin
 
 
-@strawberry.type
+@strawberry.type(description="How lifecycle stages are set automatically.")
 class LifecycleSettings:
     default_stage_on_create: LifecycleStage | None = strawberry.field(
         description="Set on new contacts and companies; null: off (first stage for UI/API/forms, empty otherwise)."
     )
-    stage_on_deal_created: LifecycleStage | None
-    stage_on_deal_won: LifecycleStage | None
-    sync_company_to_contacts: bool
+    stage_on_deal_created: LifecycleStage | None = strawberry.field(
+        description="Set on a deal's contacts and companies when the deal is created; null: off."
+    )
+    stage_on_deal_won: LifecycleStage | None = strawberry.field(
+        description="Set on a deal's contacts and companies when the deal is won; null: off."
+    )
+    sync_company_to_contacts: bool = strawberry.field(
+        description="Whether a company's new lifecycle stage is also set on its contacts."
+    )
 
     @classmethod
     def from_domain(cls, s: DomainSettings) -> LifecycleSettings:
@@ -38,33 +44,52 @@ class LifecycleSettings:
 UNSET: Any = strawberry.UNSET
 
 
-@strawberry.input
+@strawberry.input(description="New lifecycle settings; a field left out stays as it is, null turns it off.")
 class UpdateLifecycleSettingsInput:
-    default_stage_on_create: LifecycleStage | None = UNSET
-    stage_on_deal_created: LifecycleStage | None = UNSET
-    stage_on_deal_won: LifecycleStage | None = UNSET
-    sync_company_to_contacts: bool | None = UNSET
+    default_stage_on_create: LifecycleStage | None = strawberry.field(
+        default=UNSET, description="Set on new contacts and companies. Left out: unchanged."
+    )
+    stage_on_deal_created: LifecycleStage | None = strawberry.field(
+        default=UNSET,
+        description="Set on a deal's contacts and companies when the deal is created. Left out: unchanged.",
+    )
+    stage_on_deal_won: LifecycleStage | None = strawberry.field(
+        default=UNSET,
+        description="Set on a deal's contacts and companies when the deal is won. Left out: unchanged.",
+    )
+    sync_company_to_contacts: bool | None = strawberry.field(
+        default=UNSET,
+        description="Whether a company's new lifecycle stage is also set on its contacts. Left out: unchanged.",
+    )
 
 
-@strawberry.type
+@strawberry.type(description="The result of updateLifecycleSettings.")
 class UpdateLifecycleSettingsPayload:
-    ok: bool
-    settings: LifecycleSettings | None
-    user_errors: list[UserError]
+    ok: bool = strawberry.field(description="True when the settings were saved.")
+    settings: LifecycleSettings | None = strawberry.field(description="The settings as they are now.")
+    user_errors: list[UserError] = strawberry.field(description="Why nothing was done; empty on success.")
 
 
 @strawberry.type
 class LifecycleQueries:
-    @strawberry.field
+    @strawberry.field(description="How lifecycle stages are set automatically on contacts and companies.")
     async def lifecycle_settings(self, info: Info) -> LifecycleSettings:
         return LifecycleSettings.from_domain(await lifecycle_store.get_settings(info.context.pool))
 
 
 @strawberry.type
 class LifecycleMutations:
-    @strawberry.mutation(permission_classes=[IsSuperAdmin])
+    @strawberry.mutation(
+        permission_classes=[IsSuperAdmin],
+        description="Change the lifecycle automation settings (super admins only).",
+    )
     async def update_lifecycle_settings(
-        self, info: Info, input: UpdateLifecycleSettingsInput
+        self,
+        info: Info,
+        input: Annotated[
+            UpdateLifecycleSettingsInput,
+            strawberry.argument(description="The new settings; fields left out stay as they are."),
+        ],
     ) -> UpdateLifecycleSettingsPayload:
         current = await lifecycle_store.get_settings(info.context.pool)
         given = {k: v for k, v in vars(input).items() if v is not UNSET}

@@ -20,20 +20,24 @@ if TYPE_CHECKING:
     from .quotes import Quote
     from .records import Deal
 
-from .pagination import Connection, connection, id_cursor, page_size
+from .pagination import AFTER, FIRST, Connection, connection, id_cursor, page_size
 
 
-@strawberry.type
+@strawberry.type(description="A message for the viewer about something that needs their attention.")
 class Notification:
-    id: strawberry.ID
-    kind: str
-    message: str
-    read: bool
-    created_at: datetime
+    id: strawberry.ID = strawberry.field(description="The notification's id.")
+    kind: str = strawberry.field(
+        description="What happened, as a stable code, for example APPROVAL_COMMENT or OWNER_ASSIGNED."
+    )
+    message: str = strawberry.field(description="The notification's text, for people.")
+    read: bool = strawberry.field(description="Whether the viewer marked it read.")
+    created_at: datetime = strawberry.field(description="When it was created.")
     deal_id: strawberry.Private[int | None]
     quote_id: strawberry.Private[int | None]
 
-    @strawberry.field
+    @strawberry.field(
+        description="The deal it is about; null when it is about none or the viewer can no longer see it."
+    )
     async def deal(self, info: Info) -> Annotated[Deal, strawberry.lazy("schema.records")] | None:
         from .records import Deal
 
@@ -42,7 +46,9 @@ class Notification:
         found = await record_loader(info.context, ObjectType.DEAL).load(self.deal_id)
         return Deal(record=found) if found else None
 
-    @strawberry.field
+    @strawberry.field(
+        description="The quote it is about; null when it is about none or the viewer can no longer see it."
+    )
     async def quote(self, info: Info) -> Annotated[Quote, strawberry.lazy("schema.quotes")] | None:
         from .quotes import load_quote
 
@@ -61,22 +67,30 @@ class Notification:
         )
 
 
-@strawberry.input
+@strawberry.input(description="The notifications to mark read.")
 class MarkNotificationsReadInput:
-    ids: list[strawberry.ID]
+    ids: list[strawberry.ID] = strawberry.field(
+        description="The notifications' ids; ids of others' notifications are ignored."
+    )
 
 
-@strawberry.type
+@strawberry.type(description="The result of markNotificationsRead.")
 class MarkNotificationsReadPayload:
-    count: int
-    user_errors: list[UserError]
+    count: int = strawberry.field(description="How many notifications changed from unread to read.")
+    user_errors: list[UserError] = strawberry.field(description="Why nothing was done; empty on success.")
 
 
 @strawberry.type
 class NotificationQueries:
-    @strawberry.field
+    @strawberry.field(description="The viewer's notifications, newest first.")
     async def notifications(
-        self, info: Info, unread_only: bool = False, first: int = 50, after: str | None = None
+        self,
+        info: Info,
+        unread_only: Annotated[
+            bool, strawberry.argument(description="Only notifications not yet marked read.")
+        ] = False,
+        first: Annotated[int, FIRST] = 50,
+        after: Annotated[str | None, AFTER] = None,
     ) -> Connection[Notification]:
         ctx = info.context
         size = page_size(first)
@@ -96,9 +110,15 @@ class NotificationQueries:
 
 @strawberry.type
 class NotificationMutations:
-    @strawberry.mutation
+    @strawberry.mutation(
+        description="Mark some of the viewer's notifications read; the payload counts those that changed."
+    )
     async def mark_notifications_read(
-        self, info: Info, input: MarkNotificationsReadInput
+        self,
+        info: Info,
+        input: Annotated[
+            MarkNotificationsReadInput, strawberry.argument(description="The notifications to mark read.")
+        ],
     ) -> MarkNotificationsReadPayload:
         result = await use_cases.mark_notifications_read(info.context, [int(i) for i in input.ids])
         return MarkNotificationsReadPayload(

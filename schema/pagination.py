@@ -15,6 +15,10 @@ from domain.limits import BadInput, parse_id
 T = TypeVar("T")
 
 MAX_PAGE = 200
+FIRST = strawberry.argument(description=f"Page size: how many items to return, 0 to {MAX_PAGE}.")
+AFTER = strawberry.argument(
+    description="A cursor from an earlier page (its pageInfo.endCursor): return the items after it."
+)
 
 
 class BadCursor(BadInput):

@@ -21,14 +21,16 @@ if TYPE_CHECKING:
     from .approvals import ApprovalProcess
 
 
-@strawberry.type
+@strawberry.type(description="A step of a pipeline a deal moves through.")
 class Stage:
-    id: strawberry.ID
-    label: str
-    display_order: int
-    probability: float
-    kind: StageKind
-    is_approval_stage: bool
+    id: strawberry.ID = strawberry.field(description="The stage's id.")
+    label: str = strawberry.field(description="The stage's name, as shown on the board.")
+    display_order: int = strawberry.field(description="The stage's position in its pipeline, from 0.")
+    probability: float = strawberry.field(description="The chance a deal in this stage is won, from 0 to 1.")
+    kind: StageKind = strawberry.field(description="Whether the stage is open, closed won or closed lost.")
+    is_approval_stage: bool = strawberry.field(
+        description="True for a pipeline's approval stage: deals moving into it wait for an approver."
+    )
 
     @classmethod
     def from_domain(cls, s: DomainStage) -> Stage:
@@ -42,13 +44,13 @@ class Stage:
         )
 
 
-@strawberry.type
+@strawberry.type(description="A sales process: the ordered stages deals move through.")
 class Pipeline:
-    id: strawberry.ID
-    label: str
-    stages: list[Stage]
+    id: strawberry.ID = strawberry.field(description="The pipeline's id.")
+    label: str = strawberry.field(description="The pipeline's name.")
+    stages: list[Stage] = strawberry.field(description="The pipeline's stages in order.")
 
-    @strawberry.field
+    @strawberry.field(description="The pipeline's deal approval settings; null when deals need no approval.")
     async def approval_process(
         self, info: Info
     ) -> Annotated[ApprovalProcess, strawberry.lazy("schema.approvals")] | None:
@@ -64,36 +66,50 @@ class Pipeline:
         )
 
 
-@strawberry.input
+@strawberry.input(description="A stage of a new pipeline.")
 class StageInput:
-    label: str
-    probability: float
-    kind: StageKind = StageKind.OPEN
+    label: str = strawberry.field(description="The stage's name.")
+    probability: float = strawberry.field(description="The chance a deal in this stage is won, from 0 to 1.")
+    kind: StageKind = strawberry.field(
+        default=StageKind.OPEN, description="Whether the stage is open, closed won or closed lost."
+    )
 
 
-@strawberry.input
+@strawberry.input(description="A new pipeline.")
 class CreatePipelineInput:
-    label: str
-    stages: list[StageInput]
+    label: str = strawberry.field(description="The pipeline's name.")
+    stages: list[StageInput] = strawberry.field(description="Its stages, in order.")
 
 
-@strawberry.type
+@strawberry.type(description="The result of createPipeline.")
 class CreatePipelinePayload:
-    pipeline: Pipeline | None
-    user_errors: list[UserError]
+    pipeline: Pipeline | None = strawberry.field(
+        description="The new pipeline as it is now; null when nothing was done (see userErrors)."
+    )
+    user_errors: list[UserError] = strawberry.field(description="Why nothing was done; empty on success.")
 
 
 @strawberry.type
 class PipelineQueries:
-    @strawberry.field
+    @strawberry.field(description="Every deal pipeline with its stages in order.")
     async def pipelines(self, info: Info) -> list[Pipeline]:
         return [Pipeline.from_domain(p) for p in await pipeline_store.list_pipelines(info.context.pool)]
 
 
 @strawberry.type
 class PipelineMutations:
-    @strawberry.mutation(permission_classes=[IsSuperAdmin])
-    async def create_pipeline(self, info: Info, input: CreatePipelineInput) -> CreatePipelinePayload:
+    @strawberry.mutation(
+        permission_classes=[IsSuperAdmin],
+        description="Create a deal pipeline with its stages (super admins only).",
+    )
+    async def create_pipeline(
+        self,
+        info: Info,
+        input: Annotated[
+            CreatePipelineInput,
+            strawberry.argument(description="The pipeline's label and its stages in order."),
+        ],
+    ) -> CreatePipelinePayload:
         result = await use_cases.create_pipeline(
             info.context, input.label, [(s.label, s.probability, s.kind) for s in input.stages]
         )

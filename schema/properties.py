@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 
 from db import properties as property_store
@@ -70,14 +72,22 @@ class CreatePropertyDefinitionInput:
 
 @strawberry.type(description="The result of createPropertyDefinition.")
 class PropertyDefinitionPayload:
-    property_definition: PropertyDefinition | None
-    user_errors: list[UserError]
+    property_definition: PropertyDefinition | None = strawberry.field(
+        description="The new definition; null when nothing was done (see userErrors)."
+    )
+    user_errors: list[UserError] = strawberry.field(description="Why nothing was done; empty on success.")
 
 
 @strawberry.type
 class PropertyQueries:
     @strawberry.field(description="The custom properties defined for an object type, by name.")
-    async def property_definitions(self, info: Info, object_type: ObjectType) -> list[PropertyDefinition]:
+    async def property_definitions(
+        self,
+        info: Info,
+        object_type: Annotated[
+            ObjectType, strawberry.argument(description="The object type whose custom properties to list.")
+        ],
+    ) -> list[PropertyDefinition]:
         found = await property_store.list_definitions(info.context.pool, object_type)
         return [PropertyDefinition(definition=d) for d in found]
 
@@ -88,7 +98,12 @@ class PropertyMutations:
         permission_classes=[IsSuperAdmin], description="Define a custom property (super admins only)."
     )
     async def create_property_definition(
-        self, info: Info, input: CreatePropertyDefinitionInput
+        self,
+        info: Info,
+        input: Annotated[
+            CreatePropertyDefinitionInput,
+            strawberry.argument(description="The property's object type, name, label, type and options."),
+        ],
     ) -> PropertyDefinitionPayload:
         result = await use_cases.create_definition(
             info.context, input.object_type, input.name, input.label, input.type, input.options or [],

@@ -16,25 +16,25 @@ from db import quotes as quote_store
 from db import records as record_store
 from domain.quotes import LineItem as DomainLineItem
 from domain.quotes import Quote as DomainQuote
-from domain.quotes import QuoteAction, QuoteSettings, QuoteStatus, line_total
+from domain.quotes import QuoteAction, QuoteSettings, line_total
 from domain.records import ObjectType, Record
 from domain.visibility import visible_owner_ids
 from resolvers import quotes as use_cases
 from resolvers.context import Context
 from resolvers.result import Result
 
+from .enums import QuoteStatus
 from .errors import UserError, user_errors, value_or_none
 from .info import Info
-from .pagination import Connection
+from .pagination import AFTER, FIRST, Connection
 from .permissions import IsSuperAdmin
 from .quote_lists import quote_page
-from .record_queries import FilterGroup, SortInput
+from .record_queries import FILTER_GROUPS, SORT, FilterGroup, SortInput
 from .users import User, load_user
 
 if TYPE_CHECKING:
     from .records import Deal
 
-strawberry.enum(QuoteStatus, name="QuoteStatus")
 UNSET: Any = strawberry.UNSET
 PAGE_PATH = "/quotes/"
 
@@ -74,12 +74,14 @@ def quote_deal_loader(ctx: Context) -> DataLoader[int, Record | None]:
     return ctx.loader("quote_deal", lambda: DataLoader(load_fn=load))
 
 
-@strawberry.type
+@strawberry.type(description="One line of a quote: a product or service, its quantity and price.")
 class LineItem:
-    name: str
-    quantity: int
-    unit_price: Decimal
-    discount_percent: float
+    name: str = strawberry.field(description="What is sold.")
+    quantity: int = strawberry.field(description="How many units.")
+    unit_price: Decimal = strawberry.field(description="The price of one unit, in the quote's currency.")
+    discount_percent: float = strawberry.field(
+        description="The discount on this line, in percent (0 to 100)."
+    )
     amount: Decimal = strawberry.field(
         description="Quantity times unit price less the discount, to the cent."
     )
@@ -90,25 +92,35 @@ class LineItem:
                    discount_percent=float(i.discount_percent), amount=line_total(i))  # fmt: skip
 
 
-@strawberry.type
+@strawberry.type(description="A priced offer for a deal, sent to the prospect to sign once published.")
 class Quote:
     quote: strawberry.Private[DomainQuote]
-    id: strawberry.ID
-    title: str
-    status: QuoteStatus
-    line_items: list[LineItem]
-    subtotal: Decimal
-    discount_total: Decimal
+    id: strawberry.ID = strawberry.field(description="The quote's id.")
+    title: str = strawberry.field(description="The quote's title, as the prospect sees it.")
+    status: QuoteStatus = strawberry.field(
+        description="Where the quote is in its life: draft, awaiting approval, published, signed, ..."
+    )
+    line_items: list[LineItem] = strawberry.field(description="The quote's lines, in order.")
+    subtotal: Decimal = strawberry.field(
+        description="The sum of the lines before discounts, in the quote's currency."
+    )
+    discount_total: Decimal = strawberry.field(
+        description="The sum of the line discounts, in the quote's currency."
+    )
     total: Decimal = strawberry.field(description="The sum of the line amounts, exact to the cent.")
-    currency: str
-    terms: str | None
-    expires_at: datetime | None
-    published_at: datetime | None
+    currency: str = strawberry.field(description="The ISO 4217 code of the quote's currency (the deal's).")
+    terms: str | None = strawberry.field(description="The terms shown to the prospect; null when none.")
+    expires_at: datetime | None = strawberry.field(
+        description="When the offer expires; null when it does not."
+    )
+    published_at: datetime | None = strawberry.field(
+        description="When the quote was published; null while it is not."
+    )
     change_notes: str | None = strawberry.field(
         description="The approver's notes when changes were requested."
     )
     properties: JSON = strawberry.field(description="Custom properties, set by workflows among others.")
-    version: int
+    version: int = strawberry.field(description="Incremented by every change of the quote.")
     share_url: str | None = strawberry.field(
         description="The published (or signed) quote's page, for the prospect to read and sign."
     )
@@ -131,7 +143,7 @@ class Quote:
             signer_name=q.signer_name, signer_email=q.signer_email,
         )  # fmt: skip
 
-    @strawberry.field
+    @strawberry.field(description="The deal the quote is for.")
     async def deal(self, info: Info) -> Annotated[Deal, strawberry.lazy("schema.records")]:
         from .records import Deal
 
@@ -139,7 +151,7 @@ class Quote:
         assert found is not None, "a quote is shown only with its deal"
         return Deal(record=found)
 
-    @strawberry.field
+    @strawberry.field(description="The user who created the quote.")
     async def created_by(self, info: Info) -> User:
         user = await load_user(info, self.quote.created_by)
         assert user is not None
@@ -170,25 +182,27 @@ async def deal_quotes(info: Info, deal_id: int) -> list[Quote]:
     return [Quote.from_domain(q) for q in await deal_quotes_loader(info.context).load(deal_id)]
 
 
-@strawberry.type
+@strawberry.type(description="Whether quotes need approval before they are published.")
 class QuoteApprovalSettings:
     settings: strawberry.Private[QuoteSettings]
 
-    @strawberry.field
+    @strawberry.field(description="Whether every quote needs approval.")
     def required(self) -> bool:
         return self.settings.approval_required
 
-    @strawberry.field
+    @strawberry.field(description="Who approves quotes; null when approval is not required.")
     async def approver(self, info: Info) -> User | None:
         return await load_user(info, self.settings.approver_id)
 
 
-@strawberry.input
+@strawberry.input(description="One line of a quote.")
 class LineItemInput:
-    name: str
-    quantity: int
-    unit_price: Decimal
-    discount_percent: float = 0.0
+    name: str = strawberry.field(description="What is sold.")
+    quantity: int = strawberry.field(description="How many units, at least 1.")
+    unit_price: Decimal = strawberry.field(description="The price of one unit, in the quote's currency.")
+    discount_percent: float = strawberry.field(
+        default=0.0, description="The discount on this line, in percent (0 to 100)."
+    )
 
     def to_domain(self) -> DomainLineItem:
         return DomainLineItem(
@@ -200,26 +214,44 @@ def _items(items: list[LineItemInput] | None) -> tuple[DomainLineItem, ...]:
     return tuple(i.to_domain() for i in items or ())
 
 
-@strawberry.input
+@strawberry.input(description="A new draft quote.")
 class CreateQuoteInput:
-    deal_id: strawberry.ID
-    title: str
-    line_items: list[LineItemInput] | None = None
-    expires_at: datetime | None = None
-    terms: str | None = None
+    deal_id: strawberry.ID = strawberry.field(description="The deal the quote is for.")
+    title: str = strawberry.field(description="The quote's title.")
+    line_items: list[LineItemInput] | None = strawberry.field(
+        default=None, description="The quote's lines, in order."
+    )
+    expires_at: datetime | None = strawberry.field(
+        default=None, description="When the offer expires; left out, never."
+    )
+    terms: str | None = strawberry.field(default=None, description="The terms shown to the prospect.")
     currency: str | None = strawberry.field(default=None, description="Defaults to the deal's currency.")
-    client_mutation_id: str | None = None
+    client_mutation_id: str | None = strawberry.field(
+        default=None,
+        description="An idempotency key: sending the same key again returns the first result and creates nothing twice.",
+    )
 
 
-@strawberry.input
+@strawberry.input(
+    description="Changes to an editable quote (draft, changes requested or recalled); a field left out stays as it is."
+)
 class UpdateQuoteInput:
-    id: strawberry.ID
-    title: str | None = UNSET
-    line_items: list[LineItemInput] | None = UNSET
-    expires_at: datetime | None = UNSET
-    terms: str | None = UNSET
-    currency: str | None = UNSET
-    expected_version: int | None = None
+    id: strawberry.ID = strawberry.field(description="The quote's id.")
+    title: str | None = strawberry.field(default=UNSET, description="The new title. Left out: unchanged.")
+    line_items: list[LineItemInput] | None = strawberry.field(
+        default=UNSET, description="The new lines, replacing all of them. Left out: unchanged."
+    )
+    expires_at: datetime | None = strawberry.field(
+        default=UNSET, description="The new expiry; null: never. Left out: unchanged."
+    )
+    terms: str | None = strawberry.field(default=UNSET, description="The new terms. Left out: unchanged.")
+    currency: str | None = strawberry.field(
+        default=UNSET, description="The new ISO 4217 currency code. Left out: unchanged."
+    )
+    expected_version: int | None = strawberry.field(
+        default=None,
+        description="The version you read; when the quote has changed since, nothing is changed and the error is VERSION_CONFLICT.",
+    )
 
     def fields(self) -> dict[str, Any]:
         """What the client sent: a null title or currency is refused as empty, null line items clear."""
@@ -238,45 +270,51 @@ class UpdateQuoteInput:
         return fields
 
 
-@strawberry.input
+@strawberry.input(description="The quote to publish.")
 class PublishQuoteInput:
-    id: strawberry.ID
+    id: strawberry.ID = strawberry.field(description="The quote's id.")
 
 
-@strawberry.input
+@strawberry.input(description="The quote approver's approval.")
 class ApproveQuoteInput:
-    id: strawberry.ID
-    message: str | None = None
+    id: strawberry.ID = strawberry.field(description="The quote's id.")
+    message: str | None = strawberry.field(
+        default=None, description="An optional message to the quote's author."
+    )
 
 
-@strawberry.input
+@strawberry.input(description="The quote approver's request for changes.")
 class RequestQuoteChangesInput:
-    id: strawberry.ID
-    notes: str
+    id: strawberry.ID = strawberry.field(description="The quote's id.")
+    notes: str = strawberry.field(description="What should change; shown as the quote's changeNotes.")
 
 
-@strawberry.input
+@strawberry.input(description="The quote to take back.")
 class RecallQuoteInput:
-    id: strawberry.ID
+    id: strawberry.ID = strawberry.field(description="The quote's id.")
 
 
-@strawberry.input
+@strawberry.input(description="The quote approval settings.")
 class SetQuoteApprovalSettingsInput:
-    required: bool
-    approver_id: strawberry.ID | None = None
+    required: bool = strawberry.field(description="Whether every quote needs approval.")
+    approver_id: strawberry.ID | None = strawberry.field(
+        default=None, description="The approver's user id; needed when approval is required."
+    )
 
 
-@strawberry.type
+@strawberry.type(description="The result of a quote mutation.")
 class QuotePayload:
-    quote: Quote | None
-    user_errors: list[UserError]
+    quote: Quote | None = strawberry.field(
+        description="The quote as it is now; null when nothing was done (see userErrors)."
+    )
+    user_errors: list[UserError] = strawberry.field(description="Why nothing was done; empty on success.")
 
 
-@strawberry.type
+@strawberry.type(description="The result of setQuoteApprovalSettings.")
 class SetQuoteApprovalSettingsPayload:
-    ok: bool
-    settings: QuoteApprovalSettings | None
-    user_errors: list[UserError]
+    ok: bool = strawberry.field(description="True when the settings were saved.")
+    settings: QuoteApprovalSettings | None = strawberry.field(description="The settings as they are now.")
+    user_errors: list[UserError] = strawberry.field(description="Why nothing was done; empty on success.")
 
 
 def _payload(result: Result[DomainQuote]) -> QuotePayload:
@@ -287,8 +325,10 @@ def _payload(result: Result[DomainQuote]) -> QuotePayload:
 
 @strawberry.type
 class QuoteQueries:
-    @strawberry.field
-    async def quote(self, info: Info, id: strawberry.ID) -> Quote | None:
+    @strawberry.field(description="One quote; null when no quote has this id or the viewer may not see it.")
+    async def quote(
+        self, info: Info, id: Annotated[strawberry.ID, strawberry.argument(description="The quote's id.")]
+    ) -> Quote | None:
         return await load_quote(info, int(id))
 
     @strawberry.field(
@@ -297,12 +337,16 @@ class QuoteQueries:
         "approval: status EQ PENDING_APPROVAL AND approverId EQ <my id>."
     )
     async def quotes(
-        self, info: Info, filter_groups: list[FilterGroup] | None = None, first: int | None = 50,
-        after: str | None = None, sort: SortInput | None = None,
-    ) -> Connection[Quote]:  # fmt: skip
+        self,
+        info: Info,
+        filter_groups: Annotated[list[FilterGroup] | None, FILTER_GROUPS] = None,
+        first: Annotated[int | None, FIRST] = 50,
+        after: Annotated[str | None, AFTER] = None,
+        sort: Annotated[SortInput | None, SORT] = None,
+    ) -> Connection[Quote]:
         return await quote_page(info, filter_groups, first, after, sort, Quote.from_domain)
 
-    @strawberry.field
+    @strawberry.field(description="Whether quotes need approval before publishing, and who approves them.")
     async def quote_approval_settings(self, info: Info) -> QuoteApprovalSettings:
         return QuoteApprovalSettings(settings=await use_cases.get_settings(info.context))
 
@@ -314,7 +358,12 @@ class QuoteMutations:
         description="Require approval on all quotes, with one approver; installs the approval workflows.",
     )
     async def set_quote_approval_settings(
-        self, info: Info, input: SetQuoteApprovalSettingsInput
+        self,
+        info: Info,
+        input: Annotated[
+            SetQuoteApprovalSettingsInput,
+            strawberry.argument(description="Whether approval is required and the approver."),
+        ],
     ) -> SetQuoteApprovalSettingsPayload:
         approver = int(input.approver_id) if input.approver_id is not None else None
         result = await use_cases.set_approval_settings(info.context, input.required, approver)
@@ -323,8 +372,15 @@ class QuoteMutations:
             ok=settings is not None, settings=settings, user_errors=user_errors(result)
         )
 
-    @strawberry.mutation
-    async def create_quote(self, info: Info, input: CreateQuoteInput) -> QuotePayload:
+    @strawberry.mutation(description="Create a draft quote on a deal.")
+    async def create_quote(
+        self,
+        info: Info,
+        input: Annotated[
+            CreateQuoteInput,
+            strawberry.argument(description="The deal, the title, the line items and the expiry."),
+        ],
+    ) -> QuotePayload:
         draft = use_cases.QuoteDraft(
             title=input.title, line_items=_items(input.line_items), expires_at=input.expires_at,
             terms=input.terms, currency=input.currency,
@@ -334,8 +390,17 @@ class QuoteMutations:
             await use_cases.create_quote(info.context, int(input.deal_id), draft, idempotency_key=key)
         )
 
-    @strawberry.mutation
-    async def update_quote(self, info: Info, input: UpdateQuoteInput) -> QuotePayload:
+    @strawberry.mutation(description="Change a draft quote's title, line items or expiry.")
+    async def update_quote(
+        self,
+        info: Info,
+        input: Annotated[
+            UpdateQuoteInput,
+            strawberry.argument(
+                description="The quote and the fields to set; fields left out stay as they are."
+            ),
+        ],
+    ) -> QuotePayload:
         result = await use_cases.update_quote(
             info.context, int(input.id), input.fields(), input.expected_version
         )
@@ -344,18 +409,38 @@ class QuoteMutations:
     @strawberry.mutation(
         description="Straight to PUBLISHED, or to PENDING_APPROVAL when approval is required."
     )
-    async def publish_quote(self, info: Info, input: PublishQuoteInput) -> QuotePayload:
+    async def publish_quote(
+        self,
+        info: Info,
+        input: Annotated[PublishQuoteInput, strawberry.argument(description="The quote to publish.")],
+    ) -> QuotePayload:
         return _payload(await use_cases.act(info.context, int(input.id), QuoteAction.PUBLISH))
 
     @strawberry.mutation(description="The approver approves and publishes.")
-    async def approve_quote(self, info: Info, input: ApproveQuoteInput) -> QuotePayload:
+    async def approve_quote(
+        self,
+        info: Info,
+        input: Annotated[
+            ApproveQuoteInput, strawberry.argument(description="The quote and an optional message.")
+        ],
+    ) -> QuotePayload:
         return _payload(await use_cases.act(info.context, int(input.id), QuoteAction.APPROVE, input.message))
 
-    @strawberry.mutation
-    async def request_quote_changes(self, info: Info, input: RequestQuoteChangesInput) -> QuotePayload:
+    @strawberry.mutation(description="The approver sends a quote back to its author (CHANGES_REQUESTED).")
+    async def request_quote_changes(
+        self,
+        info: Info,
+        input: Annotated[
+            RequestQuoteChangesInput, strawberry.argument(description="The quote and what should change.")
+        ],
+    ) -> QuotePayload:
         result = await use_cases.act(info.context, int(input.id), QuoteAction.REQUEST_CHANGES, input.notes)
         return _payload(result)
 
     @strawberry.mutation(description="Back to RECALLED: editable as a draft, needing approval again.")
-    async def recall_quote(self, info: Info, input: RecallQuoteInput) -> QuotePayload:
+    async def recall_quote(
+        self,
+        info: Info,
+        input: Annotated[RecallQuoteInput, strawberry.argument(description="The quote to recall.")],
+    ) -> QuotePayload:
         return _payload(await use_cases.act(info.context, int(input.id), QuoteAction.RECALL))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import strawberry
 from strawberry.scalars import JSON
@@ -49,144 +49,251 @@ def opt_id(value: strawberry.ID | None) -> int | None:
     return int(value) if value else None
 
 
-@strawberry.input
+@strawberry.input(description="A new contact.")
 class CreateContactInput:
-    email: str | None = None
-    first_name: str | None = None
-    last_name: str | None = None
-    company_name: str | None = None
-    owner_id: strawberry.ID | None = None
-    lifecycle_stage: LifecycleStage | None = None
+    email: str | None = strawberry.field(
+        default=None,
+        description="The contact's email address; must not belong to another contact (DUPLICATE).",
+    )
+    first_name: str | None = strawberry.field(default=None, description="Given name.")
+    last_name: str | None = strawberry.field(default=None, description="Family name.")
+    company_name: str | None = strawberry.field(default=None, description="The company name as text.")
+    owner_id: strawberry.ID | None = strawberry.field(
+        default=None, description="The owner's user id; left out, nobody."
+    )
+    lifecycle_stage: LifecycleStage | None = strawberry.field(
+        default=None, description="The lifecycle stage; left out, the default stage from lifecycleSettings."
+    )
     form_lifecycle_stage: LifecycleStage | None = strawberry.field(
         default=None, description="For source FORM: the form's own default lifecycle stage."
     )
-    properties: JSON | None = None
-    source: ChangeSource = ChangeSource.API
-    client_mutation_id: str | None = None
+    properties: JSON | None = strawberry.field(
+        default=None, description="Custom properties to set, by internal name (see propertyDefinitions)."
+    )
+    source: ChangeSource = strawberry.field(
+        default=ChangeSource.API,
+        description="Where the change comes from, recorded in the property history: API (the default), UI, INTEGRATION or FORM.",
+    )
+    client_mutation_id: str | None = strawberry.field(
+        default=None,
+        description="An idempotency key: sending the same key again returns the first result and creates nothing twice.",
+    )
 
 
-@strawberry.input
+@strawberry.input(description="Changes to a contact; a field left out stays as it is, null clears it.")
 class UpdateContactInput:
-    id: strawberry.ID
-    email: str | None = UNSET
-    first_name: str | None = UNSET
-    last_name: str | None = UNSET
-    company_name: str | None = UNSET
-    lifecycle_stage: LifecycleStage | None = UNSET
-    properties: JSON | None = None
-    expected_version: int | None = None
+    id: strawberry.ID = strawberry.field(description="The contact's id.")
+    email: str | None = strawberry.field(
+        default=UNSET, description="The new email address. Left out: unchanged."
+    )
+    first_name: str | None = strawberry.field(
+        default=UNSET, description="The new given name. Left out: unchanged."
+    )
+    last_name: str | None = strawberry.field(
+        default=UNSET, description="The new family name. Left out: unchanged."
+    )
+    company_name: str | None = strawberry.field(
+        default=UNSET, description="The new company name text. Left out: unchanged."
+    )
+    lifecycle_stage: LifecycleStage | None = strawberry.field(
+        default=UNSET,
+        description="The new lifecycle stage; moving backwards is refused with LIFECYCLE_BACKWARDS. Left out: unchanged.",
+    )
+    properties: JSON | None = strawberry.field(
+        default=None, description="Custom properties to set, by internal name; others stay as they are."
+    )
+    expected_version: int | None = strawberry.field(
+        default=None,
+        description="The version you read; when the record has changed since, nothing is changed and the error is VERSION_CONFLICT.",
+    )
 
 
-@strawberry.input
+@strawberry.input(description="A new company.")
 class CreateCompanyInput:
-    name: str | None = None
-    domain: str | None = None
-    owner_id: strawberry.ID | None = None
-    lifecycle_stage: LifecycleStage | None = None
+    name: str | None = strawberry.field(default=None, description="The company's name.")
+    domain: str | None = strawberry.field(
+        default=None,
+        description="The company's web domain (example.com); must not belong to another company (DUPLICATE).",
+    )
+    owner_id: strawberry.ID | None = strawberry.field(
+        default=None, description="The owner's user id; left out, nobody."
+    )
+    lifecycle_stage: LifecycleStage | None = strawberry.field(
+        default=None, description="The lifecycle stage; left out, the default stage from lifecycleSettings."
+    )
     form_lifecycle_stage: LifecycleStage | None = strawberry.field(
         default=None, description="For source FORM: the form's own default lifecycle stage."
     )
-    properties: JSON | None = None
-    source: ChangeSource = ChangeSource.API
-    client_mutation_id: str | None = None
+    properties: JSON | None = strawberry.field(
+        default=None, description="Custom properties to set, by internal name (see propertyDefinitions)."
+    )
+    source: ChangeSource = strawberry.field(
+        default=ChangeSource.API,
+        description="Where the change comes from, recorded in the property history: API (the default), UI, INTEGRATION or FORM.",
+    )
+    client_mutation_id: str | None = strawberry.field(
+        default=None,
+        description="An idempotency key: sending the same key again returns the first result and creates nothing twice.",
+    )
 
 
-@strawberry.input
+@strawberry.input(description="Changes to a company; a field left out stays as it is, null clears it.")
 class UpdateCompanyInput:
-    id: strawberry.ID
-    name: str | None = UNSET
-    domain: str | None = UNSET
-    lifecycle_stage: LifecycleStage | None = UNSET
-    properties: JSON | None = None
-    expected_version: int | None = None
+    id: strawberry.ID = strawberry.field(description="The company's id.")
+    name: str | None = strawberry.field(default=UNSET, description="The new name. Left out: unchanged.")
+    domain: str | None = strawberry.field(default=UNSET, description="The new domain. Left out: unchanged.")
+    lifecycle_stage: LifecycleStage | None = strawberry.field(
+        default=UNSET,
+        description="The new lifecycle stage; moving backwards is refused with LIFECYCLE_BACKWARDS. Left out: unchanged.",
+    )
+    properties: JSON | None = strawberry.field(
+        default=None, description="Custom properties to set, by internal name; others stay as they are."
+    )
+    expected_version: int | None = strawberry.field(
+        default=None,
+        description="The version you read; when the record has changed since, nothing is changed and the error is VERSION_CONFLICT.",
+    )
 
 
-@strawberry.input
+@strawberry.input(description="A new deal.")
 class CreateDealInput:
-    name: str
-    pipeline_id: strawberry.ID
-    stage_id: strawberry.ID
-    amount: Decimal | None = None
-    currency: str = "USD"
-    owner_id: strawberry.ID | None = None
-    close_date: datetime | None = None
-    contact_ids: list[strawberry.ID] | None = None
-    company_ids: list[strawberry.ID] | None = None
-    properties: JSON | None = None
-    source: ChangeSource = ChangeSource.API
-    client_mutation_id: str | None = None
+    name: str = strawberry.field(description="The deal's name.")
+    pipeline_id: strawberry.ID = strawberry.field(description="The pipeline the deal starts in.")
+    stage_id: strawberry.ID = strawberry.field(description="The stage of that pipeline the deal starts in.")
+    amount: Decimal | None = strawberry.field(default=None, description="The expected revenue, in currency.")
+    currency: str = strawberry.field(
+        default="USD", description="The ISO 4217 code of the amount's currency; USD when left out."
+    )
+    owner_id: strawberry.ID | None = strawberry.field(
+        default=None, description="The owner's user id; left out, nobody."
+    )
+    close_date: datetime | None = strawberry.field(
+        default=None, description="When the deal is expected to close."
+    )
+    contact_ids: list[strawberry.ID] | None = strawberry.field(
+        default=None, description="Contacts to associate the deal with."
+    )
+    company_ids: list[strawberry.ID] | None = strawberry.field(
+        default=None, description="Companies to associate the deal with."
+    )
+    properties: JSON | None = strawberry.field(
+        default=None, description="Custom properties to set, by internal name (see propertyDefinitions)."
+    )
+    source: ChangeSource = strawberry.field(
+        default=ChangeSource.API,
+        description="Where the change comes from, recorded in the property history: API (the default), UI, INTEGRATION or FORM.",
+    )
+    client_mutation_id: str | None = strawberry.field(
+        default=None,
+        description="An idempotency key: sending the same key again returns the first result and creates nothing twice.",
+    )
 
 
-@strawberry.input
+@strawberry.input(description="Changes to a deal; a field left out stays as it is, null clears it.")
 class UpdateDealInput:
-    id: strawberry.ID
-    name: str | None = UNSET
-    amount: Decimal | None = UNSET
-    currency: str | None = UNSET
-    stage_id: strawberry.ID | None = UNSET
-    close_date: datetime | None = UNSET
-    properties: JSON | None = None
-    expected_version: int | None = None
+    id: strawberry.ID = strawberry.field(description="The deal's id.")
+    name: str | None = strawberry.field(default=UNSET, description="The new name. Left out: unchanged.")
+    amount: Decimal | None = strawberry.field(
+        default=UNSET, description="The new amount. Left out: unchanged."
+    )
+    currency: str | None = strawberry.field(
+        default=UNSET, description="The new currency code. Left out: unchanged."
+    )
+    stage_id: strawberry.ID | None = strawberry.field(
+        default=UNSET, description="A stage to move the deal to, as moveDeal does. Left out: unchanged."
+    )
+    close_date: datetime | None = strawberry.field(
+        default=UNSET, description="The new expected close date. Left out: unchanged."
+    )
+    properties: JSON | None = strawberry.field(
+        default=None, description="Custom properties to set, by internal name; others stay as they are."
+    )
+    expected_version: int | None = strawberry.field(
+        default=None,
+        description="The version you read; when the record has changed since, nothing is changed and the error is VERSION_CONFLICT.",
+    )
 
 
-@strawberry.input
+@strawberry.input(description="A deal and the stage to move it to.")
 class MoveDealInput:
-    deal_id: strawberry.ID
-    stage_id: strawberry.ID
-    expected_version: int | None = None
+    deal_id: strawberry.ID = strawberry.field(description="The deal's id.")
+    stage_id: strawberry.ID = strawberry.field(
+        description="The stage to move to, in the deal's pipeline or another one."
+    )
+    expected_version: int | None = strawberry.field(
+        default=None,
+        description="The version you read; when the record has changed since, nothing is changed and the error is VERSION_CONFLICT.",
+    )
 
 
-@strawberry.input
+@strawberry.input(description="A new support ticket.")
 class CreateTicketInput:
-    subject: str
-    owner_id: strawberry.ID | None = None
-    properties: JSON | None = None
-    client_mutation_id: str | None = None
+    subject: str = strawberry.field(description="What the ticket is about, in a line.")
+    owner_id: strawberry.ID | None = strawberry.field(
+        default=None, description="The owner's user id; left out, nobody."
+    )
+    properties: JSON | None = strawberry.field(
+        default=None, description="Custom properties to set, by internal name (see propertyDefinitions)."
+    )
+    client_mutation_id: str | None = strawberry.field(
+        default=None,
+        description="An idempotency key: sending the same key again returns the first result and creates nothing twice.",
+    )
 
 
-@strawberry.input
+@strawberry.input(description="The record to delete.")
 class DeleteRecordInput:
-    object_type: ObjectType
-    id: strawberry.ID
+    object_type: ObjectType = strawberry.field(description="The record's object type.")
+    id: strawberry.ID = strawberry.field(description="The record's id.")
 
 
-@strawberry.input
+@strawberry.input(description="Two records to associate.")
 class AssociateInput:
-    from_type: ObjectType
-    from_id: strawberry.ID
-    to_type: ObjectType
-    to_id: strawberry.ID
-    primary: bool = False
+    from_type: ObjectType = strawberry.field(description="The first record's object type.")
+    from_id: strawberry.ID = strawberry.field(description="The first record's id.")
+    to_type: ObjectType = strawberry.field(description="The second record's object type.")
+    to_id: strawberry.ID = strawberry.field(description="The second record's id.")
+    primary: bool = strawberry.field(
+        default=False, description="For a contact and a company: make it the contact's primary company."
+    )
 
 
-@strawberry.type
+@strawberry.type(description="The result of a contact mutation.")
 class ContactPayload:
-    contact: Contact | None
-    user_errors: list[UserError]
+    contact: Contact | None = strawberry.field(
+        description="The contact as it is now; null when nothing was done (see userErrors)."
+    )
+    user_errors: list[UserError] = strawberry.field(description="Why nothing was done; empty on success.")
 
 
-@strawberry.type
+@strawberry.type(description="The result of a company mutation.")
 class CompanyPayload:
-    company: Company | None
-    user_errors: list[UserError]
+    company: Company | None = strawberry.field(
+        description="The company as it is now; null when nothing was done (see userErrors)."
+    )
+    user_errors: list[UserError] = strawberry.field(description="Why nothing was done; empty on success.")
 
 
-@strawberry.type
+@strawberry.type(description="The result of a deal mutation.")
 class DealPayload:
-    deal: Deal | None
-    user_errors: list[UserError]
+    deal: Deal | None = strawberry.field(
+        description="The deal as it is now; null when nothing was done (see userErrors)."
+    )
+    user_errors: list[UserError] = strawberry.field(description="Why nothing was done; empty on success.")
 
 
-@strawberry.type
+@strawberry.type(description="The result of a ticket mutation.")
 class TicketPayload:
-    ticket: Ticket | None
-    user_errors: list[UserError]
+    ticket: Ticket | None = strawberry.field(
+        description="The ticket as it is now; null when nothing was done (see userErrors)."
+    )
+    user_errors: list[UserError] = strawberry.field(description="Why nothing was done; empty on success.")
 
 
-@strawberry.type
+@strawberry.type(description="The result of a mutation that returns no object.")
 class OkPayload:
-    ok: bool
-    user_errors: list[UserError]
+    ok: bool = strawberry.field(description="True when the change was made.")
+    user_errors: list[UserError] = strawberry.field(description="Why nothing was done; empty on success.")
 
 
 def payload(result: Result[Record], make: Callable[[Record], T]) -> tuple[T | None, list[UserError]]:
@@ -195,8 +302,19 @@ def payload(result: Result[Record], make: Callable[[Record], T]) -> tuple[T | No
 
 @strawberry.type
 class RecordMutations:
-    @strawberry.mutation
-    async def create_contact(self, info: Info, input: CreateContactInput) -> ContactPayload:
+    @strawberry.mutation(
+        description="Create a contact; DUPLICATE (with the existing contact's id) when its email is taken."
+    )
+    async def create_contact(
+        self,
+        info: Info,
+        input: Annotated[
+            CreateContactInput,
+            strawberry.argument(
+                description="The new contact's properties and owner; a repeated clientMutationId returns the first result."
+            ),
+        ],
+    ) -> ContactPayload:
         values = given(
             email=input.email, first_name=input.first_name, last_name=input.last_name,
             company_name=input.company_name, lifecycle_stage=input.lifecycle_stage,
@@ -214,8 +332,19 @@ class RecordMutations:
         contact, errors = payload(result, lambda r: Contact(record=r))
         return ContactPayload(contact=contact, user_errors=errors)
 
-    @strawberry.mutation
-    async def update_contact(self, info: Info, input: UpdateContactInput) -> ContactPayload:
+    @strawberry.mutation(
+        description="Change a contact's properties; VERSION_CONFLICT when expectedVersion is stale."
+    )
+    async def update_contact(
+        self,
+        info: Info,
+        input: Annotated[
+            UpdateContactInput,
+            strawberry.argument(
+                description="The contact to change and the properties to set; fields left out stay as they are."
+            ),
+        ],
+    ) -> ContactPayload:
         values = given(
             email=input.email, first_name=input.first_name, last_name=input.last_name,
             company_name=input.company_name, lifecycle_stage=input.lifecycle_stage,
@@ -228,8 +357,16 @@ class RecordMutations:
         )
         return ContactPayload(contact=contact, user_errors=errors)
 
-    @strawberry.mutation
-    async def create_company(self, info: Info, input: CreateCompanyInput) -> CompanyPayload:
+    @strawberry.mutation(
+        description="Create a company; DUPLICATE (with the existing company's id) when its domain is taken."
+    )
+    async def create_company(
+        self,
+        info: Info,
+        input: Annotated[
+            CreateCompanyInput, strawberry.argument(description="The new company's properties and owner.")
+        ],
+    ) -> CompanyPayload:
         values = given(name=input.name, domain=input.domain, lifecycle_stage=input.lifecycle_stage)
         new = NewRecord(
             ObjectType.COMPANY, values, opt_id(input.owner_id), props(input.properties),
@@ -244,8 +381,19 @@ class RecordMutations:
         company, errors = payload(result, lambda r: Company(record=r))
         return CompanyPayload(company=company, user_errors=errors)
 
-    @strawberry.mutation
-    async def update_company(self, info: Info, input: UpdateCompanyInput) -> CompanyPayload:
+    @strawberry.mutation(
+        description="Change a company's properties; VERSION_CONFLICT when expectedVersion is stale."
+    )
+    async def update_company(
+        self,
+        info: Info,
+        input: Annotated[
+            UpdateCompanyInput,
+            strawberry.argument(
+                description="The company to change and the properties to set; fields left out stay as they are."
+            ),
+        ],
+    ) -> CompanyPayload:
         values = given(name=input.name, domain=input.domain, lifecycle_stage=input.lifecycle_stage)
         change = Change(
             ObjectType.COMPANY, int(input.id), values, props(input.properties), input.expected_version
@@ -255,8 +403,19 @@ class RecordMutations:
         )
         return CompanyPayload(company=company, user_errors=errors)
 
-    @strawberry.mutation
-    async def create_deal(self, info: Info, input: CreateDealInput) -> DealPayload:
+    @strawberry.mutation(
+        description="Create a deal in a pipeline stage, associated with contacts and companies."
+    )
+    async def create_deal(
+        self,
+        info: Info,
+        input: Annotated[
+            CreateDealInput,
+            strawberry.argument(
+                description="The new deal's properties, pipeline, stage, owner and associations."
+            ),
+        ],
+    ) -> DealPayload:
         values = {
             "name": input.name, "amount": input.amount, "currency": input.currency,
             "pipeline_id": int(input.pipeline_id), "stage_id": int(input.stage_id), "close_date": input.close_date,
@@ -274,8 +433,17 @@ class RecordMutations:
         deal, errors = payload(result, lambda r: Deal(record=r))
         return DealPayload(deal=deal, user_errors=errors)
 
-    @strawberry.mutation
-    async def update_deal(self, info: Info, input: UpdateDealInput) -> DealPayload:
+    @strawberry.mutation(description="Change a deal's properties; a new stageId moves it as moveDeal does.")
+    async def update_deal(
+        self,
+        info: Info,
+        input: Annotated[
+            UpdateDealInput,
+            strawberry.argument(
+                description="The deal to change and the properties to set; fields left out stay as they are."
+            ),
+        ],
+    ) -> DealPayload:
         values = given(
             name=input.name, amount=input.amount, currency=input.currency, close_date=input.close_date,
             stage_id=int(input.stage_id) if input.stage_id else input.stage_id,
@@ -286,8 +454,19 @@ class RecordMutations:
         deal, errors = payload(await use_cases.update_record(info.context, change), lambda r: Deal(record=r))
         return DealPayload(deal=deal, user_errors=errors)
 
-    @strawberry.mutation
-    async def move_deal(self, info: Info, input: MoveDealInput) -> DealPayload:
+    @strawberry.mutation(
+        description="Move a deal to another stage, of its pipeline or another; a move into an approval stage starts the approval (status PENDING)."
+    )
+    async def move_deal(
+        self,
+        info: Info,
+        input: Annotated[
+            MoveDealInput,
+            strawberry.argument(
+                description="The deal, the stage to move it to and optionally the version it is expected to have."
+            ),
+        ],
+    ) -> DealPayload:
         change = Change(
             ObjectType.DEAL,
             int(input.deal_id),
@@ -298,8 +477,15 @@ class RecordMutations:
         deal, errors = payload(await use_cases.update_record(info.context, change), lambda r: Deal(record=r))
         return DealPayload(deal=deal, user_errors=errors)
 
-    @strawberry.mutation
-    async def create_ticket(self, info: Info, input: CreateTicketInput) -> TicketPayload:
+    @strawberry.mutation(description="Create a support ticket.")
+    async def create_ticket(
+        self,
+        info: Info,
+        input: Annotated[
+            CreateTicketInput,
+            strawberry.argument(description="The new ticket's properties, owner and associations."),
+        ],
+    ) -> TicketPayload:
         new = NewRecord(
             ObjectType.TICKET, {"subject": input.subject}, opt_id(input.owner_id), props(input.properties)
         )
@@ -307,13 +493,30 @@ class RecordMutations:
         ticket, errors = payload(result, lambda r: Ticket(record=r))
         return TicketPayload(ticket=ticket, user_errors=errors)
 
-    @strawberry.mutation
-    async def delete_record(self, info: Info, input: DeleteRecordInput) -> OkPayload:
+    @strawberry.mutation(
+        description="Delete a contact, company, deal or ticket within the viewer's edit scope."
+    )
+    async def delete_record(
+        self,
+        info: Info,
+        input: Annotated[
+            DeleteRecordInput, strawberry.argument(description="The record's object type and id.")
+        ],
+    ) -> OkPayload:
         result = await use_cases.delete_record(info.context, input.object_type, int(input.id))
         return OkPayload(ok=value_or_none(result, bool) or False, user_errors=user_errors(result))
 
-    @strawberry.mutation
-    async def associate(self, info: Info, input: AssociateInput) -> OkPayload:
+    @strawberry.mutation(
+        description="Associate two records (a contact with a company, a deal with a contact, ...); primary makes the company the contact's primary company."
+    )
+    async def associate(
+        self,
+        info: Info,
+        input: Annotated[
+            AssociateInput,
+            strawberry.argument(description="The two records and whether the association is primary."),
+        ],
+    ) -> OkPayload:
         result = await link_cases.associate(
             info.context,
             input.from_type,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from decimal import Decimal
-from typing import TypeVar
+from typing import Annotated, TypeVar
 
 import strawberry
 
@@ -13,30 +13,52 @@ from resolvers import lists
 from resolvers.loaders import record_loader
 
 from .info import Info
-from .pagination import Connection, Edge, PageInfo, connection, decode_cursor, encode_cursor, page_size
+from .pagination import (
+    AFTER,
+    FIRST,
+    Connection,
+    Edge,
+    PageInfo,
+    connection,
+    decode_cursor,
+    encode_cursor,
+    page_size,
+)
 from .pipelines import Pipeline, Stage
 from .records import Company, Contact, CrmRecord, Deal, Ticket, prefetch, requested_fields
 
 T = TypeVar("T", bound=CrmRecord)
+FILTER_GROUPS = strawberry.argument(
+    description="Which records: a record matches when it passes every filter of at least one group; "
+    "left out, all of them."
+)
+SORT = strawberry.argument(description="The property to sort on and its direction; left out, newest first.")
 
 
-@strawberry.input
+@strawberry.input(description="One condition on a property.")
 class Filter:
-    property: str
-    operator: str
-    value: str | None = None
-    values: list[str] | None = None
+    property: str = strawberry.field(
+        description="The property's name, for example email, amount, stageId or a custom property's name."
+    )
+    operator: str = strawberry.field(
+        description="One of EQ, NEQ, LT, LTE, GT, GTE (ranges: numbers and dates), IN, NOT_IN (use values), CONTAINS (text), HAS_PROPERTY, NOT_HAS_PROPERTY (no value)."
+    )
+    value: str | None = strawberry.field(
+        default=None,
+        description="The value to compare with, as text; left out for HAS_PROPERTY and NOT_HAS_PROPERTY.",
+    )
+    values: list[str] | None = strawberry.field(default=None, description="The values for IN and NOT_IN.")
 
 
-@strawberry.input
+@strawberry.input(description="Conditions that must all hold (AND); groups in a list are alternatives (OR).")
 class FilterGroup:
-    filters: list[Filter]
+    filters: list[Filter] = strawberry.field(description="The conditions.")
 
 
-@strawberry.input
+@strawberry.input(description="The order of a list.")
 class SortInput:
-    property: str
-    direction: str = "DESC"
+    property: str = strawberry.field(description="The property to sort on.")
+    direction: str = strawberry.field(default="DESC", description="ASC or DESC (the default).")
 
 
 def raw_groups(groups: list[FilterGroup] | None) -> list[list[dict[str, object]]] | None:
@@ -84,74 +106,108 @@ async def one(info: Info, object_type: ObjectType, record_id: strawberry.ID) -> 
     return await record_loader(info.context, object_type).load(key)
 
 
-@strawberry.type
+@strawberry.type(description="One stage of a board: its totals and first deals.")
 class BoardColumn:
-    stage: Stage
-    total_count: int
-    total_amount: Decimal
-    deals: Connection[Deal]
+    stage: Stage = strawberry.field(description="The stage.")
+    total_count: int = strawberry.field(description="How many deals in the stage match the filters.")
+    total_amount: Decimal = strawberry.field(description="The sum of their amounts.")
+    deals: Connection[Deal] = strawberry.field(
+        description="The stage's first deals; page further with deals(filterGroups: [stageId EQ ...], after: endCursor)."
+    )
 
 
-@strawberry.type
+@strawberry.type(description="A pipeline's deals by stage, as a kanban board shows them.")
 class Board:
-    pipeline: Pipeline
-    columns: list[BoardColumn]
+    pipeline: Pipeline = strawberry.field(description="The pipeline.")
+    columns: list[BoardColumn] = strawberry.field(description="One column per stage, in stage order.")
 
 
 @strawberry.type
 class RecordQueries:
-    @strawberry.field
-    async def contact(self, info: Info, id: strawberry.ID) -> Contact | None:
+    @strawberry.field(
+        description="One contact; null when no contact has this id or it is outside the viewer's view scope."
+    )
+    async def contact(
+        self, info: Info, id: Annotated[strawberry.ID, strawberry.argument(description="The contact's id.")]
+    ) -> Contact | None:
         found = await one(info, ObjectType.CONTACT, id)
         return Contact(record=found) if found else None
 
-    @strawberry.field
-    async def company(self, info: Info, id: strawberry.ID) -> Company | None:
+    @strawberry.field(
+        description="One company; null when no company has this id or it is outside the viewer's view scope."
+    )
+    async def company(
+        self, info: Info, id: Annotated[strawberry.ID, strawberry.argument(description="The company's id.")]
+    ) -> Company | None:
         found = await one(info, ObjectType.COMPANY, id)
         return Company(record=found) if found else None
 
-    @strawberry.field
-    async def deal(self, info: Info, id: strawberry.ID) -> Deal | None:
+    @strawberry.field(
+        description="One deal; null when no deal has this id or it is outside the viewer's view scope."
+    )
+    async def deal(
+        self, info: Info, id: Annotated[strawberry.ID, strawberry.argument(description="The deal's id.")]
+    ) -> Deal | None:
         found = await one(info, ObjectType.DEAL, id)
         return Deal(record=found) if found else None
 
-    @strawberry.field
-    async def ticket(self, info: Info, id: strawberry.ID) -> Ticket | None:
+    @strawberry.field(
+        description="One ticket; null when no ticket has this id or it is outside the viewer's view scope."
+    )
+    async def ticket(
+        self, info: Info, id: Annotated[strawberry.ID, strawberry.argument(description="The ticket's id.")]
+    ) -> Ticket | None:
         found = await one(info, ObjectType.TICKET, id)
         return Ticket(record=found) if found else None
 
-    @strawberry.field
+    @strawberry.field(description="Contacts in the viewer's view scope, a page at a time.")
     async def contacts(
-        self, info: Info, filter_groups: list[FilterGroup] | None = None, first: int = 50,
-        after: str | None = None, sort: SortInput | None = None,
-    ) -> Connection[Contact]:  # fmt: skip
+        self,
+        info: Info,
+        filter_groups: Annotated[list[FilterGroup] | None, FILTER_GROUPS] = None,
+        first: Annotated[int, FIRST] = 50,
+        after: Annotated[str | None, AFTER] = None,
+        sort: Annotated[SortInput | None, SORT] = None,
+    ) -> Connection[Contact]:
         return await record_page(
             info, ObjectType.CONTACT, lambda r: Contact(record=r), filter_groups, first, after, sort
         )
 
-    @strawberry.field
+    @strawberry.field(description="Companies in the viewer's view scope, a page at a time.")
     async def companies(
-        self, info: Info, filter_groups: list[FilterGroup] | None = None, first: int = 50,
-        after: str | None = None, sort: SortInput | None = None,
-    ) -> Connection[Company]:  # fmt: skip
+        self,
+        info: Info,
+        filter_groups: Annotated[list[FilterGroup] | None, FILTER_GROUPS] = None,
+        first: Annotated[int, FIRST] = 50,
+        after: Annotated[str | None, AFTER] = None,
+        sort: Annotated[SortInput | None, SORT] = None,
+    ) -> Connection[Company]:
         return await record_page(
             info, ObjectType.COMPANY, lambda r: Company(record=r), filter_groups, first, after, sort
         )
 
-    @strawberry.field
+    @strawberry.field(description="Deals in the viewer's view scope, a page at a time.")
     async def deals(
-        self, info: Info, filter_groups: list[FilterGroup] | None = None, first: int = 50,
-        after: str | None = None, sort: SortInput | None = None,
-    ) -> Connection[Deal]:  # fmt: skip
+        self,
+        info: Info,
+        filter_groups: Annotated[list[FilterGroup] | None, FILTER_GROUPS] = None,
+        first: Annotated[int, FIRST] = 50,
+        after: Annotated[str | None, AFTER] = None,
+        sort: Annotated[SortInput | None, SORT] = None,
+    ) -> Connection[Deal]:
         return await record_page(
             info, ObjectType.DEAL, lambda r: Deal(record=r), filter_groups, first, after, sort
         )
 
-    @strawberry.field
+    @strawberry.field(description="Tickets in the viewer's view scope, a page at a time.")
     async def tickets(
-        self, info: Info, filter_groups: list[FilterGroup] | None = None, first: int = 50,
-        after: str | None = None, sort: SortInput | None = None,
-    ) -> Connection[Ticket]:  # fmt: skip
+        self,
+        info: Info,
+        filter_groups: Annotated[list[FilterGroup] | None, FILTER_GROUPS] = None,
+        first: Annotated[int, FIRST] = 50,
+        after: Annotated[str | None, AFTER] = None,
+        sort: Annotated[SortInput | None, SORT] = None,
+    ) -> Connection[Ticket]:
         return await record_page(
             info, ObjectType.TICKET, lambda r: Ticket(record=r), filter_groups, first, after, sort
         )
@@ -161,9 +217,16 @@ class RecordQueries:
         "deals(filterGroups: [stageId EQ …], after: column endCursor)."
     )
     async def board(
-        self, info: Info, pipeline_id: strawberry.ID, filter_groups: list[FilterGroup] | None = None,
-        per_stage: int = 50,
-    ) -> Board:  # fmt: skip
+        self,
+        info: Info,
+        pipeline_id: Annotated[
+            strawberry.ID, strawberry.argument(description="The pipeline whose stages are the columns.")
+        ],
+        filter_groups: Annotated[list[FilterGroup] | None, FILTER_GROUPS] = None,
+        per_stage: Annotated[
+            int, strawberry.argument(description="How many deals each column lists (its first page).")
+        ] = 50,
+    ) -> Board:
         found = await lists.board(info.context, int(pipeline_id), raw_groups(filter_groups), per_stage)
         nodes = {d.id: Deal(record=d) for column in found.columns for d in column.deals}
         await prefetch(info, list(nodes.values()), requested_fields(info))

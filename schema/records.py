@@ -34,16 +34,24 @@ if TYPE_CHECKING:
     from .quotes import Quote
 
 
-@strawberry.type
+@strawberry.type(description="One change of one property: its old and new value, who made it, how and when.")
 class PropertyChange:
-    name: str
-    old_value: str | None
-    new_value: str | None
-    source: ChangeSource
+    name: str = strawberry.field(description="The property's internal name.")
+    old_value: str | None = strawberry.field(
+        description="The value before the change, as text; null when it was empty."
+    )
+    new_value: str | None = strawberry.field(
+        description="The value after the change, as text; null when it was cleared."
+    )
+    source: ChangeSource = strawberry.field(
+        description="Where the change came from: a user through the API or UI, an import, a workflow, ..."
+    )
     changed_by_id: strawberry.Private[int | None]
-    changed_at: datetime
+    changed_at: datetime = strawberry.field(description="When the change was made.")
 
-    @strawberry.field
+    @strawberry.field(
+        description="The user who made it; null for changes by the system (workflows, automation)."
+    )
     async def changed_by(self, info: Info) -> User | None:
         return await load_user(info, self.changed_by_id)
 
@@ -51,19 +59,32 @@ class PropertyChange:
 UNLOADED: Any = object()  # a relation the query's resolver did not prefetch
 
 
-@strawberry.interface
+@strawberry.interface(description="What every CRM record (contact, company, deal, ticket) has in common.")
 class CrmRecord:
     """Scalar fields are plain attributes filled from the record once: graphql-core reads them directly,
     without a resolver call per field (DESIGN 11: per-field overhead dominates big responses)."""
 
     record: strawberry.Private[Record]
-    id: strawberry.ID = strawberry.ID("")
-    properties: JSON = strawberry.field(default_factory=dict)
-    created_at: datetime = datetime.min
-    updated_at: datetime = datetime.min
-    last_activity_date: datetime | None = None
-    last_contacted: datetime | None = None
-    version: int = 0
+    id: strawberry.ID = strawberry.field(
+        default=strawberry.ID(""), description="The record's id, unique within its object type."
+    )
+    properties: JSON = strawberry.field(
+        description="Every property of the record, standard and custom, by internal name; values as stored (strings, numbers, booleans or null).",
+        default_factory=dict,
+    )
+    created_at: datetime = strawberry.field(default=datetime.min, description="When the record was created.")
+    updated_at: datetime = strawberry.field(default=datetime.min, description="When the record last changed.")
+    last_activity_date: datetime | None = strawberry.field(
+        default=None,
+        description="When an engagement (note, email, call, meeting, task) was last logged on it; null if never.",
+    )
+    last_contacted: datetime | None = strawberry.field(
+        default=None, description="When an email, call or meeting with it was last logged; null if never."
+    )
+    version: int = strawberry.field(
+        default=0,
+        description="Incremented by every change; pass it as expectedVersion to update only if nobody changed the record since you read it.",
+    )
     prefetched_owner: strawberry.Private[Any] = UNLOADED
 
     def __post_init__(self) -> None:
@@ -81,16 +102,20 @@ class CrmRecord:
     def fill(self, record: Record) -> None:
         """Copy the type's own standard values onto attributes."""
 
-    @strawberry.field(
-        description="Resolved without a query when the list that returned it prefetched owners."
-    )
+    @strawberry.field(description="The user who owns the record; null when it has no owner.")
     def owner(self, info: Info) -> User | None:
         if self.prefetched_owner is not UNLOADED:
             return self.prefetched_owner  # type: ignore[no-any-return]
         return load_user(info, self.record.owner_id)  # type: ignore[return-value]  # an awaitable; graphql-core awaits it
 
-    @strawberry.field
-    async def property_history(self, info: Info, name: str) -> list[PropertyChange]:
+    @strawberry.field(description="Every change of one property, newest first.")
+    async def property_history(
+        self,
+        info: Info,
+        name: Annotated[
+            str, strawberry.argument(description="The property's internal name, for example email or amount.")
+        ],
+    ) -> list[PropertyChange]:
         changes = await record_store.list_history(info.context.pool, self.record.type, self.record.id, name)
         return [
             PropertyChange(
@@ -113,13 +138,19 @@ def _stage(value: object) -> LifecycleStage | None:
     return LifecycleStage(str(value)) if value else None
 
 
-@strawberry.interface
+@strawberry.interface(description="A contact or a company: a record that goes through lifecycle stages.")
 class LifecycleRecord(CrmRecord):
-    lifecycle_stage: LifecycleStage | None = None
+    lifecycle_stage: LifecycleStage | None = strawberry.field(
+        default=None,
+        description="Where the record is in the buying journey (subscriber to customer); null when not set.",
+    )
     close_date: datetime | None = strawberry.field(
         default=None, description="Set when an associated deal is won (deal-won setting on)."
     )
-    days_to_close: int | None = None
+    days_to_close: int | None = strawberry.field(
+        default=None,
+        description="Days from the record's creation to its closeDate; null until an associated deal is won.",
+    )
 
     def fill(self, record: Record) -> None:
         self.lifecycle_stage = _stage(record.get("lifecycle_stage"))
@@ -129,19 +160,24 @@ class LifecycleRecord(CrmRecord):
         self.days_to_close = int(str(days)) if days is not None else None
 
 
-@strawberry.type
+@strawberry.type(description="A person: a lead, a customer or anyone the team talks to.")
 class Contact(LifecycleRecord):
-    email: str | None = None
-    first_name: str | None = None
-    last_name: str | None = None
-    company_name: str | None = None
+    email: str | None = strawberry.field(
+        default=None, description="The contact's email address; unique among contacts, null when unknown."
+    )
+    first_name: str | None = strawberry.field(default=None, description="Given name; null when unknown.")
+    last_name: str | None = strawberry.field(default=None, description="Family name; null when unknown.")
+    company_name: str | None = strawberry.field(
+        default=None,
+        description="The company name as entered (a text property, not the associated company); null when unknown.",
+    )
 
     def fill(self, record: Record) -> None:
         super().fill(record)
         self.email, self.company_name = _text(record.get("email")), _text(record.get("company_name"))
         self.first_name, self.last_name = _text(record.get("first_name")), _text(record.get("last_name"))
 
-    @strawberry.field
+    @strawberry.field(description="The company the contact is primarily associated with; null when none.")
     async def primary_company(self, info: Info) -> Company | None:
         company_id = await primary_company_loader(info.context).load(self.record.id)
         if company_id is None:
@@ -149,44 +185,56 @@ class Contact(LifecycleRecord):
         found = await record_loader(info.context, ObjectType.COMPANY).load(company_id)
         return Company(record=found) if found else None
 
-    @strawberry.field
+    @strawberry.field(description="Every company the contact is associated with.")
     async def companies(self, info: Info) -> list[Company]:
         found = await linked_records(info.context, ObjectType.CONTACT, self.record.id, ObjectType.COMPANY)
         return [Company(record=r) for r in found]
 
-    @strawberry.field
+    @strawberry.field(description="Every deal the contact is associated with.")
     async def deals(self, info: Info) -> list[Deal]:
         found = await linked_records(info.context, ObjectType.CONTACT, self.record.id, ObjectType.DEAL)
         return [Deal(record=r) for r in found]
 
 
-@strawberry.type
+@strawberry.type(description="An organisation the team sells to.")
 class Company(LifecycleRecord):
-    name: str | None = None
-    domain: str | None = None
+    name: str | None = strawberry.field(default=None, description="The company's name; null when unknown.")
+    domain: str | None = strawberry.field(
+        default=None,
+        description="The company's web domain (example.com); unique among companies, null when unknown.",
+    )
 
     def fill(self, record: Record) -> None:
         super().fill(record)
         self.name, self.domain = _text(record.get("name")), _text(record.get("domain"))
 
-    @strawberry.field
+    @strawberry.field(description="The contacts associated with the company.")
     async def contacts(self, info: Info) -> list[Contact]:
         found = await linked_records(info.context, ObjectType.COMPANY, self.record.id, ObjectType.CONTACT)
         return [Contact(record=r) for r in found]
 
-    @strawberry.field
+    @strawberry.field(description="The deals associated with the company.")
     async def deals(self, info: Info) -> list[Deal]:
         found = await linked_records(info.context, ObjectType.COMPANY, self.record.id, ObjectType.DEAL)
         return [Deal(record=r) for r in found]
 
 
-@strawberry.type
+@strawberry.type(description="A sales opportunity: an amount moving through the stages of a pipeline.")
 class Deal(CrmRecord):
-    name: str = ""
-    amount: Decimal | None = None
-    currency: str = ""
-    close_date: datetime | None = None
-    latest_approval_status: ApprovalStatus | None = None
+    name: str = strawberry.field(default="", description="The deal's name.")
+    amount: Decimal | None = strawberry.field(
+        default=None, description="The expected revenue, in the deal's currency; null when not set."
+    )
+    currency: str = strawberry.field(
+        default="", description="The ISO 4217 code of the amount's currency, for example EUR."
+    )
+    close_date: datetime | None = strawberry.field(
+        default=None, description="When the deal closed or is expected to close; null when not set."
+    )
+    latest_approval_status: ApprovalStatus | None = strawberry.field(
+        default=None,
+        description="The status of the deal's latest approval; null when it never entered an approval stage.",
+    )
     prefetched_contacts: strawberry.Private[Any] = UNLOADED
 
     def fill(self, record: Record) -> None:
@@ -198,13 +246,13 @@ class Deal(CrmRecord):
         status = record.get("latest_approval_status")
         self.latest_approval_status = ApprovalStatus(str(status)) if status else None
 
-    @strawberry.field
+    @strawberry.field(description="The pipeline the deal is in.")
     async def pipeline(self, info: Info) -> Pipeline:
         found = await pipeline_loader(info.context).load(int(str(self.record.get("pipeline_id"))))
         assert found is not None
         return Pipeline.from_domain(found)
 
-    @strawberry.field
+    @strawberry.field(description="The deal's stage in its pipeline.")
     async def stage(self, info: Info) -> Stage:
         found = await stage_loader(info.context).load(int(str(self.record.get("stage_id"))))
         assert found is not None
@@ -235,9 +283,7 @@ class Deal(CrmRecord):
 
         return await deal_quotes(info, self.record.id)
 
-    @strawberry.field(
-        description="Resolved without a query when the list that returned it prefetched contacts."
-    )
+    @strawberry.field(description="The contacts associated with the deal.")
     def contacts(self, info: Info) -> list[Contact]:
         if self.prefetched_contacts is not UNLOADED:
             return self.prefetched_contacts  # type: ignore[no-any-return]
@@ -247,15 +293,15 @@ class Deal(CrmRecord):
         found = await linked_records(info.context, ObjectType.DEAL, self.record.id, ObjectType.CONTACT)
         return [Contact(record=r) for r in found]
 
-    @strawberry.field
+    @strawberry.field(description="The companies associated with the deal.")
     async def companies(self, info: Info) -> list[Company]:
         found = await linked_records(info.context, ObjectType.DEAL, self.record.id, ObjectType.COMPANY)
         return [Company(record=r) for r in found]
 
 
-@strawberry.type
+@strawberry.type(description="A support request from a customer.")
 class Ticket(CrmRecord):
-    subject: str = ""
+    subject: str = strawberry.field(default="", description="What the ticket is about, in a line.")
 
     def fill(self, record: Record) -> None:
         self.subject = str(record.get("subject"))

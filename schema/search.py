@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 
 from domain.records import ObjectType, Record
@@ -28,7 +30,14 @@ class SearchQueries:
         "by subject; up to `first` of each type, best match first, within the viewer's view scope."
     )
     async def search(
-        self, info: Info, query: str, types: list[ObjectType] | None = None, first: int = 20
+        self,
+        info: Info,
+        query: Annotated[str, strawberry.argument(description="The text to look for.")],
+        types: Annotated[
+            list[ObjectType] | None,
+            strawberry.argument(description="The object types to search; left out, all of them."),
+        ] = None,
+        first: Annotated[int, strawberry.argument(description="At most this many hits of each type.")] = 20,
     ) -> list[SearchHit]:
         found = await use_cases.search(info.context, query, types, first)
         return [hit(r) for r in found]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
+from typing import Annotated
 
 import strawberry
 
@@ -30,9 +31,18 @@ def in_scope(ctx: Context, event: StoredEvent) -> bool:
 
 @strawberry.type
 class Subscription:
-    @strawberry.subscription
+    @strawberry.subscription(
+        description="The viewer's new notifications as they are created; resumable with after."
+    )
     async def notification_received(
-        self, info: Info, after: str | None = None
+        self,
+        info: Info,
+        after: Annotated[
+            str | None,
+            strawberry.argument(
+                description="An event sequence (an earlier event's `sequence`): first deliver every matching event after it, then live ones; left out, live events only."
+            ),
+        ] = None,
     ) -> AsyncGenerator[Event, None]:
         ctx = info.context
 
@@ -44,7 +54,15 @@ class Subscription:
 
     @strawberry.subscription(description="A pipeline's deals created, moved, updated and deleted, in scope.")
     async def board_changed(
-        self, info: Info, pipeline_id: strawberry.ID, after: str | None = None
+        self,
+        info: Info,
+        pipeline_id: Annotated[strawberry.ID, strawberry.argument(description="The pipeline to watch.")],
+        after: Annotated[
+            str | None,
+            strawberry.argument(
+                description="An event sequence (an earlier event's `sequence`): first deliver every matching event after it, then live ones; left out, live events only."
+            ),
+        ] = None,
     ) -> AsyncGenerator[Event, None]:
         ctx = info.context
         pipeline = int(pipeline_id)
@@ -59,9 +77,22 @@ class Subscription:
 
     @strawberry.subscription(description="Every approval status change and decision, in scope; resumable.")
     async def deal_approval_changed(
-        self, info: Info, pipeline_id: strawberry.ID | None = None, deal_id: strawberry.ID | None = None,
-        after: str | None = None,
-    ) -> AsyncGenerator[Event, None]:  # fmt: skip
+        self,
+        info: Info,
+        pipeline_id: Annotated[
+            strawberry.ID | None,
+            strawberry.argument(description="Only deals of this pipeline; left out, every pipeline."),
+        ] = None,
+        deal_id: Annotated[
+            strawberry.ID | None, strawberry.argument(description="Only this deal; left out, every deal.")
+        ] = None,
+        after: Annotated[
+            str | None,
+            strawberry.argument(
+                description="An event sequence (an earlier event's `sequence`): first deliver every matching event after it, then live ones; left out, live events only."
+            ),
+        ] = None,
+    ) -> AsyncGenerator[Event, None]:
         ctx = info.context
         pipeline = int(pipeline_id) if pipeline_id else None
         deal = int(deal_id) if deal_id else None
@@ -83,7 +114,19 @@ class Subscription:
         description="Contacts, companies or tickets created, updated or deleted, in scope."
     )
     async def record_changed(
-        self, info: Info, object_type: ObjectType, id: strawberry.ID | None = None, after: str | None = None
+        self,
+        info: Info,
+        object_type: Annotated[ObjectType, strawberry.argument(description="The object type to watch.")],
+        id: Annotated[
+            strawberry.ID | None,
+            strawberry.argument(description="Only this record; left out, every record of the type."),
+        ] = None,
+        after: Annotated[
+            str | None,
+            strawberry.argument(
+                description="An event sequence (an earlier event's `sequence`): first deliver every matching event after it, then live ones; left out, live events only."
+            ),
+        ] = None,
     ) -> AsyncGenerator[Event, None]:
         ctx = info.context
         prefix = f"{object_type.value.lower()}."
@@ -106,7 +149,18 @@ class Subscription:
         description="Every quote change (created, edited, status changed) on a deal or all, in scope; resumable."
     )
     async def quote_status_changed(
-        self, info: Info, deal_id: strawberry.ID | None = None, after: str | None = None
+        self,
+        info: Info,
+        deal_id: Annotated[
+            strawberry.ID | None,
+            strawberry.argument(description="Only quotes of this deal; left out, every quote in scope."),
+        ] = None,
+        after: Annotated[
+            str | None,
+            strawberry.argument(
+                description="An event sequence (an earlier event's `sequence`): first deliver every matching event after it, then live ones; left out, live events only."
+            ),
+        ] = None,
     ) -> AsyncGenerator[Event, None]:
         ctx = info.context
         deal = int(deal_id) if deal_id else None
@@ -126,6 +180,12 @@ class Subscription:
     @strawberry.subscription(
         description="An import's progress until it finishes; its creator's or an admin's."
     )
-    async def import_progress(self, info: Info, import_id: strawberry.ID) -> AsyncGenerator[Import, None]:
+    async def import_progress(
+        self,
+        info: Info,
+        import_id: Annotated[
+            strawberry.ID, strawberry.argument(description="The import to follow, from startImport.")
+        ],
+    ) -> AsyncGenerator[Import, None]:
         async for job in follow_import(info, import_id):
             yield job

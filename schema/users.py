@@ -21,18 +21,28 @@ if TYPE_CHECKING:
     from .tokens import ApiToken
 
 
-@strawberry.type
+@strawberry.type(description="A person who signs in and works in the CRM.")
 class User:
-    id: strawberry.ID
-    email: str
-    name: str
-    active: bool
-    is_super_admin: bool
-    can_approve_deals: bool
-    view_scope: Scope
-    edit_scope: Scope
+    id: strawberry.ID = strawberry.field(description="The user's id.")
+    email: str = strawberry.field(description="The user's email address, unique.")
+    name: str = strawberry.field(description="The user's display name.")
+    active: bool = strawberry.field(
+        description="False once the user is deactivated: their tokens no longer work."
+    )
+    is_super_admin: bool = strawberry.field(
+        description="Super admins manage users, pipelines, workflows and settings."
+    )
+    can_approve_deals: bool = strawberry.field(
+        description="Whether the user may be named an approver of deals."
+    )
+    view_scope: Scope = strawberry.field(
+        description="Which records the user can read: their own, their teams' or all."
+    )
+    edit_scope: Scope = strawberry.field(
+        description="Which records the user can change: their own, their teams' or all."
+    )
 
-    @strawberry.field
+    @strawberry.field(description="The teams the user belongs to.")
     async def teams(self, info: Info) -> list[Team]:
         found = await teams_of_user(info.context).load(int(self.id))
         return [Team.from_domain(t) for t in found]
@@ -66,10 +76,10 @@ async def load_user(info: Info, user_id: int | None) -> User | None:
     return User.from_domain(user) if user else None
 
 
-@strawberry.type
+@strawberry.type(description="A group of users; team scope grants access to the team members' records.")
 class Team:
-    id: strawberry.ID
-    name: str
+    id: strawberry.ID = strawberry.field(description="The team's id.")
+    name: str = strawberry.field(description="The team's name.")
 
     async def _members(self, info: Info, primary: bool) -> list[User]:
         members = await team_members(info.context).load(int(self.id))
@@ -77,11 +87,11 @@ class Team:
         users = await user_loader(info.context).load_many(ids)
         return [User.from_domain(u) for u in users if u is not None]
 
-    @strawberry.field
+    @strawberry.field(description="Users for whom this is their main team.")
     async def primary_members(self, info: Info) -> list[User]:
         return await self._members(info, True)
 
-    @strawberry.field
+    @strawberry.field(description="Users who also belong to the team.")
     async def additional_members(self, info: Info) -> list[User]:
         return await self._members(info, False)
 
@@ -90,67 +100,104 @@ class Team:
         return cls(id=strawberry.ID(str(team.id)), name=team.name)
 
 
-@strawberry.input
+@strawberry.input(description="A new user.")
 class CreateUserInput:
-    email: str
-    name: str
-    is_super_admin: bool = False
-    can_approve_deals: bool = False
-    view_scope: Scope = Scope.ALL
-    edit_scope: Scope = Scope.ALL
-    team_id: strawberry.ID | None = None
+    email: str = strawberry.field(description="The user's email address; must be unused.")
+    name: str = strawberry.field(description="The user's display name.")
+    is_super_admin: bool = strawberry.field(
+        default=False, description="Whether the user manages users and settings."
+    )
+    can_approve_deals: bool = strawberry.field(
+        default=False, description="Whether the user may be named a deal approver."
+    )
+    view_scope: Scope = strawberry.field(default=Scope.ALL, description="Which records the user can read.")
+    edit_scope: Scope = strawberry.field(default=Scope.ALL, description="Which records the user can change.")
+    team_id: strawberry.ID | None = strawberry.field(
+        default=None, description="A team to add the user to as a primary member."
+    )
 
 
-@strawberry.type
+@strawberry.type(description="The result of createUser.")
 class CreateUserPayload:
-    user: User | None
-    token: str | None
-    user_errors: list[UserError]
+    user: User | None = strawberry.field(
+        description="The new user; null when nothing was done (see userErrors)."
+    )
+    token: str | None = strawberry.field(
+        description="The new user's first API token, shown only here; null when nothing was done."
+    )
+    user_errors: list[UserError] = strawberry.field(description="Why nothing was done; empty on success.")
 
 
-@strawberry.input
+@strawberry.input(description="Changes to a user; a field left out stays as it is.")
 class UpdateUserInput:
-    id: strawberry.ID
-    active: bool | None = None
-    can_approve_deals: bool | None = None
-    view_scope: Scope | None = None
-    edit_scope: Scope | None = None
+    id: strawberry.ID = strawberry.field(description="The user's id.")
+    active: bool | None = strawberry.field(
+        default=None,
+        description="False deactivates the user: their tokens stop working and their sockets close. Left out: unchanged.",
+    )
+    can_approve_deals: bool | None = strawberry.field(
+        default=None, description="Whether the user may be named a deal approver. Left out: unchanged."
+    )
+    view_scope: Scope | None = strawberry.field(
+        default=None, description="Which records the user can read. Left out: unchanged."
+    )
+    edit_scope: Scope | None = strawberry.field(
+        default=None, description="Which records the user can change. Left out: unchanged."
+    )
 
 
-@strawberry.type
+@strawberry.type(description="The result of updateUser.")
 class UpdateUserPayload:
-    user: User | None
-    user_errors: list[UserError]
+    user: User | None = strawberry.field(
+        description="The user as it is now; null when nothing was done (see userErrors)."
+    )
+    user_errors: list[UserError] = strawberry.field(description="Why nothing was done; empty on success.")
 
 
-@strawberry.input
+@strawberry.input(description="A new team.")
 class CreateTeamInput:
-    name: str
-    primary_member_ids: list[strawberry.ID] = strawberry.field(default_factory=list)
-    additional_member_ids: list[strawberry.ID] = strawberry.field(default_factory=list)
+    name: str = strawberry.field(description="The team's name.")
+    primary_member_ids: list[strawberry.ID] = strawberry.field(
+        description="Users for whom this is their main team.", default_factory=list
+    )
+    additional_member_ids: list[strawberry.ID] = strawberry.field(
+        description="Users who also belong to the team.", default_factory=list
+    )
 
 
-@strawberry.type
+@strawberry.type(description="The result of createTeam.")
 class CreateTeamPayload:
-    team: Team | None
-    user_errors: list[UserError]
+    team: Team | None = strawberry.field(
+        description="The new team as it is now; null when nothing was done (see userErrors)."
+    )
+    user_errors: list[UserError] = strawberry.field(description="Why nothing was done; empty on success.")
 
 
 @strawberry.type
 class UserQueries:
-    @strawberry.field
+    @strawberry.field(description="The signed-in user: whoever the request's token belongs to.")
     def viewer(self, info: Info) -> User:
         return User.from_domain(info.context.me.user)
 
-    @strawberry.field
+    @strawberry.field(description="Every user of the account, active or deactivated.")
     async def users(self, info: Info) -> list[User]:
         return [User.from_domain(u) for u in await user_store.list_users(info.context.pool)]
 
 
 @strawberry.type
 class UserMutations:
-    @strawberry.mutation(permission_classes=[IsSuperAdmin])
-    async def create_user(self, info: Info, input: CreateUserInput) -> CreateUserPayload:
+    @strawberry.mutation(
+        permission_classes=[IsSuperAdmin],
+        description="Add a user (super admins only); the payload carries the user's first API token.",
+    )
+    async def create_user(
+        self,
+        info: Info,
+        input: Annotated[
+            CreateUserInput,
+            strawberry.argument(description="The new user's email, name, permissions and scopes."),
+        ],
+    ) -> CreateUserPayload:
         result = await use_cases.create_user(
             info.context,
             email=input.email,
@@ -167,8 +214,20 @@ class UserMutations:
             user_errors=user_errors(result),
         )
 
-    @strawberry.mutation(permission_classes=[IsSuperAdmin])
-    async def update_user(self, info: Info, input: UpdateUserInput) -> UpdateUserPayload:
+    @strawberry.mutation(
+        permission_classes=[IsSuperAdmin],
+        description="Change a user's activity, approval right or scopes (super admins only); a deactivated user's tokens stop working.",
+    )
+    async def update_user(
+        self,
+        info: Info,
+        input: Annotated[
+            UpdateUserInput,
+            strawberry.argument(
+                description="The user to change and the settings to set; fields left out stay as they are."
+            ),
+        ],
+    ) -> UpdateUserPayload:
         result = await use_cases.update_user(
             info.context,
             int(input.id),
@@ -181,8 +240,15 @@ class UserMutations:
             user=value_or_none(result, User.from_domain), user_errors=user_errors(result)
         )
 
-    @strawberry.mutation(permission_classes=[IsSuperAdmin])
-    async def create_team(self, info: Info, input: CreateTeamInput) -> CreateTeamPayload:
+    @strawberry.mutation(
+        permission_classes=[IsSuperAdmin],
+        description="Create a team (super admins only) with its primary and additional members.",
+    )
+    async def create_team(
+        self,
+        info: Info,
+        input: Annotated[CreateTeamInput, strawberry.argument(description="The team's name and members.")],
+    ) -> CreateTeamPayload:
         result = await use_cases.create_team(
             info.context,
             name=input.name,

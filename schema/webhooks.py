@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 import strawberry
 
@@ -18,17 +19,25 @@ from .pagination import Connection, connection, decode_cursor, page_size
 from .permissions import IsSuperAdmin
 
 
-@strawberry.type
+@strawberry.type(description="The delivery of one event to a webhook.")
 class WebhookDelivery:
-    id: strawberry.ID
-    sequence: str
-    event_type: str
+    id: strawberry.ID = strawberry.field(description="The delivery's id.")
+    sequence: str = strawberry.field(description="The event's sequence.")
+    event_type: str = strawberry.field(description="The event's type.")
     status: str = strawberry.field(description="PENDING (retrying), DELIVERED or FAILED (gave up).")
-    attempts: int
-    last_response_code: int | None
-    last_attempt_at: datetime | None
-    next_attempt_at: datetime | None
-    last_error: str | None
+    attempts: int = strawberry.field(description="How many times delivery was tried.")
+    last_response_code: int | None = strawberry.field(
+        description="The HTTP status of the last attempt; null when none was received."
+    )
+    last_attempt_at: datetime | None = strawberry.field(
+        description="When delivery was last tried; null before the first attempt."
+    )
+    next_attempt_at: datetime | None = strawberry.field(
+        description="When delivery will be tried again; null when no retry is due."
+    )
+    last_error: str | None = strawberry.field(
+        description="What went wrong on the last attempt; null when it succeeded."
+    )
 
     @classmethod
     def from_domain(cls, d: webhook_store.Delivery) -> WebhookDelivery:
@@ -45,19 +54,33 @@ class WebhookDelivery:
         )
 
 
-@strawberry.type
+@strawberry.type(description="A URL that receives events as signed HTTP POSTs.")
 class Webhook:
-    id: strawberry.ID
-    url: str
-    event_types: list[str]
-    active: bool
-    failing: bool
+    id: strawberry.ID = strawberry.field(description="The webhook's id.")
+    url: str = strawberry.field(description="Where events are posted.")
+    event_types: list[str] = strawberry.field(
+        description="The event types delivered, for example deal.moved."
+    )
+    active: bool = strawberry.field(description="Whether events are being delivered.")
+    failing: bool = strawberry.field(
+        description="True once deliveries kept failing past the retry window; super admins are notified."
+    )
     cursor: str = strawberry.field(description="Every matching event up to this sequence is delivered.")
-    created_at: datetime
+    created_at: datetime = strawberry.field(description="When the webhook was created.")
 
-    @strawberry.field
+    @strawberry.field(description="Delivery attempts, newest first.")
     async def deliveries(
-        self, info: Info, first: int | None = 50, after: str | None = None
+        self,
+        info: Info,
+        first: Annotated[
+            int | None, strawberry.argument(description="Page size: how many deliveries to return.")
+        ] = 50,
+        after: Annotated[
+            str | None,
+            strawberry.argument(
+                description="A cursor from an earlier page (its pageInfo.endCursor): return the deliveries after it."
+            ),
+        ] = None,
     ) -> Connection[WebhookDelivery]:
         pool = info.context.pool
         size = page_size(first)
@@ -85,43 +108,57 @@ class Webhook:
         )
 
 
-@strawberry.input
+@strawberry.input(description="A new webhook.")
 class CreateWebhookInput:
-    url: str
-    event_types: list[str]
+    url: str = strawberry.field(description="Where events are posted.")
+    event_types: list[str] = strawberry.field(
+        description="The event types to deliver, for example deal.moved."
+    )
 
 
-@strawberry.type
+@strawberry.type(description="The result of createWebhook.")
 class CreateWebhookPayload:
-    webhook: Webhook | None
+    webhook: Webhook | None = strawberry.field(
+        description="The new webhook as it is now; null when nothing was done (see userErrors)."
+    )
     secret: str | None = strawberry.field(description="The signing secret (whsec_…), shown only here.")
-    user_errors: list[UserError]
+    user_errors: list[UserError] = strawberry.field(description="Why nothing was done; empty on success.")
 
 
-@strawberry.input
+@strawberry.input(description="Changes to a webhook; a field left out stays as it is.")
 class UpdateWebhookInput:
-    id: strawberry.ID
-    url: str | None = None
-    event_types: list[str] | None = None
-    active: bool | None = None
+    id: strawberry.ID = strawberry.field(description="The webhook's id.")
+    url: str | None = strawberry.field(default=None, description="The new URL. Left out: unchanged.")
+    event_types: list[str] | None = strawberry.field(
+        default=None, description="The new event types. Left out: unchanged."
+    )
+    active: bool | None = strawberry.field(
+        default=None, description="Whether events are delivered. Left out: unchanged."
+    )
 
 
-@strawberry.type
+@strawberry.type(description="The result of updateWebhook.")
 class UpdateWebhookPayload:
-    webhook: Webhook | None
-    user_errors: list[UserError]
+    webhook: Webhook | None = strawberry.field(
+        description="The webhook as it is now; null when nothing was done (see userErrors)."
+    )
+    user_errors: list[UserError] = strawberry.field(description="Why nothing was done; empty on success.")
 
 
-@strawberry.input
+@strawberry.input(description="A webhook and where to resume delivery.")
 class ReplayWebhookInput:
-    id: strawberry.ID
-    after: str
+    id: strawberry.ID = strawberry.field(description="The webhook's id.")
+    after: str = strawberry.field(
+        description="An event sequence: every matching event after it is delivered again, in order."
+    )
 
 
-@strawberry.type
+@strawberry.type(description="The result of replayWebhook.")
 class ReplayWebhookPayload:
-    webhook: Webhook | None
-    user_errors: list[UserError]
+    webhook: Webhook | None = strawberry.field(
+        description="The webhook as it is now; null when nothing was done (see userErrors)."
+    )
+    user_errors: list[UserError] = strawberry.field(description="Why nothing was done; empty on success.")
     oldest_sequence: str | None = strawberry.field(
         default=None, description="With REPLAY_TOO_OLD: the oldest sequence the outbox still keeps."
     )
@@ -129,15 +166,25 @@ class ReplayWebhookPayload:
 
 @strawberry.type
 class WebhookQueries:
-    @strawberry.field(permission_classes=[IsSuperAdmin])
+    @strawberry.field(
+        permission_classes=[IsSuperAdmin], description="Every webhook subscription (super admins only)."
+    )
     async def webhooks(self, info: Info) -> list[Webhook]:
         return [Webhook.from_domain(w) for w in await webhook_store.list_webhooks(info.context.pool)]
 
 
 @strawberry.type
 class WebhookMutations:
-    @strawberry.mutation
-    async def create_webhook(self, info: Info, input: CreateWebhookInput) -> CreateWebhookPayload:
+    @strawberry.mutation(
+        description="Subscribe a URL to event types; the payload carries the signing secret, shown once."
+    )
+    async def create_webhook(
+        self,
+        info: Info,
+        input: Annotated[
+            CreateWebhookInput, strawberry.argument(description="The URL and the event types to deliver.")
+        ],
+    ) -> CreateWebhookPayload:
         result = await use_cases.create_webhook(info.context, input.url, input.event_types)
         return CreateWebhookPayload(
             webhook=value_or_none(result, lambda c: Webhook.from_domain(c.webhook)),
@@ -145,8 +192,17 @@ class WebhookMutations:
             user_errors=user_errors(result),
         )
 
-    @strawberry.mutation
-    async def update_webhook(self, info: Info, input: UpdateWebhookInput) -> UpdateWebhookPayload:
+    @strawberry.mutation(description="Change a webhook's URL, event types or whether it is active.")
+    async def update_webhook(
+        self,
+        info: Info,
+        input: Annotated[
+            UpdateWebhookInput,
+            strawberry.argument(
+                description="The webhook and the fields to set; fields left out stay as they are."
+            ),
+        ],
+    ) -> UpdateWebhookPayload:
         result = await use_cases.update_webhook(
             info.context, int(input.id), url=input.url, event_types=input.event_types, active=input.active
         )
@@ -155,7 +211,14 @@ class WebhookMutations:
         )
 
     @strawberry.mutation(description="Resend every matching event after a sequence, in order.")
-    async def replay_webhook(self, info: Info, input: ReplayWebhookInput) -> ReplayWebhookPayload:
+    async def replay_webhook(
+        self,
+        info: Info,
+        input: Annotated[
+            ReplayWebhookInput,
+            strawberry.argument(description="The webhook and the sequence to resume after."),
+        ],
+    ) -> ReplayWebhookPayload:
         try:
             after = int(input.after)
         except ValueError:

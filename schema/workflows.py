@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 from strawberry.scalars import JSON
@@ -10,12 +10,12 @@ from strawberry.scalars import JSON
 from db import workflows as workflow_store
 from domain.records import ChangeSource, ObjectType
 from domain.workflows import Action as DomainAction
-from domain.workflows import ActionType, TriggerEvent
 from domain.workflows import Workflow as DomainWorkflow
 from resolvers import ownership
 from resolvers import workflows as use_cases
 from resolvers.loaders import user_loader
 
+from .enums import ActionType, TriggerEvent
 from .errors import UserError, user_errors, value_or_none
 from .info import Info
 from .pagination import Connection
@@ -24,100 +24,101 @@ from .record_queries import FilterGroup, raw_groups
 from .users import User
 from .workflow_runs import WorkflowRun, runs_page
 
-for enum, name in ((TriggerEvent, "WorkflowTriggerEvent"), (ActionType, "WorkflowActionType")):
-    strawberry.enum(enum, name=name)
 
-
-@strawberry.type
+@strawberry.type(description="How many records a rotate-owner action assigned to one owner.")
 class OwnerCount:
     owner_id: strawberry.Private[int]
-    count: int
+    count: int = strawberry.field(description="How many records were assigned to them.")
 
-    @strawberry.field
+    @strawberry.field(description="The owner.")
     async def owner(self, info: Info) -> User:
         user = await user_loader(info.context).load(self.owner_id)
         assert user is not None
         return User.from_domain(user)
 
 
-@strawberry.type
+@strawberry.type(description="One action of a workflow; only the fields of its type are set.")
 class WorkflowAction:
     action: strawberry.Private[DomainAction]
 
-    @strawberry.field
+    @strawberry.field(description="The action's id.")
     def id(self) -> strawberry.ID:
         return strawberry.ID(str(self.action.id))
 
-    @strawberry.field
+    @strawberry.field(description="What the action does.")
     def type(self) -> ActionType:
         return self.action.type
 
-    @strawberry.field
+    @strawberry.field(description="SET_PROPERTY: the property to set.")
     def property(self) -> str | None:
         return self.action.property
 
-    @strawberry.field
+    @strawberry.field(description="SET_PROPERTY: the value to set, as text.")
     def value(self) -> str | None:
         return self.action.value
 
-    @strawberry.field
+    @strawberry.field(description="ROTATE_OWNER: the users to assign in turn.")
     def owner_ids(self) -> list[strawberry.ID]:
         return [strawberry.ID(str(i)) for i in self.action.owner_ids]
 
-    @strawberry.field
+    @strawberry.field(description="ROTATE_OWNER: a team whose members are assigned in turn.")
     def team_id(self) -> strawberry.ID | None:
         return strawberry.ID(str(self.action.team_id)) if self.action.team_id else None
 
-    @strawberry.field
+    @strawberry.field(description="ROTATE_OWNER: also reassign records that already have an owner.")
     def overwrite(self) -> bool:
         return self.action.overwrite
 
-    @strawberry.field
+    @strawberry.field(description="CREATE_TASK: the task's title.")
     def title(self) -> str | None:
         return self.action.title
 
-    @strawberry.field
+    @strawberry.field(description="CREATE_TASK or SEND_NOTIFICATION: the text.")
     def body(self) -> str | None:
         return self.action.body
 
 
-@strawberry.type
+@strawberry.type(description="A rotate-owner workflow action and its assignment counts.")
 class RotateAction:
-    id: strawberry.ID
+    id: strawberry.ID = strawberry.field(description="The action's id.")
 
     @strawberry.field(
-        description="Assignments per owner for this action (seed 003); reset when its owners change."
+        description="How many records this action has assigned to each owner; reset when its owners change."
     )
     async def counts(self, info: Info) -> list[OwnerCount]:
         rows = await workflow_store.list_counts(info.context.pool, int(self.id))
         return [OwnerCount(owner_id=u, count=n) for u, n in rows]
 
 
-@strawberry.type
+@strawberry.type(
+    description="Automation: when records (or quotes) are created or change, run actions on them."
+)
 class Workflow:
     workflow: strawberry.Private[DomainWorkflow]
 
-    @strawberry.field
+    @strawberry.field(description="The workflow's id.")
     def id(self) -> strawberry.ID:
         return strawberry.ID(str(self.workflow.id))
 
-    @strawberry.field
+    @strawberry.field(description="Its name.")
     def name(self) -> str:
         return self.workflow.name
 
-    @strawberry.field
+    @strawberry.field(description="The object type it runs on (CONTACT, COMPANY, DEAL, TICKET or QUOTE).")
     def object_type(self) -> str:
         return self.workflow.object_type
 
-    @strawberry.field
+    @strawberry.field(description="Whether it runs.")
     def enabled(self) -> bool:
         return self.workflow.enabled
 
-    @strawberry.field
+    @strawberry.field(
+        description="Set on workflows the system installs (for example quote approval); null on yours."
+    )
     def system_key(self) -> str | None:
         return self.workflow.system_key
 
-    @strawberry.field
+    @strawberry.field(description="When it runs: {event, property, filterGroups}.")
     def trigger(self) -> JSON:
         return {  # type: ignore[return-value]
             "event": self.workflow.trigger_event.value,
@@ -125,7 +126,7 @@ class Workflow:
             "filterGroups": self.workflow.filter_groups,
         }
 
-    @strawberry.field
+    @strawberry.field(description="What it does, in order.")
     def actions(self) -> list[WorkflowAction]:
         return [WorkflowAction(action=a) for a in self.workflow.actions]
 
@@ -133,28 +134,50 @@ class Workflow:
         description="The run log, newest first: each enrolled record and each action's outcome."
     )
     async def runs(
-        self, info: Info, first: int | None = 50, after: str | None = None
+        self,
+        info: Info,
+        first: Annotated[
+            int | None, strawberry.argument(description="Page size: how many runs to return.")
+        ] = 50,
+        after: Annotated[
+            str | None,
+            strawberry.argument(
+                description="A cursor from an earlier page (its pageInfo.endCursor): return the runs after it."
+            ),
+        ] = None,
     ) -> Connection[WorkflowRun]:
         return await runs_page(info, self.workflow.id, first, after)
 
 
-@strawberry.input
+@strawberry.input(description="When a workflow runs.")
 class TriggerInput:
-    event: TriggerEvent
-    property: str | None = None
-    filter_groups: list[FilterGroup] | None = None
+    event: TriggerEvent = strawberry.field(description="The event that starts it.")
+    property: str | None = strawberry.field(
+        default=None, description="PROPERTY_CHANGED: the property whose change starts it."
+    )
+    filter_groups: list[FilterGroup] | None = strawberry.field(
+        default=None, description="Only records matching these filters; left out, every record."
+    )
 
 
-@strawberry.input
+@strawberry.input(description="One action of a new workflow; only the fields of its type apply.")
 class ActionInput:
-    type: ActionType
-    property: str | None = None
-    value: str | None = None
-    owner_ids: list[strawberry.ID] | None = None
-    team_id: strawberry.ID | None = None
-    overwrite: bool = False
-    title: str | None = None
-    body: str | None = None
+    type: ActionType = strawberry.field(description="What the action does.")
+    property: str | None = strawberry.field(default=None, description="SET_PROPERTY: the property to set.")
+    value: str | None = strawberry.field(default=None, description="SET_PROPERTY: the value to set, as text.")
+    owner_ids: list[strawberry.ID] | None = strawberry.field(
+        default=None, description="ROTATE_OWNER: the users to assign in turn."
+    )
+    team_id: strawberry.ID | None = strawberry.field(
+        default=None, description="ROTATE_OWNER: a team whose members are assigned in turn."
+    )
+    overwrite: bool = strawberry.field(
+        default=False, description="ROTATE_OWNER: also reassign records that already have an owner."
+    )
+    title: str | None = strawberry.field(default=None, description="CREATE_TASK: the task's title.")
+    body: str | None = strawberry.field(
+        default=None, description="CREATE_TASK or SEND_NOTIFICATION: the text."
+    )
 
     def spec(self) -> dict[str, Any]:
         return {
@@ -164,18 +187,18 @@ class ActionInput:
         }  # fmt: skip
 
 
-@strawberry.input
+@strawberry.input(description="A new workflow on records.")
 class CreateWorkflowInput:
-    object_type: ObjectType
-    trigger: TriggerInput
-    actions: list[ActionInput]
-    name: str = "Workflow"
-    enabled: bool = True
+    object_type: ObjectType = strawberry.field(description="The object type it runs on.")
+    trigger: TriggerInput = strawberry.field(description="When it runs.")
+    actions: list[ActionInput] = strawberry.field(description="What it does, in order.")
+    name: str = strawberry.field(default="Workflow", description="Its name.")
+    enabled: bool = strawberry.field(
+        default=True, description="Whether it runs from now on; true when left out."
+    )
 
 
-@strawberry.input(
-    description="A workflow on quotes: triggers on their creation or status changes (seed 001)."
-)
+@strawberry.input(description="A workflow on quotes: triggers on their creation or status changes.")
 class CreateQuoteWorkflowInput:
     trigger: TriggerInput = strawberry.field(
         description="CREATED, or PROPERTY_CHANGED with property 'status'; filters on status, title and total."
@@ -184,68 +207,108 @@ class CreateQuoteWorkflowInput:
         description="CREATE_TASK (on the quote's deal), SEND_NOTIFICATION, SET_PROPERTY of a 'properties.<name>', "
         "or SET_PROPERTY 'deal.stageId' with a stage id (moves the quote's deal through its approval gate)."
     )
-    name: str = "Quote workflow"
-    enabled: bool = True
+    name: str = strawberry.field(default="Quote workflow", description="Its name.")
+    enabled: bool = strawberry.field(
+        default=True, description="Whether it runs from now on; true when left out."
+    )
 
 
-@strawberry.input
+@strawberry.input(description="A workflow and whether it runs.")
 class SetWorkflowEnabledInput:
-    id: strawberry.ID
-    enabled: bool
+    id: strawberry.ID = strawberry.field(description="The workflow's id.")
+    enabled: bool = strawberry.field(description="True to run it, false to pause it.")
 
 
-@strawberry.input
+@strawberry.input(description="Changes to a workflow action; a field left out stays as it is.")
 class UpdateWorkflowActionInput:
-    id: strawberry.ID
-    owner_ids: list[strawberry.ID] | None = None
-    team_id: strawberry.ID | None = None
-    overwrite: bool | None = None
-    title: str | None = None
-    value: str | None = None
-    body: str | None = None
+    id: strawberry.ID = strawberry.field(description="The action's id.")
+    owner_ids: list[strawberry.ID] | None = strawberry.field(
+        default=None, description="ROTATE_OWNER: the users to assign in turn. Left out: unchanged."
+    )
+    team_id: strawberry.ID | None = strawberry.field(
+        default=None,
+        description="ROTATE_OWNER: a team whose members are assigned in turn. Left out: unchanged.",
+    )
+    overwrite: bool | None = strawberry.field(
+        default=None,
+        description="ROTATE_OWNER: also reassign records that already have an owner. Left out: unchanged.",
+    )
+    title: str | None = strawberry.field(
+        default=None, description="CREATE_TASK: the task's title. Left out: unchanged."
+    )
+    value: str | None = strawberry.field(
+        default=None, description="SET_PROPERTY: the value to set. Left out: unchanged."
+    )
+    body: str | None = strawberry.field(default=None, description="The text. Left out: unchanged.")
 
 
-@strawberry.type
+@strawberry.type(description="The result of a workflow mutation.")
 class WorkflowPayload:
-    workflow: Workflow | None
-    user_errors: list[UserError]
+    workflow: Workflow | None = strawberry.field(
+        description="The workflow as it is now; null when nothing was done (see userErrors)."
+    )
+    user_errors: list[UserError] = strawberry.field(description="Why nothing was done; empty on success.")
 
 
-@strawberry.type
+@strawberry.type(description="The result of updateWorkflowAction.")
 class WorkflowActionPayload:
-    action: WorkflowAction | None
-    user_errors: list[UserError]
+    action: WorkflowAction | None = strawberry.field(
+        description="The action as it is now; null when nothing was done (see userErrors)."
+    )
+    user_errors: list[UserError] = strawberry.field(description="Why nothing was done; empty on success.")
 
 
-@strawberry.input
+@strawberry.input(description="Records and their new owner.")
 class AssignOwnerInput:
-    object_type: ObjectType
-    ids: list[strawberry.ID]
-    owner_id: strawberry.ID | None
-    source: ChangeSource = ChangeSource.API
+    object_type: ObjectType = strawberry.field(description="The records' object type.")
+    ids: list[strawberry.ID] = strawberry.field(description="The records' ids.")
+    owner_id: strawberry.ID | None = strawberry.field(
+        description="The new owner's user id; null removes the owner."
+    )
+    source: ChangeSource = strawberry.field(
+        default=ChangeSource.API, description="Where the change comes from, recorded in the property history."
+    )
 
 
-@strawberry.type
+@strawberry.type(description="The result of assignOwner.")
 class AssignOwnerPayload:
-    count: int
-    user_errors: list[UserError]
+    count: int = strawberry.field(description="How many records got the new owner.")
+    user_errors: list[UserError] = strawberry.field(description="Why nothing was done; empty on success.")
 
 
 @strawberry.type
 class WorkflowQueries:
-    @strawberry.field(permission_classes=[IsSuperAdmin])
+    @strawberry.field(
+        permission_classes=[IsSuperAdmin],
+        description="Every workflow, on records and on quotes (super admins only).",
+    )
     async def workflows(self, info: Info) -> list[Workflow]:
         return [Workflow(workflow=w) for w in await workflow_store.list_workflows(info.context.pool)]
 
-    @strawberry.field(permission_classes=[IsSuperAdmin])
-    async def rotate_action(self, info: Info, id: strawberry.ID) -> RotateAction:
+    @strawberry.field(
+        permission_classes=[IsSuperAdmin],
+        description="A rotate-owner workflow action with how many records it assigned to each owner (super admins only).",
+    )
+    async def rotate_action(
+        self, info: Info, id: Annotated[strawberry.ID, strawberry.argument(description="The action's id.")]
+    ) -> RotateAction:
         return RotateAction(id=id)
 
 
 @strawberry.type
 class WorkflowMutations:
-    @strawberry.mutation(permission_classes=[IsSuperAdmin])
-    async def create_workflow(self, info: Info, input: CreateWorkflowInput) -> WorkflowPayload:
+    @strawberry.mutation(
+        permission_classes=[IsSuperAdmin],
+        description="Create a workflow on contacts, companies, deals or tickets (super admins only).",
+    )
+    async def create_workflow(
+        self,
+        info: Info,
+        input: Annotated[
+            CreateWorkflowInput,
+            strawberry.argument(description="The object type, the trigger and the actions in order."),
+        ],
+    ) -> WorkflowPayload:
         result = await use_cases.create_workflow(
             info.context, name=input.name, object_type=input.object_type.value, trigger_event=input.trigger.event,
             trigger_property=input.trigger.property, filter_groups=raw_groups(input.trigger.filter_groups) or [],
@@ -258,7 +321,13 @@ class WorkflowMutations:
     @strawberry.mutation(
         permission_classes=[IsSuperAdmin], description="A workflow of object type QUOTE on the one engine."
     )
-    async def create_quote_workflow(self, info: Info, input: CreateQuoteWorkflowInput) -> WorkflowPayload:
+    async def create_quote_workflow(
+        self,
+        info: Info,
+        input: Annotated[
+            CreateQuoteWorkflowInput, strawberry.argument(description="The trigger and the actions in order.")
+        ],
+    ) -> WorkflowPayload:
         result = await use_cases.create_workflow(
             info.context, name=input.name, object_type="QUOTE", trigger_event=input.trigger.event,
             trigger_property=input.trigger.property, filter_groups=raw_groups(input.trigger.filter_groups) or [],
@@ -268,16 +337,30 @@ class WorkflowMutations:
             workflow=value_or_none(result, lambda w: Workflow(workflow=w)), user_errors=user_errors(result)
         )
 
-    @strawberry.mutation(permission_classes=[IsSuperAdmin])
-    async def set_workflow_enabled(self, info: Info, input: SetWorkflowEnabledInput) -> WorkflowPayload:
+    @strawberry.mutation(
+        permission_classes=[IsSuperAdmin], description="Turn a workflow on or off (super admins only)."
+    )
+    async def set_workflow_enabled(
+        self,
+        info: Info,
+        input: Annotated[
+            SetWorkflowEnabledInput, strawberry.argument(description="The workflow and whether it runs.")
+        ],
+    ) -> WorkflowPayload:
         result = await use_cases.set_enabled(info.context, int(input.id), input.enabled)
         return WorkflowPayload(
             workflow=value_or_none(result, lambda w: Workflow(workflow=w)), user_errors=user_errors(result)
         )
 
-    @strawberry.mutation(permission_classes=[IsSuperAdmin])
+    @strawberry.mutation(
+        permission_classes=[IsSuperAdmin], description="Change one action of a workflow (super admins only)."
+    )
     async def update_workflow_action(
-        self, info: Info, input: UpdateWorkflowActionInput
+        self,
+        info: Info,
+        input: Annotated[
+            UpdateWorkflowActionInput, strawberry.argument(description="The action and its new settings.")
+        ],
     ) -> WorkflowActionPayload:
         result = await use_cases.update_action(
             info.context, int(input.id), owner_ids=[int(i) for i in input.owner_ids] if input.owner_ids is not None else None,
@@ -288,8 +371,15 @@ class WorkflowMutations:
             action=value_or_none(result, lambda a: WorkflowAction(action=a)), user_errors=user_errors(result)
         )
 
-    @strawberry.mutation
-    async def assign_owner(self, info: Info, input: AssignOwnerInput) -> AssignOwnerPayload:
+    @strawberry.mutation(description="Give records a new owner; the payload counts the records changed.")
+    async def assign_owner(
+        self,
+        info: Info,
+        input: Annotated[
+            AssignOwnerInput,
+            strawberry.argument(description="The object type, the records and the new owner."),
+        ],
+    ) -> AssignOwnerPayload:
         result = await ownership.assign_owner(
             info.context, input.object_type, [int(i) for i in input.ids],
             int(input.owner_id) if input.owner_id else None, input.source,
