@@ -73,7 +73,7 @@ def decide_move(
     return Move(pipeline.id, to_stage_id, start)
 
 
-def approvers_needed(pipeline: Pipeline, from_stage_id: int | None, to_stage_id: int, gate: Gate) -> bool:
+def approvers_needed(from_stage_id: int | None, to_stage_id: int, gate: Gate) -> bool:
     """Whether deciding this move needs the approvers (only a move into the approval stage does)."""
     process = gate.process
     return process is not None and enters_approval_stage(

@@ -226,9 +226,7 @@ async def pipeline_of(conn: Conn, pipeline_id: int) -> Pipeline:
     try:
         return await pipeline_store.get_pipeline(conn, pipeline_id)
     except NotFound:
-        raise Refusal(
-            Refused.one(RuleCode.NOT_FOUND, f"pipeline {pipeline_id} not found", ("pipelineId",))
-        ) from None
+        raise Refusal.one(RuleCode.NOT_FOUND, f"pipeline {pipeline_id} not found", "pipelineId") from None
 
 
 def approval_from_snapshot(snapshot: dict[str, Any]) -> tuple[DealApproval, tuple[int, ...]]:

@@ -77,7 +77,7 @@ async def place(
     from_stage = _int(deal.get("stage_id")) if deal and from_pipeline == pipeline.id else None
     process, status, exempt = await approval_store.share_gate(conn, pipeline.id, deal.id if deal else None)
     gate = Gate(process, ApprovalStatus(status) if status else None, exempt)
-    if process is not None and approvers_needed(pipeline, from_stage, stage_id, gate):
+    if process is not None and approvers_needed(from_stage, stage_id, gate):
         gate = replace(gate, approvers=tuple(await user_store.list_users(conn, process.approver_ids)))
     outcome = decide_move(
         pipeline, from_pipeline, from_stage, stage_id, gate,

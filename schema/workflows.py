@@ -295,6 +295,20 @@ class WorkflowQueries:
         return RotateAction(id=id)
 
 
+async def _create(
+    info: Info, object_type: str, input: CreateWorkflowInput | CreateQuoteWorkflowInput
+) -> WorkflowPayload:
+    """A workflow of any object type, records' and quotes' alike, on the one engine."""
+    result = await use_cases.create_workflow(
+        info.context, name=input.name, object_type=object_type, trigger_event=input.trigger.event,
+        trigger_property=input.trigger.property, filter_groups=raw_groups(input.trigger.filter_groups) or [],
+        actions=[a.spec() for a in input.actions], enabled=input.enabled,
+    )  # fmt: skip
+    return WorkflowPayload(
+        workflow=value_or_none(result, lambda w: Workflow(workflow=w)), user_errors=user_errors(result)
+    )
+
+
 @strawberry.type
 class WorkflowMutations:
     @strawberry.mutation(
@@ -309,14 +323,7 @@ class WorkflowMutations:
             strawberry.argument(description="The object type, the trigger and the actions in order."),
         ],
     ) -> WorkflowPayload:
-        result = await use_cases.create_workflow(
-            info.context, name=input.name, object_type=input.object_type.value, trigger_event=input.trigger.event,
-            trigger_property=input.trigger.property, filter_groups=raw_groups(input.trigger.filter_groups) or [],
-            actions=[a.spec() for a in input.actions], enabled=input.enabled,
-        )  # fmt: skip
-        return WorkflowPayload(
-            workflow=value_or_none(result, lambda w: Workflow(workflow=w)), user_errors=user_errors(result)
-        )
+        return await _create(info, input.object_type.value, input)
 
     @strawberry.mutation(
         permission_classes=[IsSuperAdmin], description="A workflow of object type QUOTE on the one engine."
@@ -328,14 +335,7 @@ class WorkflowMutations:
             CreateQuoteWorkflowInput, strawberry.argument(description="The trigger and the actions in order.")
         ],
     ) -> WorkflowPayload:
-        result = await use_cases.create_workflow(
-            info.context, name=input.name, object_type="QUOTE", trigger_event=input.trigger.event,
-            trigger_property=input.trigger.property, filter_groups=raw_groups(input.trigger.filter_groups) or [],
-            actions=[a.spec() for a in input.actions], enabled=input.enabled,
-        )  # fmt: skip
-        return WorkflowPayload(
-            workflow=value_or_none(result, lambda w: Workflow(workflow=w)), user_errors=user_errors(result)
-        )
+        return await _create(info, "QUOTE", input)
 
     @strawberry.mutation(
         permission_classes=[IsSuperAdmin], description="Turn a workflow on or off (super admins only)."
