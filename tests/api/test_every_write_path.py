@@ -18,7 +18,7 @@ from tests.api.test_approvals import DEAL, Setup, deal_in, setup
 from tests.api.test_imports import run_import
 from tests.api.test_records import CREATE_DEAL, MOVE_DEAL
 from tests.api.test_workflows import ASSIGN, CREATE_WORKFLOW
-from tests.api.test_write_paths import CREATE_QUOTE_WORKFLOW, RUNS
+from tests.api.test_write_paths import RUNS
 from tests.harness import Client, Harness
 
 UPDATE_DEAL = """mutation($input: UpdateDealInput!) { updateDeal(input: $input) {
@@ -128,11 +128,19 @@ async def _gate_lifecycle_automation(s: Setup) -> str | None:
 
 
 async def _gate_quote_automation(s: Setup) -> str | None:
-    """A quote workflow sets quote properties only: naming a deal's stage is refused at creation."""
-    created = await s.admin(CREATE_QUOTE_WORKFLOW, {"i": {"trigger": {"event": "CREATED"},
-        "actions": [{"type": "SET_PROPERTY", "property": "stageId", "value": s.stages["Closed won"]}]}})  # fmt: skip
-    errors = created["createQuoteWorkflow"]["userErrors"]
-    return errors[0]["code"] if errors else None
+    """A quote workflow moving the deal when its quote is signed goes through the deal's gate."""
+    from tests.api.test_quote_signing import SIGNER, outcomes, when_signed_move_deal
+    from tests.api.test_quotes import CREATE, LINES, PUBLISH, call
+
+    deal_id = await deal_in(s, "Appointment scheduled")
+    workflow_id = await when_signed_move_deal(s.admin, s.stages["Closed won"])
+    created = await call(s.owner, CREATE, dealId=deal_id, title="Q-1", lineItems=LINES)
+    url = (await call(s.owner, PUBLISH, id=created["quote"]["id"]))["quote"]["shareUrl"]
+    assert (await s.admin.http.post(f"{url}/sign", json=SIGNER)).status_code == 200
+    assert (await s.admin(DEAL, {"id": deal_id}))["deal"]["stage"]["label"] == "Appointment scheduled"
+    [refused] = await outcomes(s.admin, workflow_id)
+    code: str | None = refused["code"]
+    return code
 
 
 GATE: dict[str, tuple[Callable[[Setup], Awaitable[str | None]], str]] = {
@@ -145,7 +153,7 @@ GATE: dict[str, tuple[Callable[[Setup], Awaitable[str | None]], str]] = {
     "workflow_set_property": (_gate_workflow_set_property, "APPROVAL_REQUIRED"),
     "rotation": (_gate_rotation, "OWNER_ONLY"),
     "lifecycle_automation": (_gate_lifecycle_automation, "NO_DEAL_STAGE"),
-    "quote_automation": (_gate_quote_automation, "INVALID"),
+    "quote_automation": (_gate_quote_automation, "APPROVAL_REQUIRED"),
 }
 
 

@@ -25,6 +25,7 @@ LISTS = """query($p: ID!) {
   deals(first: 200) { edges { node { id quotes { id } } } }
   board(pipelineId: $p) { columns { deals { edges { node { id } } } } }
   search(query: "Matrix") { ... on Deal { id } }
+  quotes(first: 200) { edges { node { id deal { id } } } }
 }"""
 BOARD = "subscription($p: ID!, $a: String) { boardChanged(pipelineId: $p, after: $a) { deal { id quotes { id } } } }"
 QUOTES = "subscription($a: String) { quoteStatusChanged(after: $a) { quote { id deal { id } } } }"
@@ -162,6 +163,7 @@ async def test_every_read_shows_exactly_what_the_viewers_scope_allows(app: Harne
     assert names(w, [d["id"] for d in listed], w.deals) == deals_seen
     assert names(w, on_board, w.deals) == deals_seen
     assert names(w, [h["id"] for h in lists["search"] if h], w.deals) == deals_seen
+    assert names(w, [e["node"]["id"] for e in lists["quotes"]["edges"]], w.quotes) == quotes_seen
     for node in listed:
         key = names(w, [node["id"]], w.deals).pop()
         assert names(w, [q["id"] for q in node["quotes"]], w.quotes) == deal_quotes[key]
