@@ -25,11 +25,6 @@ def record_event(kind: str, before: Record | None, after: Record) -> NewEvent:
     return NewEvent(type=f"{after.type.value.lower()}.{kind}", payload=payload, owner_id=after.owner_id)
 
 
-async def after_create(ctx: Context, conn: Conn, record: Record) -> list[NewEvent]:
-    """A new contact, company or ticket (a new deal's effects follow its placement: resolvers.deals)."""
-    return [record_event("created", None, record)]
-
-
 async def after_update(ctx: Context, conn: Conn, before: Record, after: Record) -> list[NewEvent]:
     """A change that is not a move (a deal's move has its effects in resolvers.deals)."""
     if after.type is ObjectType.DEAL:

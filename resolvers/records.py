@@ -126,7 +126,7 @@ async def create_record(
             events += await deals.after_placed(ctx, conn, None, record, placement.for_deal(record.id))
             events += await lifecycle.deal_associated(ctx, conn, new.contact_ids, new.company_ids)
         else:
-            events += await effects.after_create(ctx, conn, record)
+            events.append(effects.record_event("created", None, record))
         enrolled = await workflows.enroll(ctx, conn, new.object_type, [(None, record)], source)
         if enrolled:  # workflows may have changed it: answer with what was committed
             record = (await record_store.get_records(conn, new.object_type, [record.id], None))[0]
