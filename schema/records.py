@@ -248,13 +248,13 @@ class Deal(CrmRecord):
 
     @strawberry.field(description="The pipeline the deal is in.")
     async def pipeline(self, info: Info) -> Pipeline:
-        found = await pipeline_loader(info.context).load(int(str(self.record.get("pipeline_id"))))
+        found = await pipeline_loader(info.context).load(self.record.ref("pipeline_id"))
         assert found is not None
         return Pipeline.from_domain(found)
 
     @strawberry.field(description="The deal's stage in its pipeline.")
     async def stage(self, info: Info) -> Stage:
-        found = await stage_loader(info.context).load(int(str(self.record.get("stage_id"))))
+        found = await stage_loader(info.context).load(self.record.ref("stage_id"))
         assert found is not None
         return Stage.from_domain(found)
 
@@ -273,7 +273,7 @@ class Deal(CrmRecord):
         found = await latest_approval_loader(info.context).load(self.record.id)
         if found is None:
             return None
-        process = await approval_process_loader(info.context).load(int(str(self.record.get("pipeline_id"))))
+        process = await approval_process_loader(info.context).load(self.record.ref("pipeline_id"))
         approvers = process.approver_ids if process and process.id == found.process_id else ()
         return DealApproval(approval=found, approver_ids=approvers)
 
