@@ -44,6 +44,13 @@ class Reading:
     def retry_after(self, now: datetime) -> int:
         return max(1, math.ceil((self.reset_at - now).total_seconds()))
 
+    def refusal(self) -> str:
+        """What a client over its budget is told, over HTTP (429) and WebSocket alike."""
+        return (
+            f"Rate limit exceeded: this operation costs {self.cost} points and {self.remaining}"
+            f" of {self.limit} are left until {self.reset_at.isoformat()}."
+        )
+
 
 class RateLimited(Exception):
     def __init__(self, reading: Reading) -> None:
