@@ -43,7 +43,16 @@ class Import:
     job: strawberry.Private[ImportJob]
 
     @strawberry.field(description="Rows that were not imported, in line order, with the reason.")
-    async def errors(self, info: Info, first: int | None = None, after_line: int = 0) -> list[ImportRowError]:
+    async def errors(
+        self,
+        info: Info,
+        first: Annotated[
+            int | None, strawberry.argument(description="At most this many rows (all of them when left out).")
+        ] = None,
+        after_line: Annotated[
+            int, strawberry.argument(description="Only rows after this line of the file (0: from the start).")
+        ] = 0,
+    ) -> list[ImportRowError]:
         found = await use_cases.list_errors(info.context, self.job, first, after_line)
         return [ImportRowError(line=e.line, message=e.message, code=e.code.value) for e in found]
 
@@ -64,7 +73,7 @@ class Import:
         )
 
 
-@strawberry.input
+@strawberry.input(description="A CSV file to import: give its text in `csv` or upload it as `file`.")
 class StartImportInput:
     object_type: ObjectType = strawberry.field(description="The kind of record the rows become.")
     csv: str | None = strawberry.field(default=None, description="The file's text, header line first.")

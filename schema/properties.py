@@ -8,15 +8,13 @@ import strawberry
 
 from db import properties as property_store
 from domain.properties import PropertyDefinition as DomainDefinition
-from domain.properties import PropertyType
 from domain.records import ObjectType
 from resolvers import properties as use_cases
 
+from .enums import PropertyType
 from .errors import UserError, user_errors, value_or_none
 from .info import Info
 from .permissions import IsSuperAdmin
-
-strawberry.enum(PropertyType, name="PropertyType", description="The kind of value a custom property holds.")
 
 
 @strawberry.type(

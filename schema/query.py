@@ -30,3 +30,7 @@ Query = merge_types(
         WebhookQueries,
     ),
 )
+Query.__strawberry_definition__.description = (  # type: ignore[attr-defined]
+    "What a client can read: every list and record within the viewer's scope, which filters each"
+    " result (what a user may not see is absent, as if it did not exist)."
+)

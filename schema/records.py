@@ -354,4 +354,9 @@ def from_record(record: Record) -> CrmRecord:
     return TYPES[record.type](record=record)
 
 
-SearchHit = Annotated[Contact | Company | Deal | Ticket, strawberry.union("SearchHit")]
+SearchHit = Annotated[
+    Contact | Company | Deal | Ticket,
+    strawberry.union(
+        "SearchHit", description="A record that matched a search: a contact, company, deal or ticket."
+    ),
+]

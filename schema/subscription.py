@@ -29,7 +29,10 @@ def in_scope(ctx: Context, event: StoredEvent) -> bool:
     return ctx.session is not None and event.deal_id is not None and event.deal_id in ctx.session.awaiting
 
 
-@strawberry.type
+@strawberry.type(
+    description="Live streams over WebSocket (graphql-transport-ws). Each checks the subscriber's scope on"
+    " every event, and those that take `after` first replay what was missed since that sequence."
+)
 class Subscription:
     @strawberry.subscription(
         description="The viewer's new notifications as they are created; resumable with after."
