@@ -206,7 +206,7 @@ async def test_board_changed_streams_deal_changes_in_scope(app: Harness) -> None
     admin = await app.user(super_admin=True)
     mine, _, stranger = await scoped_users(app, admin)
     p = await pipeline(admin)
-    head = str(await event_store.head(app.pool))
+    head = str(await event_store.stamp(app.pool))
     async with app.ws(mine) as ws_mine, app.ws(stranger) as ws_stranger:
         await ws_mine.subscribe(BOARD_CHANGED, {"p": p["id"], "a": head})
         await ws_stranger.subscribe(BOARD_CHANGED, {"p": p["id"], "a": head})

@@ -330,7 +330,7 @@ subscription($d: ID, $a: String) { quoteStatusChanged(dealId: $d, after: $a) {
 async def test_quote_status_changes_stream_in_scope_and_resume(app: Harness) -> None:
     s = await setup(app)
     outsider = await app.user(view_scope=Scope.OWNED)
-    head = str(await event_store.head(app.pool))
+    head = str(await event_store.stamp(app.pool))
     async with app.ws(s.seller) as seller, app.ws(outsider) as other:
         await seller.subscribe(STATUS_CHANGED, {"d": s.deal_id, "a": head})
         await other.subscribe(STATUS_CHANGED, {"a": head})

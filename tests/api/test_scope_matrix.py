@@ -86,7 +86,7 @@ async def build(app: Harness, kind: str) -> World:
     if kind == "quote approver":
         on = await admin(quotes.SETTINGS, {"i": {"required": True, "approverId": str(viewer.user_id)}})
         assert on["setQuoteApprovalSettings"]["ok"]
-    before = str(await event_store.head(app.pool))
+    before = str(await event_store.stamp(app.pool))
     first = stages["Appointment scheduled"]
     deals = {
         "own": await deal(admin, p, first, "Matrix own", viewer),

@@ -91,7 +91,7 @@ async def test_system_properties_cannot_be_set_by_a_workflow(app: Harness) -> No
 async def test_moving_into_the_approval_stage_answers_and_announces_pending(app: Harness) -> None:
     s = await setup(app)
     deal_id = await deal_in(s, "Appointment scheduled")
-    before = await event_store.head(app.pool)
+    before = await event_store.stamp(app.pool)
     moved = await s.owner(MOVE, {"input": {"dealId": deal_id, "stageId": s.stages["Pending approval"]}})
     deal = moved["moveDeal"]["deal"]
     assert deal["latestApprovalStatus"] == "PENDING"
@@ -185,7 +185,7 @@ def the_use_case(statements: list[str]) -> list[str]:
     """The move's transaction: from locking the deal to appending its events (the last statement),
     without asyncpg's one-off type introspection on a connection that meets a type for the first time."""
     first = next(i for i, q in enumerate(statements) if "FOR UPDATE" in q and "deals" in q)
-    last = next(i for i, q in enumerate(statements) if "UPDATE event_head" in q)
+    last = next(i for i, q in enumerate(statements) if "INSERT INTO events" in q)
     return [q for q in statements[first : last + 1] if not INTROSPECTION.search(q)]
 
 

@@ -191,9 +191,10 @@ class Mutator:
 
 
 async def event_head(dsn: str) -> int:
+    """The last sequence, with every event committed so far stamped (as the relays would soon)."""
     conn = await asyncpg.connect(dsn)
     try:
-        value: int = await conn.fetchval("SELECT sequence FROM event_head")
+        value: int = await conn.fetchval("SELECT stamp_events()")
     finally:
         await conn.close()
     return value
