@@ -8,7 +8,7 @@ each figure whose path matches `--metric`, every round's value and the median of
 
     .venv/bin/python bench/compare.py --base 41ad9d6 --rounds 3 approvals.py -- --deals 200
 
-Results: printed, and written to bench/results/compare-<script>.json. Not a test.
+Results: printed, and written to bench/results/compare-<script>-<base>.json. Not a test.
 """
 
 from __future__ import annotations
@@ -87,7 +87,7 @@ def main() -> int:
         report["figures"][key] = {"base": base, "head": head, "median_ratio": ratio}
         shown = lambda values: " ".join(f"{v:8.2f}" for v in values)  # noqa: E731
         print(f"{key:<{width}}  {shown(base):>26}  {shown(head):>26}  {ratio}")
-    out = HERE / "results" / f"compare-{Path(args.script).stem}.json"
+    out = HERE / "results" / f"compare-{Path(args.script).stem}-{args.base}.json"
     out.write_text(json.dumps(report, indent=2) + "\n")
     print(f"written to {out.relative_to(ROOT)}")
     return 0
