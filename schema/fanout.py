@@ -444,7 +444,9 @@ def send_now(sending: Coroutine[Any, Any, None]) -> bool | Awaitable[None]:
         return True
     except (WebSocketDisconnect, RuntimeError, OSError):
         return False
-    return asyncio.ensure_future(_finish(sending, waiting))
+    finishing = asyncio.ensure_future(_finish(sending, waiting))
+    finishing.add_done_callback(lambda _: sending.close())  # cancelled before it ran: end the send too
+    return finishing
 
 
 async def _finish(sending: Coroutine[Any, Any, None], waiting: Any) -> None:
