@@ -418,7 +418,7 @@ class DirectSink:
         assert isinstance(rendered, _Rendered)
         adapter = self.handler.websocket
         assert isinstance(adapter, ASGIWebSocketAdapter)
-        sent = send_now(adapter.ws.send_text(next_frame(operation.id, rendered.body)))
+        sent = send_now(adapter.ws.send_text(rendered.frame(operation.id)))
         if sent is not False:
             DIRECT.frames += 1
             if rendered.uses:  # served by the execution and encoding another subscriber's render did
@@ -432,6 +432,13 @@ class DirectSink:
 class _Rendered:
     body: str  # the encoded `{"data": …}` of the `next` payload
     uses: int = 0
+    frames: dict[str, str] = field(default_factory=dict)  # by operation id: most clients use the same
+
+    def frame(self, operation_id: str) -> str:
+        found = self.frames.get(operation_id)
+        if found is None:
+            found = self.frames[operation_id] = next_frame(operation_id, self.body)
+        return found
 
 
 def send_now(sending: Coroutine[Any, Any, None]) -> bool | Awaitable[None]:

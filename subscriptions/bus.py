@@ -394,7 +394,7 @@ class EventBus:
     ) -> AsyncIterator[Listener]:
         listener = Listener(interest, match, session, sink)
         self.listeners.add(listener)
-        members = self._members(interest, create=True)
+        members = self._members(interest)
         members.add(listener)
         try:
             yield listener
@@ -406,14 +406,15 @@ class EventBus:
             if not members and interest is not None:
                 self._forget(interest)
 
-    def _members(self, interest: Interest | None, *, create: bool) -> set[Listener]:
+    def _members(self, interest: Interest | None) -> set[Listener]:
+        """The index entry of the listeners with this interest (made when missing)."""
         if interest is None:
             return self._everything
-        by_axis = self._index.setdefault(interest.family, {}) if create else self._index[interest.family]
-        by_value = by_axis.setdefault(interest.axis, {}) if create else by_axis[interest.axis]
-        return by_value.setdefault(interest.value, set()) if create else by_value[interest.value]
+        by_value = self._index.setdefault(interest.family, {}).setdefault(interest.axis, {})
+        return by_value.setdefault(interest.value, set())
 
     def _forget(self, interest: Interest) -> None:
+        """Drop an empty entry, so the index holds only what someone watches."""
         by_axis = self._index[interest.family]
         by_value = by_axis[interest.axis]
         if not by_value.get(interest.value, True):
