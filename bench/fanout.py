@@ -59,6 +59,7 @@ from common import (
     dealflow_app,
     find_py_spy,
     fresh_database,
+    gc_stats,
     machine,
     new_user,
     now_iso,
@@ -229,10 +230,12 @@ async def measure(
     try:
         assert await line() == "READY"
         recording = await start_profile(args.py_spy, server.pid, profile_to) if profile_to else None
+        gc_before = await gc_stats(server) if kind == "dealflow" else None
         cpu_before = cpu_seconds(server.pid)
         client.stdin.write(b"GO\n")
         result_line = await line()
         cpu = cpu_seconds(server.pid) - cpu_before
+        gc_after = await gc_stats(server) if kind == "dealflow" else None
         profile = await stop_profile(recording, args.profile_top) if recording else None
         client.stdin.write(b"CLOSE\n")
         await client.stdin.drain()
@@ -244,6 +247,8 @@ async def measure(
     result: dict[str, Any] = json.loads(result_line.removeprefix("RESULT "))
     result["server_cpu_seconds"] = round(cpu, 4)
     result["server_cpu_us_per_delivery"] = round(1e6 * cpu / (args.events * n), 2)
+    if gc_before is not None and gc_after is not None:  # of that CPU, the garbage collector's
+        result["server_gc_seconds"] = round(gc_after["seconds"] - gc_before["seconds"], 4)
     if profile is not None:
         result["profile"] = profile
     return result
@@ -266,6 +271,9 @@ def summarise(runs: list[dict[str, Any]], n: int) -> dict[str, Any]:
         "response_ms": median("response_ms"),
         "last_ms_max": round(max(e["last_ms"] for e in events), 2),
         "server_cpu_us_per_delivery": round(1e6 * cpu / (len(events) * n), 2),
+        "server_gc_share_of_cpu": round(sum(run.get("server_gc_seconds", 0.0) for run in runs) / cpu, 3)
+        if cpu
+        else None,
         "exact": all(run["exact"] for run in runs),
         "problems": [p for run in runs for p in run["problems"]][:10],
         "events": len(events),
@@ -369,6 +377,11 @@ def report(summary: dict[str, Any]) -> str:
             f"| {d['server_cpu_us_per_delivery']:.1f} / {o['server_cpu_us_per_delivery']:.1f} "
             f"| {row['ratio_cpu_per_delivery']:.2f} | {d['exact']} / {o['exact']} |"
         )
+    shares = ", ".join(
+        f"{int(n):,}: {row['dealflow']['server_gc_share_of_cpu']:.1%}"
+        for n, row in summary["by_subscribers"].items()
+    )
+    lines.append(f"dealflow's garbage collection, of its CPU over the timed events: {shares}")
     lines.append(f"same payload JSON: {all(r['same_payload'] for r in summary['by_subscribers'].values())}; "
                  f"dealflow server tracebacks: {summary['dealflow_server_tracebacks']}")  # fmt: skip
     if "profile" in summary:
