@@ -6,7 +6,7 @@ import asyncio
 import functools
 import json
 from collections import OrderedDict
-from collections.abc import Awaitable, Coroutine, Generator, Hashable
+from collections.abc import Awaitable, Callable, Coroutine, Generator, Hashable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
@@ -376,6 +376,8 @@ def direct_sink() -> DirectSink | None:
     if running is None or executor is None or not isinstance(running[0].websocket, ASGIWebSocketAdapter):
         return None
     handler, operation = running
+    if executor.context_value is not handler.context:  # not this operation's executor
+        return None
     if executor._fanout_scope is False:
         executor._fanout_scope = executor._scope()
     if not isinstance(executor._fanout_scope, tuple):
@@ -395,7 +397,7 @@ class DirectSink:
     operation: Operation[Context, None]
     executor: SharedEventExecutionContext
     shape: tuple[object, ...]
-    to_payload: Any = event_for_stored
+    to_payload: Callable[[StoredEvent], Event] = event_for_stored  # as the subscription resolvers do
 
     def group(self) -> Hashable | None:
         who = viewer_key(self.executor.context_value)
