@@ -155,6 +155,7 @@ async def test_operations_started_on_a_websocket_draw_on_the_tokens_budget(
             assert json.loads(await socket.recv())["type"] == "connection_ack"
             for op in ("1", "2"):
                 await socket.send(json.dumps({"id": op, "type": start, "payload": {"query": NOTIFICATIONS}}))
+            await _charged(pool, 2)  # the socket's operations are charged as the server reads them
             response = await http.post("/graphql", json={"query": VIEWER}, headers=bearer(client.token))
             assert response.headers["X-RateLimit-Remaining"] == "0"  # two subscriptions and this request
             await socket.send(json.dumps({"id": "3", "type": start, "payload": {"query": NOTIFICATIONS}}))
@@ -173,3 +174,11 @@ async def _first_error(socket: websockets.ClientConnection) -> dict[str, object]
         message: dict[str, object] = json.loads(await asyncio.wait_for(socket.recv(), 5))
         if message["type"] == "error":
             return message
+
+
+async def _charged(pool: asyncpg.Pool, points: int) -> None:
+    for _ in range(500):  # the table is the only sign a socket's operation was charged: poll it
+        if await pool.fetchval("SELECT coalesce(max(used), 0) FROM rate_limits") >= points:
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"never charged {points} points")
