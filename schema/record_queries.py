@@ -106,6 +106,9 @@ async def one(info: Info, object_type: ObjectType, record_id: strawberry.ID) -> 
     return await record_loader(info.context, object_type).load(key)
 
 
+NOT_SELECTED = ""  # a board's cursors are encoded only when its selection asks for them, else never read
+
+
 @strawberry.type(description="One stage of a board: its totals and first deals.")
 class BoardColumn:
     stage: Stage = strawberry.field(description="The stage.")
@@ -229,13 +232,20 @@ class RecordQueries:
     ) -> Board:
         found = await lists.board(info.context, int(pipeline_id), raw_groups(filter_groups), per_stage)
         nodes = {d.id: Deal(record=d) for column in found.columns for d in column.deals}
-        await prefetch(info, list(nodes.values()), requested_fields(info))
+        requested = requested_fields(info)
+        await prefetch(info, list(nodes.values()), requested)
+
+        def cursor(deal: Record) -> str:
+            return encode_cursor(lists.sort_key(found.sort, deal))
+
+        each_cursor, end_cursor = "cursor" in requested, "endCursor" in requested
         columns = []
         for column in found.columns:
             edges = [
-                Edge(node=nodes[d.id], cursor=encode_cursor(lists.sort_key(found.sort, d)))
+                Edge(node=nodes[d.id], cursor=cursor(d) if each_cursor else NOT_SELECTED)
                 for d in column.deals
             ]
+            last = cursor(column.deals[-1]) if end_cursor and column.deals else None
             total = column.total_count
 
             async def count(total: int = total) -> int:
@@ -243,9 +253,7 @@ class RecordQueries:
 
             deals = Connection(
                 edges=edges,
-                page_info=PageInfo(
-                    has_next_page=column.has_next, end_cursor=edges[-1].cursor if edges else None
-                ),
+                page_info=PageInfo(has_next_page=column.has_next, end_cursor=last),
                 count=count,
             )
             columns.append(
