@@ -22,11 +22,14 @@ The answers are checked to carry the same data: each is brought to one canonical
 amounts as decimals, ids replaced by their order of first appearance per type, so an id format,
 numeric or opaque, does not matter) and must be equal to the raw endpoint's.
 
-Each is served by uvicorn (one worker) in a subprocess, one after the other, against the same
-database, and loaded by wrk (else an asyncio + httpx fallback) with the same concurrency for the same
-time after a warm-up.
+Each is served in a subprocess (uvicorn with one worker; PostGraphile by one node process), all at
+once against the same database, and loaded by wrk (else an asyncio + httpx fallback) with the same
+concurrency for the same time after a warm-up: the timed load comes in `--rounds` interleaved rounds
+(each server in turn, the order reversed every other round), so that work others run on the machine
+meanwhile weighs on every server alike; each server's figures are summed over its rounds.
 
-    .venv/bin/python bench/board.py [--duration 10] [--connections 16] [--peer postgraphile] [--profile]
+    .venv/bin/python bench/board.py [--duration 10] [--rounds 5] [--connections 16] [--peer postgraphile]
+                                    [--profile]
 
 `--profile` also records where the GraphQL server spends its time with py-spy (when installed:
 `.venv/bin/pip install py-spy`; not a project dependency) during an extra load run, and prints the
@@ -45,9 +48,11 @@ import json
 import os
 import random
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import AsyncIterator
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
@@ -61,6 +66,7 @@ from common import (
     RESULTS_DIR,
     Result,
     Server,
+    cpu_seconds,
     database_kind,
     find_py_spy,
     fresh_database,
@@ -432,24 +438,39 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
             headers = {"Content-Type": "application/json", "Authorization": f"Bearer {token}"}
             answers: dict[str, Any] = {}
             boards: dict[str, list[dict[str, Any]]] = {}
-            for kind in kinds:
-                extra = ["--gc-threshold", str(args.gc_threshold)] if args.gc_threshold else []
-                body = bodies[kind]
-                async with running(__file__, kind, dsn, Path(logs), extra) as live:
-                    answers[kind] = await answer(live.url, body, token)
+            extra = ["--gc-threshold", str(args.gc_threshold)] if args.gc_threshold else []
+            async with contextlib.AsyncExitStack() as servers:
+                live: dict[str, Server] = {}
+                for kind in kinds:  # all up at once, each idle while another is loaded
+                    live[kind] = await servers.enter_async_context(
+                        running(__file__, kind, dsn, Path(logs), extra)
+                    )
+                    answers[kind] = await answer(live[kind].url, bodies[kind], token)
                     boards[kind] = canonical(answers[kind], kind)
                     shape = check_board(boards[kind])
                     if kind != "raw" and boards[kind] != boards["raw"]:
                         raise RuntimeError(f"the raw endpoint and {kind} answer different boards")
-                    result = await timed_load(
-                        live, args.loadgen, "/graphql", body, headers,
-                        warmup=args.warmup, seconds=args.duration, connections=args.connections,
-                        threads=args.threads,
-                    )  # fmt: skip
-                    results[kind] = result
-                    print(f"{kind:>13}: {result.requests_per_second:>9,.1f} requests/s", flush=True)
-                    if kind == "graphql" and args.profile:
-                        profile_lines = await profile(args, live, body, headers, Path(logs))
+                for kind in kinds:
+                    if args.warmup > 0:
+                        await load(args.loadgen, live[kind].url + "/graphql", bodies[kind], headers,
+                                   args.warmup, args.connections, args.threads)  # fmt: skip
+                rounds: dict[str, list[Result]] = {kind: [] for kind in kinds}
+                seconds = args.duration / args.rounds
+                for n in range(args.rounds):
+                    for kind in kinds if n % 2 == 0 else kinds[::-1]:
+                        result = await timed_load(
+                            live[kind], args.loadgen, "/graphql", bodies[kind], headers,
+                            warmup=0, seconds=seconds, connections=args.connections, threads=args.threads,
+                        )  # fmt: skip
+                        rounds[kind].append(result)
+                        await settle(live[kind])
+                for kind in kinds:
+                    results[kind] = combined(rounds[kind])
+                    print(f"{kind:>13}: {results[kind].requests_per_second:>9,.1f} requests/s", flush=True)
+                if args.profile:
+                    profile_lines = await profile(
+                        args, live["graphql"], bodies["graphql"], headers, Path(logs)
+                    )
             response_bytes = {
                 kind: len(json.dumps(found, separators=(",", ":"))) for kind, found in answers.items()
             }
@@ -474,6 +495,7 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
         "threads": args.threads if args.loadgen == "wrk" else None,
         "duration_seconds": args.duration,
         "warmup_seconds": args.warmup,
+        "rounds": args.rounds,
         "gc_threshold": args.gc_threshold,
         "servers": kinds,
         "results": {kind: asdict(result) for kind, result in results.items()},
@@ -490,11 +512,46 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+async def settle(server: Server, quiet: float = 0.02, limit: float = 15.0) -> None:
+    """Wait until the server has finished what the load left in flight (its CPU time stops growing),
+    so that work does not run into the next server's round."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        before = cpu_seconds(server.pid)
+        await asyncio.sleep(0.25)
+        if cpu_seconds(server.pid) - before < quiet * 0.25:
+            return
+
+
+def combined(rounds: list[Result]) -> Result:
+    """One server's figures over its rounds: totals and rates over the rounds' summed time; p50 the
+    median of the rounds' and p99 the highest (wrk reports no samples to merge)."""
+    seconds = sum(r.seconds for r in rounds)
+    requests = sum(r.requests for r in rounds)
+
+    def share(name: str) -> float:
+        return round(sum(getattr(r, name) * r.seconds for r in rounds) / seconds, 4)
+
+    return Result(
+        requests=requests,
+        seconds=round(seconds, 3),
+        requests_per_second=round(requests / seconds, 1),
+        p50_ms=statistics.median(r.p50_ms for r in rounds),
+        p99_ms=max(r.p99_ms for r in rounds),
+        errors=sum(r.errors for r in rounds),
+        server_tracebacks=sum(r.server_tracebacks for r in rounds),
+        gc_share=share("gc_share"),
+        server_cpu_share=share("server_cpu_share"),
+        database_cpu_share=share("database_cpu_share"),
+    )
+
+
 def report(summary: dict[str, Any]) -> str:
     r = summary["response"]
     lines = [
         f"board: {r['columns']} columns, {r['deals']} deals, {r['contacts']} contacts, {r['bytes']:,} bytes",
-        f"load: {summary['loadgen']}, {summary['connections']} connections, {summary['duration_seconds']} s each",
+        f"load: {summary['loadgen']}, {summary['connections']} connections, {summary['duration_seconds']} s each"
+        f" in {summary['rounds']} interleaved rounds",
         f"{'server':<14}{'requests/s':>12}{'p50 ms':>10}{'p99 ms':>10}{'requests':>11}{'errors':>8}"
         f"{'server tracebacks':>19}{'time in gc':>12}{'server cpu':>12}{'db cpu':>8}",
     ]
@@ -525,6 +582,12 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--duration", type=float, default=10.0, help="seconds of load per server (default 10)")
     p.add_argument("--warmup", type=float, default=3.0, help="seconds of untimed load first (default 3)")
+    p.add_argument(
+        "--rounds",
+        type=int,
+        default=5,
+        help="the timed load in rounds, each server in turn for duration/rounds seconds (default 5)",
+    )
     p.add_argument("--connections", type=int, default=16, help="concurrent connections (default 16)")
     p.add_argument("--threads", type=int, default=2, help="wrk threads (default 2)")
     p.add_argument("--loadgen", choices=["auto", "wrk", "httpx"], default="auto")

@@ -75,14 +75,15 @@ class Plan:
     """A compiled query operation: its root fields' closure and whether any of it can await."""
 
     def __init__(self, operation: OperationDefinitionNode, root: Run) -> None:
-        self.operation = operation  # held so its id, the cache key, is not reused meanwhile
+        self.operation = operation
         self.root = root
 
     def run(self, executor: Executor) -> Any:
         return self.root(executor.root_value, None, executor)
 
 
-_plans: OrderedDict[tuple[int, int], Plan | None] = OrderedDict()
+# (schema id, operation id) -> (the operation, held so its id is not reused meanwhile; its plan)
+_plans: OrderedDict[tuple[int, int], tuple[OperationDefinitionNode, Plan | None]] = OrderedDict()
 
 
 def plan_for(executor: Executor) -> Plan | None:
@@ -91,16 +92,15 @@ def plan_for(executor: Executor) -> Plan | None:
     if operation.operation is not OperationType.QUERY:
         return None
     key = (id(executor.schema), id(operation))
-    if key in _plans:
-        found = _plans[key]
-        if found is None or found.operation is operation:
-            _plans.move_to_end(key)
-            return found
+    found = _plans.get(key)
+    if found is not None and found[0] is operation:
+        _plans.move_to_end(key)
+        return found[1]
     try:
         plan: Plan | None = Plan(operation, _Compiler(executor).operation(operation))
     except Unsupported:
         plan = None
-    _plans[key] = plan
+    _plans[key] = (operation, plan)
     if len(_plans) > PLANS_KEPT:
         _plans.popitem(last=False)
     return plan
@@ -314,15 +314,19 @@ class _Compiler:
                 return None
             if isinstance(value, Exception) or not is_iterable(value):
                 raise Abandoned("not a list")
-            if not wants_path:
-                out = [item(v, None, executor) for v in value]
-            else:
-                out = [item(v, Path(path, i, None), executor) for i, v in enumerate(value)]
-            if waits:
-                waiting = [i for i, v in enumerate(out) if is_awaitable(v)]
-                if waiting:
-                    return _gather(out, waiting)
-            return out
+            if not waits:
+                if not wants_path:
+                    return [item(v, None, executor) for v in value]
+                return [item(v, Path(path, i, None), executor) for i, v in enumerate(value)]
+            out: list[Any] = []
+            try:
+                for i, v in enumerate(value):
+                    out.append(item(v, Path(path, i, None) if wants_path else None, executor))
+            except BaseException:
+                _discard(out)
+                raise
+            waiting = [i for i, v in enumerate(out) if is_awaitable(v)]
+            return _gather(out, waiting) if waiting else out
 
         return complete_list, waits, wants_path
 
