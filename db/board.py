@@ -50,5 +50,5 @@ async def first_deals(
     )
     by_stage: dict[int, list[Record]] = {}
     for row in rows:
-        by_stage.setdefault(row["column_stage_id"], []).append(record_from_row(ObjectType.DEAL, row))
+        by_stage.setdefault(row["column_stage_id"], []).append(record_from_row(ObjectType.DEAL, row, at=1))
     return by_stage

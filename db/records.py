@@ -61,7 +61,30 @@ def select_list(object_type: ObjectType, alias: str = "r") -> str:
     return ", ".join(f"{alias}.{c}" for c in (*COMMON, *TABLES[object_type].columns))
 
 
-def record_from_row(object_type: ObjectType, row: asyncpg.Record) -> Record:
+def record_from_row(object_type: ObjectType, row: asyncpg.Record, at: int = 0) -> Record:
+    """The record whose select_list columns start at position `at` of the row (by position: the
+    record's columns are read for every row of every list, and names cost a lookup each)."""
+    columns = TABLES[object_type].columns
+    values = row[at : at + len(COMMON) + len(columns)]
+    record_id, owner_id, properties, created_at, updated_at, last_activity, last_contacted, version = values[
+        :8
+    ]
+    return Record(
+        type=object_type,
+        id=record_id,
+        values=dict(zip(columns, values[8:], strict=True)),
+        owner_id=owner_id,
+        properties=properties,
+        created_at=created_at,
+        updated_at=updated_at,
+        last_activity_date=last_activity,
+        last_contacted=last_contacted,
+        version=version,
+    )
+
+
+def record_from_named_row(object_type: ObjectType, row: asyncpg.Record) -> Record:
+    """The record of a row whose columns are not select_list's, read by name (search's union)."""
     return Record(
         type=object_type,
         id=row["id"],
