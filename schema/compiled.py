@@ -24,6 +24,7 @@ import asyncio
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
+from weakref import WeakKeyDictionary
 
 from graphql import (
     GraphQLBoolean,
@@ -82,8 +83,17 @@ class Plan:
         return self.root(executor.root_value, None, executor)
 
 
-# (schema id, operation id) -> (the operation, held so its id is not reused meanwhile; its plan)
-_plans: OrderedDict[tuple[int, int], tuple[OperationDefinitionNode, Plan | None]] = OrderedDict()
+# Per schema (parsed documents are shared between schemas): operation id -> (the operation, held so
+# its id is not reused meanwhile; its plan, None when it has none).
+Plans = OrderedDict[int, tuple[OperationDefinitionNode, "Plan | None"]]
+_plans: WeakKeyDictionary[GraphQLSchema, Plans] = WeakKeyDictionary()
+
+
+def plans_of(schema: GraphQLSchema) -> Plans:
+    found = _plans.get(schema)
+    if found is None:
+        found = _plans[schema] = OrderedDict()
+    return found
 
 
 def plan_for(executor: Executor) -> Plan | None:
@@ -91,18 +101,18 @@ def plan_for(executor: Executor) -> Plan | None:
     operation = executor.operation
     if operation.operation is not OperationType.QUERY:
         return None
-    key = (id(executor.schema), id(operation))
-    found = _plans.get(key)
+    plans = plans_of(executor.schema)
+    found = plans.get(id(operation))
     if found is not None and found[0] is operation:
-        _plans.move_to_end(key)
+        plans.move_to_end(id(operation))
         return found[1]
     try:
         plan: Plan | None = Plan(operation, _Compiler(executor).operation(operation))
     except Unsupported:
         plan = None
-    _plans[key] = (operation, plan)
-    if len(_plans) > PLANS_KEPT:
-        _plans.popitem(last=False)
+    plans[id(operation)] = (operation, plan)
+    if len(plans) > PLANS_KEPT:
+        plans.popitem(last=False)
     return plan
 
 

@@ -45,9 +45,9 @@ async def test_a_document_is_compiled_once_and_its_plan_reused(app: Harness) -> 
     DIFFERENTIAL.recorded.clear()
     await admin(BOARD, {"p": pid, "n": 1})
     await admin(BOARD, {"p": pid, "n": 2})
-    (first, _), (second, _) = DIFFERENTIAL.recorded
+    (first, executor), (second, _) = DIFFERENTIAL.recorded
     assert first is second
-    assert len(compiled._plans) <= compiled.PLANS_KEPT
+    assert compiled.plans_of(executor.schema)[id(first.operation)] == (first.operation, first)
 
 
 async def test_an_answer_the_plan_cannot_give_comes_from_graphql_core_with_its_error(app: Harness) -> None:
