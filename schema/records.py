@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
@@ -317,30 +316,20 @@ async def prefetch(info: Info, nodes: Sequence[CrmRecord], requested: frozenset[
     so their fields resolve synchronously: one statement each, through the same reads as the
     loaders (scope included), with no task, future or dataloader batch per node or key."""
     ctx = info.context
-    deals = [n for n in nodes if isinstance(n, Deal)]
-    owners, links = await asyncio.gather(
-        users_by_id(ctx, sorted({n.record.owner_id for n in nodes if n.record.owner_id is not None}))
-        if "owner" in requested
-        else _nothing(),
-        linked_ids(ctx, ObjectType.DEAL, [d.record.id for d in deals], ObjectType.CONTACT)
-        if "contacts" in requested and deals
-        else _nothing(),
-    )
     if "owner" in requested:
-        users = {i: User.from_domain(u) for i, u in owners.items()}
+        owner_ids = sorted({n.record.owner_id for n in nodes if n.record.owner_id is not None})
+        users = {i: User.from_domain(u) for i, u in (await users_by_id(ctx, owner_ids)).items()}
         for n in nodes:
             n.prefetched_owner = users.get(n.record.owner_id) if n.record.owner_id is not None else None
+    deals = [n for n in nodes if isinstance(n, Deal)]
     if "contacts" in requested and deals:
+        links = await linked_ids(ctx, ObjectType.DEAL, [d.record.id for d in deals], ObjectType.CONTACT)
         ids = sorted({c for found in links.values() for c in found})
         contacts = {
             i: Contact(record=r) for i, r in (await visible_records(ctx, ObjectType.CONTACT, ids)).items()
         }
         for deal in deals:
             deal.prefetched_contacts = [contacts[c] for c in links.get(deal.record.id, ()) if c in contacts]
-
-
-async def _nothing() -> dict[int, Any]:
-    return {}
 
 
 def requested_fields(info: Info) -> frozenset[str]:
