@@ -217,6 +217,9 @@ def raw_app(dsn: str) -> Any:
     from resolvers.auth import authenticate
 
     state: dict[str, asyncpg.Pool] = {}
+    # The columns the app reads for this selection (schema/records.py FIELD_COLUMNS).
+    deal_columns = ("name", "amount", "owner_id", "stage_id")
+    contact_columns = ("email", "owner_id")
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -238,7 +241,9 @@ def raw_app(dsn: str) -> Any:
         assert visible_owner_ids(viewer, viewer.user.view_scope) is None
         pipeline = await pipeline_store.get_pipeline(pool, pipeline_id)
         totals = await board_store.stage_totals(pool, pipeline_id, where="TRUE", args=[])
-        firsts = await board_store.first_deals(pool, pipeline_id, per_stage, where="TRUE", args=[])
+        firsts = await board_store.first_deals(
+            pool, pipeline_id, per_stage, where="TRUE", args=[], columns=deal_columns
+        )
         columns = [(stage, firsts.get(stage.id, [])[:per_stage]) for stage in pipeline.stages]
         deals = [d for _, column in columns for d in column]
         owner_ids = list(dict.fromkeys(d.owner_id for d in deals if d.owner_id is not None))
@@ -249,7 +254,9 @@ def raw_app(dsn: str) -> Any:
         contact_ids = list(dict.fromkeys(c for _, c in links))
         contacts = {
             r.id: r
-            for r in await record_store.get_records(pool, ObjectType.CONTACT, contact_ids, None, viewer.id)
+            for r in await record_store.get_records(
+                pool, ObjectType.CONTACT, contact_ids, None, viewer.id, contact_columns
+            )
         }
         owners = {u.id: {"id": str(u.id), "name": u.name} for u in users}
         by_deal: dict[int, list[dict[str, Any]]] = collections.defaultdict(list)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -57,8 +57,13 @@ COMMON = (
 )
 
 
-def select_list(object_type: ObjectType, alias: str = "r") -> str:
-    return ", ".join(f"{alias}.{c}" for c in (*COMMON, *TABLES[object_type].columns))
+def select_list(object_type: ObjectType, alias: str = "r", columns: Collection[str] | None = None) -> str:
+    """The record's columns in record_from_row's order; with `columns`, only those (and id) are read
+    and the others are NULL in their places: a record read so holds None for them."""
+    every = (*COMMON, *TABLES[object_type].columns)
+    if columns is None:
+        return ", ".join(f"{alias}.{c}" for c in every)
+    return ", ".join(f"{alias}.{c}" if c == "id" or c in columns else f"NULL AS {c}" for c in every)
 
 
 def record_from_row(object_type: ObjectType, row: asyncpg.Record, at: int = 0) -> Record:
@@ -242,6 +247,7 @@ async def get_records(
     ids: Sequence[int],
     owners: frozenset[int] | None,
     approver_id: int | None = None,
+    columns: Collection[str] | None = None,
 ) -> list[Record]:
     approver = (
         f" OR ($3::bigint IS NOT NULL AND {awaiting_approver_sql(3)})"
@@ -250,7 +256,7 @@ async def get_records(
     )
     rows = await conn.fetch(
         f"""
-        SELECT {select_list(object_type)} FROM {TABLES[object_type].name} r
+        SELECT {select_list(object_type, columns=columns)} FROM {TABLES[object_type].name} r
          WHERE r.id = ANY($1) AND r.deleted_at IS NULL
            AND ($2::bigint[] IS NULL OR r.owner_id = ANY($2){approver})
         """,  # noqa: S608

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from strawberry.dataloader import DataLoader
 
@@ -78,13 +78,15 @@ def team_members(ctx: Context) -> DataLoader[int, list[TeamMember]]:
     return ctx.loader("team_members", lambda: DataLoader(load_fn=load))
 
 
-async def visible_records(ctx: Context, object_type: ObjectType, ids: Sequence[int]) -> dict[int, Record]:
+async def visible_records(
+    ctx: Context, object_type: ObjectType, ids: Sequence[int], columns: Collection[str] | None = None
+) -> dict[int, Record]:
     """The records among ids the viewer may see, by id: the one read every record loader and page
-    prefetch goes through (out of scope reads as not found)."""
+    prefetch goes through (out of scope reads as not found). With `columns`, only those are read:
+    for a page prefetch, never for a loader, whose records any field may read."""
     owners = visible_owner_ids(ctx.me, ctx.me.user.view_scope)
-    return {
-        r.id: r for r in await record_store.get_records(ctx.pool, object_type, list(ids), owners, ctx.me.id)
-    }
+    found = await record_store.get_records(ctx.pool, object_type, list(ids), owners, ctx.me.id, columns)
+    return {r.id: r for r in found}
 
 
 def record_loader(ctx: Context, object_type: ObjectType) -> DataLoader[int, Record | None]:

@@ -311,6 +311,60 @@ class Ticket(CrmRecord):
         self.subject = str(record.get("subject"))
 
 
+# The columns each field of a record type reads from its record: what a page that selects only some
+# fields needs to read (decoding the rest of 800 rows costs more than the fields themselves).
+# tests/api/test_board_columns.py holds it to every field of the types and to their answers.
+_COMMON_FIELDS: dict[str, tuple[str, ...]] = {
+    "id": (),
+    "properties": ("properties",),
+    "createdAt": ("created_at",),
+    "updatedAt": ("updated_at",),
+    "lastActivityDate": ("last_activity_date",),
+    "lastContacted": ("last_contacted",),
+    "version": ("version",),
+    "owner": ("owner_id",),
+    "propertyHistory": (),
+}
+FIELD_COLUMNS: dict[type[CrmRecord], dict[str, tuple[str, ...]]] = {
+    Contact: {
+        **_COMMON_FIELDS,
+        "email": ("email",),
+        "firstName": ("first_name",),
+        "lastName": ("last_name",),
+        "companyName": ("company_name",),
+        "lifecycleStage": ("lifecycle_stage",),
+        "closeDate": ("close_date",),
+        "daysToClose": ("days_to_close",),
+        "primaryCompany": (),
+        "companies": (),
+        "deals": (),
+    },
+    Deal: {
+        **_COMMON_FIELDS,
+        "name": ("name",),
+        "amount": ("amount",),
+        "currency": ("currency",),
+        "closeDate": ("close_date",),
+        "latestApprovalStatus": ("latest_approval_status",),
+        "pipeline": ("pipeline_id",),
+        "stage": ("stage_id",),
+        "approval": ("pipeline_id",),
+        "quotes": (),
+        "contacts": (),
+        "companies": (),
+    },
+}
+
+
+def columns_for(kind: type[CrmRecord], requested: frozenset[str]) -> frozenset[str]:
+    """The columns a page of `kind` must read when the names in `requested` are selected somewhere
+    under the page: those of every field of the type so named (another type's field of the same
+    name costs a column at most). FIELD_COLUMNS lists every field of the type (a test holds it to the
+    schema), so no selected field goes without its columns."""
+    known = FIELD_COLUMNS[kind]
+    return frozenset(c for name in requested if name in known for c in known[name])
+
+
 async def prefetch(info: Info, nodes: Sequence[CrmRecord], requested: frozenset[str]) -> None:
     """Load the owners (and deals' contacts) of a whole page at once, when the query asks for them,
     so their fields resolve synchronously: one statement each, through the same reads as the
@@ -325,9 +379,8 @@ async def prefetch(info: Info, nodes: Sequence[CrmRecord], requested: frozenset[
     if "contacts" in requested and deals:
         links = await linked_ids(ctx, ObjectType.DEAL, [d.record.id for d in deals], ObjectType.CONTACT)
         ids = sorted({c for found in links.values() for c in found})
-        contacts = {
-            i: Contact(record=r) for i, r in (await visible_records(ctx, ObjectType.CONTACT, ids)).items()
-        }
+        found = await visible_records(ctx, ObjectType.CONTACT, ids, columns_for(Contact, requested))
+        contacts = {i: Contact(record=r) for i, r in found.items()}
         for deal in deals:
             deal.prefetched_contacts = [contacts[c] for c in links.get(deal.record.id, ()) if c in contacts]
 
