@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable, Sequence
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -83,26 +82,29 @@ def http_overhead(r: Results, axes: Sequence[Axes]) -> str:
 
 
 def board(r: Results, axes: Sequence[Axes]) -> str:
-    runs = {"default GC": r}
-    variant = _load("board_gc50000")  # the GC experiment, drawn when run beside the default one
-    if variant is not None and abs(_when(variant) - _when(r)) <= 1800:
-        runs[f"gc threshold {variant.get('gc_threshold')}"] = variant
-    groups = list(runs)
-    raw = [x["results"]["raw"]["requests_per_second"] for x in runs.values()]
-    graphql = [x["results"]["graphql"]["requests_per_second"] for x in runs.values()]
-    _grouped(
-        axes[0], groups, {"raw asyncpg + starlette": raw, "dealflow /graphql": graphql}, [BASELINE, MEASURED]
-    )
-    target = r.get("target_ratio", 0.6) * raw[0]
-    _target(axes[0], target, f"target: graphql >= {r.get('target_ratio', 0.6)} x raw ({target:,.0f}/s)")
-    axes[0].set_ylabel("requests/s")
-    axes[0].set_title(f"throughput: ratio {r['ratio_graphql_over_raw']:.3f}", fontsize=9)
     res = r["results"]
-    _grouped(axes[1], ["p50", "p99"], {"raw": [res["raw"]["p50_ms"], res["raw"]["p99_ms"]],
-                                       "graphql": [res["graphql"]["p50_ms"], res["graphql"]["p99_ms"]]},
-             [BASELINE, MEASURED])  # fmt: skip
+    peer = "postgraphile" in res
+    names = ["raw", "graphql", *(["postgraphile"] if peer else [])]
+    labels = {
+        "raw": "raw asyncpg\n+ starlette",
+        "graphql": "dealflow\n/graphql",
+        "postgraphile": "PostGraphile v4\n+ pg-aggregates",
+    }
+    colors = {"raw": BASELINE, "graphql": MEASURED, "postgraphile": "#2980b9"}
+    _bars(axes[0], [labels[n] for n in names], [res[n]["requests_per_second"] for n in names],
+          [colors[n] for n in names])  # fmt: skip
+    raw = res["raw"]["requests_per_second"]
+    target = r.get("target_ratio", 0.6) * raw
+    _target(axes[0], target, f"target: graphql >= {r.get('target_ratio', 0.6)} x raw ({target:,.1f}/s)")
+    axes[0].set_ylabel("requests/s")
+    title = f"graphql/raw {r['ratio_graphql_over_raw']:.3f}"
+    if peer:
+        title += f", graphql/postgraphile {r['ratio_graphql_over_postgraphile']:.3f}"
+    axes[0].set_title(title, fontsize=9)
+    _grouped(axes[1], ["p50", "p99"], {n: [res[n]["p50_ms"], res[n]["p99_ms"]] for n in names},
+             [colors[n] for n in names])  # fmt: skip
     axes[1].set_ylabel("latency, ms")
-    axes[1].set_title(f"latency (default GC), {r['connections']} connections", fontsize=9)
+    axes[1].set_title(f"latency, {r['connections']} connections", fontsize=9)
     data = r.get("data", {})
     return (
         f"board: {data.get('deals', '?'):,} deals, perStage {data.get('per_stage', '?')} ({r['when'][:10]})"
@@ -218,10 +220,6 @@ DRAWINGS: dict[str, tuple[Callable[[Results, Sequence[Axes]], str], int]] = {
     "import": (imports, 2),
     "load": (load, 4),
 }
-
-
-def _when(results: Results) -> float:
-    return datetime.fromisoformat(results["when"]).timestamp()
 
 
 def _load(name: str) -> Results | None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -30,15 +30,22 @@ async def stage_totals(
 
 
 async def first_deals(
-    conn: Executor, pipeline_id: int, per_stage: int, *, where: str, args: Sequence[Any]
+    conn: Executor,
+    pipeline_id: int,
+    per_stage: int,
+    *,
+    where: str,
+    args: Sequence[Any],
+    columns: Collection[str] | None = None,
 ) -> dict[int, list[Record]]:
-    """Up to per_stage + 1 deals of each stage (the extra one tells whether more follow)."""
+    """Up to per_stage + 1 deals of each stage (the extra one tells whether more follow); with
+    `columns`, only those are read (select_list)."""
     rows = await conn.fetch(
         f"""
         SELECT s.id AS column_stage_id, d.*
           FROM stages s
          CROSS JOIN LATERAL (
-               SELECT {select_list(ObjectType.DEAL)} FROM deals r
+               SELECT {select_list(ObjectType.DEAL, columns=columns)} FROM deals r
                 WHERE r.stage_id = s.id AND r.deleted_at IS NULL AND ({where})
                 ORDER BY r.created_at DESC, r.id DESC
                 LIMIT {int(per_stage) + 1}
@@ -50,5 +57,5 @@ async def first_deals(
     )
     by_stage: dict[int, list[Record]] = {}
     for row in rows:
-        by_stage.setdefault(row["column_stage_id"], []).append(record_from_row(ObjectType.DEAL, row))
+        by_stage.setdefault(row["column_stage_id"], []).append(record_from_row(ObjectType.DEAL, row, at=1))
     return by_stage

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 
 import asyncpg
+import orjson
 from asyncpg.connection import LoggedQuery
 from asyncpg.pool import PoolConnectionProxy
 
@@ -26,11 +28,27 @@ def _observe(record: LoggedQuery) -> None:
         observer(record.query)
 
 
+_LONG_NUMBER = re.compile(r"\d{20}")  # may be an integer beyond 64 bits, which orjson reads as a float
+
+
+def decode_json(text: str) -> Any:
+    """json.loads, exactly, faster: most records' properties are `{}`; orjson reads anything else
+    (~4x json) unless it may hold an integer orjson would round or text it refuses."""
+    if text == "{}":
+        return {}
+    if _LONG_NUMBER.search(text) is None:
+        try:
+            return orjson.loads(text)
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(text)
+
+
 async def init_connection(conn: asyncpg.Connection) -> None:
     if QUERY_OBSERVERS:  # attached only when observed: logging costs a little on every statement
         conn.add_query_logger(_observe)
     for name in ("json", "jsonb"):
-        await conn.set_type_codec(name, encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+        await conn.set_type_codec(name, encoder=json.dumps, decoder=decode_json, schema="pg_catalog")
 
 
 class DealflowConnection(asyncpg.Connection):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -57,11 +57,39 @@ COMMON = (
 )
 
 
-def select_list(object_type: ObjectType, alias: str = "r") -> str:
-    return ", ".join(f"{alias}.{c}" for c in (*COMMON, *TABLES[object_type].columns))
+def select_list(object_type: ObjectType, alias: str = "r", columns: Collection[str] | None = None) -> str:
+    """The record's columns in record_from_row's order; with `columns`, only those (and id) are read
+    and the others are NULL in their places: a record read so holds None for them."""
+    every = (*COMMON, *TABLES[object_type].columns)
+    if columns is None:
+        return ", ".join(f"{alias}.{c}" for c in every)
+    return ", ".join(f"{alias}.{c}" if c == "id" or c in columns else f"NULL AS {c}" for c in every)
 
 
-def record_from_row(object_type: ObjectType, row: asyncpg.Record) -> Record:
+def record_from_row(object_type: ObjectType, row: asyncpg.Record, at: int = 0) -> Record:
+    """The record whose select_list columns start at position `at` of the row (by position: the
+    record's columns are read for every row of every list, and names cost a lookup each)."""
+    columns = TABLES[object_type].columns
+    values = row[at : at + len(COMMON) + len(columns)]
+    record_id, owner_id, properties, created_at, updated_at, last_activity, last_contacted, version = values[
+        :8
+    ]
+    return Record(
+        type=object_type,
+        id=record_id,
+        values=dict(zip(columns, values[8:], strict=True)),
+        owner_id=owner_id,
+        properties=properties,
+        created_at=created_at,
+        updated_at=updated_at,
+        last_activity_date=last_activity,
+        last_contacted=last_contacted,
+        version=version,
+    )
+
+
+def record_from_named_row(object_type: ObjectType, row: asyncpg.Record) -> Record:
+    """The record of a row whose columns are not select_list's, read by name (search's union)."""
     return Record(
         type=object_type,
         id=row["id"],
@@ -219,6 +247,7 @@ async def get_records(
     ids: Sequence[int],
     owners: frozenset[int] | None,
     approver_id: int | None = None,
+    columns: Collection[str] | None = None,
 ) -> list[Record]:
     approver = (
         f" OR ($3::bigint IS NOT NULL AND {awaiting_approver_sql(3)})"
@@ -227,7 +256,7 @@ async def get_records(
     )
     rows = await conn.fetch(
         f"""
-        SELECT {select_list(object_type)} FROM {TABLES[object_type].name} r
+        SELECT {select_list(object_type, columns=columns)} FROM {TABLES[object_type].name} r
          WHERE r.id = ANY($1) AND r.deleted_at IS NULL
            AND ($2::bigint[] IS NULL OR r.owner_id = ANY($2){approver})
         """,  # noqa: S608

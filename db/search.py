@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from domain.records import ObjectType, Record
 
 from .pool import Executor
-from .records import COMMON, TABLES, awaiting_approver_sql, record_from_row
+from .records import COMMON, TABLES, awaiting_approver_sql, record_from_named_row
 
 # The exact expressions the *_search GIN indexes of 0002_records.sql are built on.
 SEARCHED: Mapping[ObjectType, str] = {
@@ -78,5 +78,5 @@ async def search_records(
     found = []
     for row in rows:
         object_type = ObjectType(row["type"])
-        found.append(record_from_row(object_type, row))
+        found.append(record_from_named_row(object_type, row))
     return found

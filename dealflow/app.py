@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import json
 import logging
 from collections.abc import AsyncIterator, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
+import orjson
 from broadcaster import Broadcast
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from graphql import GraphQLError
@@ -159,6 +161,14 @@ class DealflowGraphQL(GraphQL[Context, None]):
             if state["media_type"] == GRAPHQL_RESPONSE_JSON:
                 body.pop("data", None)
         return body
+
+    def encode_json(self, data: object) -> str:
+        """Responses and WebSocket messages as compact JSON text, by orjson (~10x json.dumps on a board
+        answer); what orjson refuses (integers beyond 64 bits, non-string keys) goes through json."""
+        try:
+            return orjson.dumps(data).decode()
+        except TypeError:  # orjson.JSONEncodeError
+            return json.dumps(data, separators=(",", ":"))
 
     async def render_graphql_ide(self, request: Request) -> Response:
         return HTMLResponse(GRAPHIQL_HTML)

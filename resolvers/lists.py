@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -47,6 +47,11 @@ def sort_key(sort: Sort, record: Record) -> list[object]:
     elif isinstance(value, Decimal):
         value = str(value)
     return [value, record.id]
+
+
+def sort_key_column(sort: Sort) -> str:
+    """The record column sort_key reads besides the id."""
+    return "id" if sort.column == "id" else sort.column
 
 
 def decode_key(sort: Sort, key: Sequence[Any]) -> tuple[object, int]:
@@ -140,15 +145,24 @@ class Board:
     sort: Sort
 
 
-async def board(ctx: Context, pipeline_id: int, raw_groups: RawGroups, per_stage: int) -> Board:
-    """Three statements: the pipeline, per-stage totals, and each stage's first deals."""
+async def board(
+    ctx: Context,
+    pipeline_id: int,
+    raw_groups: RawGroups,
+    per_stage: int,
+    deal_columns: Collection[str] | None = None,
+) -> Board:
+    """Three statements: the pipeline, per-stage totals, and each stage's first deals (with
+    `deal_columns`, only those of the deals are read)."""
     if not 0 <= per_stage <= MAX_PER_STAGE:
         raise BadInput(RuleCode.INVALID, f"perStage must be between 0 and {MAX_PER_STAGE}", ("perStage",))
     pipeline = await pipeline_store.get_pipeline(ctx.pool, pipeline_id)
     groups = parse_filter_groups(filters.ObjectType.DEAL, raw_groups)
     where, args = scoped(ctx, groups, 2)
     totals = await board_store.stage_totals(ctx.pool, pipeline_id, where=where, args=args)
-    firsts = await board_store.first_deals(ctx.pool, pipeline_id, per_stage, where=where, args=args)
+    firsts = await board_store.first_deals(
+        ctx.pool, pipeline_id, per_stage, where=where, args=args, columns=deal_columns
+    )
     columns = []
     for stage in pipeline.stages:
         n, amount = totals.get(stage.id, (0, Decimal(0)))

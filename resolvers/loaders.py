@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from strawberry.dataloader import DataLoader
 
@@ -32,9 +32,14 @@ from domain.visibility import visible_owner_ids
 from .context import Context
 
 
+async def users_by_id(ctx: Context, ids: Sequence[int]) -> dict[int, User]:
+    """Users by id in one statement: the user loader's batch, also for a whole page at once."""
+    return {u.id: u for u in await user_store.list_users(ctx.pool, list(ids))}
+
+
 def user_loader(ctx: Context) -> DataLoader[int, User | None]:
     async def load(ids: Sequence[int]) -> list[User | None]:
-        found = {u.id: u for u in await user_store.list_users(ctx.pool, list(ids))}
+        found = await users_by_id(ctx, ids)
         return [found.get(i) for i in ids]
 
     return ctx.loader("user", lambda: DataLoader(load_fn=load))
@@ -73,15 +78,22 @@ def team_members(ctx: Context) -> DataLoader[int, list[TeamMember]]:
     return ctx.loader("team_members", lambda: DataLoader(load_fn=load))
 
 
+async def visible_records(
+    ctx: Context, object_type: ObjectType, ids: Sequence[int], columns: Collection[str] | None = None
+) -> dict[int, Record]:
+    """The records among ids the viewer may see, by id: the one read every record loader and page
+    prefetch goes through (out of scope reads as not found). With `columns`, only those are read:
+    for a page prefetch, never for a loader, whose records any field may read."""
+    owners = visible_owner_ids(ctx.me, ctx.me.user.view_scope)
+    found = await record_store.get_records(ctx.pool, object_type, list(ids), owners, ctx.me.id, columns)
+    return {r.id: r for r in found}
+
+
 def record_loader(ctx: Context, object_type: ObjectType) -> DataLoader[int, Record | None]:
     """Records the viewer may see, by id; others load as None (out of scope reads as not found)."""
 
     async def load(ids: Sequence[int]) -> list[Record | None]:
-        owners = visible_owner_ids(ctx.me, ctx.me.user.view_scope)
-        found = {
-            r.id: r
-            for r in await record_store.get_records(ctx.pool, object_type, list(ids), owners, ctx.me.id)
-        }
+        found = await visible_records(ctx, object_type, ids)
         return [found.get(i) for i in ids]
 
     return ctx.loader(f"record:{object_type}", lambda: DataLoader(load_fn=load))
@@ -98,11 +110,19 @@ def decided_deal_loader(ctx: Context) -> DataLoader[int, Record | None]:
     return ctx.loader("decided_deal", lambda: DataLoader(load_fn=load))
 
 
+async def linked_ids(
+    ctx: Context, from_type: ObjectType, ids: Sequence[int], to_type: ObjectType
+) -> dict[int, list[int]]:
+    """The ids each record is associated with, in id order, in one statement."""
+    by_id: dict[int, list[int]] = defaultdict(list)
+    for a, b in await associations.linked(ctx.pool, from_type.value, list(ids), to_type.value):
+        by_id[a].append(b)
+    return by_id
+
+
 def linked_loader(ctx: Context, from_type: ObjectType, to_type: ObjectType) -> DataLoader[int, list[int]]:
     async def load(ids: Sequence[int]) -> list[list[int]]:
-        by_id: dict[int, list[int]] = defaultdict(list)
-        for a, b in await associations.linked(ctx.pool, from_type.value, list(ids), to_type.value):
-            by_id[a].append(b)
+        by_id = await linked_ids(ctx, from_type, ids, to_type)
         return [by_id[i] for i in ids]
 
     return ctx.loader(f"linked:{from_type}:{to_type}", lambda: DataLoader(load_fn=load))

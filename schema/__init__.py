@@ -23,7 +23,8 @@ from domain.filters import FilterError
 from domain.limits import BadInput
 
 from .complexity import ComplexityLimit
-from .fanout import FastMaskErrors, SharedEventExecutionContext
+from .execution import PlannedExecutionContext
+from .fanout import FastMaskErrors
 from .input_limits import SCALARS, guard
 from .mutation import Mutation
 from .query import Query
@@ -70,7 +71,7 @@ def build_schema(*, dev: bool) -> strawberry.Schema:
         mutation=Mutation,
         subscription=Subscription,
         extensions=extensions,
-        execution_context_class=SharedEventExecutionContext,
+        execution_context_class=PlannedExecutionContext,
         scalar_overrides=SCALARS,
         config=StrawberryConfig(disable_field_suggestions=not dev),
     )

@@ -8,6 +8,8 @@ from typing import Annotated, TypeVar
 
 import strawberry
 
+from domain.filters import ObjectType as FilterObjectType
+from domain.filters import parse_sort
 from domain.records import ObjectType, Record
 from resolvers import lists
 from resolvers.loaders import record_loader
@@ -25,7 +27,7 @@ from .pagination import (
     page_size,
 )
 from .pipelines import Pipeline, Stage
-from .records import Company, Contact, CrmRecord, Deal, Ticket, prefetch, requested_fields
+from .records import Company, Contact, CrmRecord, Deal, Ticket, columns_for, prefetch, requested_fields
 
 T = TypeVar("T", bound=CrmRecord)
 FILTER_GROUPS = strawberry.argument(
@@ -104,6 +106,10 @@ async def one(info: Info, object_type: ObjectType, record_id: strawberry.ID) -> 
     except ValueError:
         return None
     return await record_loader(info.context, object_type).load(key)
+
+
+NOT_SELECTED = ""  # a board's cursors are encoded only when its selection asks for them, else never read
+BOARD_SORT = frozenset({lists.sort_key_column(parse_sort(FilterObjectType.DEAL))})  # what a cursor reads
 
 
 @strawberry.type(description="One stage of a board: its totals and first deals.")
@@ -227,15 +233,25 @@ class RecordQueries:
             int, strawberry.argument(description="How many deals each column lists (its first page).")
         ] = 50,
     ) -> Board:
-        found = await lists.board(info.context, int(pipeline_id), raw_groups(filter_groups), per_stage)
+        requested = requested_fields(info)
+        each_cursor, end_cursor = "cursor" in requested, "endCursor" in requested
+        reads = columns_for(Deal, requested) | (BOARD_SORT if each_cursor or end_cursor else frozenset())
+        found = await lists.board(
+            info.context, int(pipeline_id), raw_groups(filter_groups), per_stage, deal_columns=reads
+        )
         nodes = {d.id: Deal(record=d) for column in found.columns for d in column.deals}
-        await prefetch(info, list(nodes.values()), requested_fields(info))
+        await prefetch(info, list(nodes.values()), requested)
+
+        def cursor(deal: Record) -> str:
+            return encode_cursor(lists.sort_key(found.sort, deal))
+
         columns = []
         for column in found.columns:
             edges = [
-                Edge(node=nodes[d.id], cursor=encode_cursor(lists.sort_key(found.sort, d)))
+                Edge(node=nodes[d.id], cursor=cursor(d) if each_cursor else NOT_SELECTED)
                 for d in column.deals
             ]
+            last = cursor(column.deals[-1]) if end_cursor and column.deals else None
             total = column.total_count
 
             async def count(total: int = total) -> int:
@@ -243,9 +259,7 @@ class RecordQueries:
 
             deals = Connection(
                 edges=edges,
-                page_info=PageInfo(
-                    has_next_page=column.has_next, end_cursor=edges[-1].cursor if edges else None
-                ),
+                page_info=PageInfo(has_next_page=column.has_next, end_cursor=last),
                 count=count,
             )
             columns.append(

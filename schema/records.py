@@ -15,18 +15,20 @@ from domain.records import ObjectType, Record, Scope
 from resolvers.loaders import (
     approval_process_loader,
     latest_approval_loader,
-    linked_loader,
+    linked_ids,
     linked_records,
     pipeline_loader,
     primary_company_loader,
     record_loader,
     stage_loader,
-    user_loader,
+    users_by_id,
+    visible_records,
 )
 
 from .enums import ApprovalStatus, ChangeSource, LifecycleStage
 from .info import Info
 from .pipelines import Pipeline, Stage
+from .prefetched import UNLOADED, prefetched
 from .users import User, load_user
 
 if TYPE_CHECKING:
@@ -54,9 +56,6 @@ class PropertyChange:
     )
     async def changed_by(self, info: Info) -> User | None:
         return await load_user(info, self.changed_by_id)
-
-
-UNLOADED: Any = object()  # a relation the query's resolver did not prefetch
 
 
 @strawberry.interface(description="What every CRM record (contact, company, deal, ticket) has in common.")
@@ -102,7 +101,10 @@ class CrmRecord:
     def fill(self, record: Record) -> None:
         """Copy the type's own standard values onto attributes."""
 
-    @strawberry.field(description="The user who owns the record; null when it has no owner.")
+    @strawberry.field(
+        description="The user who owns the record; null when it has no owner.",
+        metadata=prefetched("prefetched_owner"),
+    )
     def owner(self, info: Info) -> User | None:
         if self.prefetched_owner is not UNLOADED:
             return self.prefetched_owner  # type: ignore[no-any-return]
@@ -240,7 +242,7 @@ class Deal(CrmRecord):
     def fill(self, record: Record) -> None:
         self.name, self.currency = str(record.get("name")), str(record.get("currency"))
         amount = record.get("amount")
-        self.amount = Decimal(str(amount)) if amount is not None else None
+        self.amount = amount if type(amount) is Decimal or amount is None else Decimal(str(amount))
         close = record.get("close_date")
         self.close_date = datetime.fromisoformat(close) if isinstance(close, str) else close  # type: ignore[assignment]
         status = record.get("latest_approval_status")
@@ -283,7 +285,9 @@ class Deal(CrmRecord):
 
         return await deal_quotes(info, self.record.id)
 
-    @strawberry.field(description="The contacts associated with the deal.")
+    @strawberry.field(
+        description="The contacts associated with the deal.", metadata=prefetched("prefetched_contacts")
+    )
     def contacts(self, info: Info) -> list[Contact]:
         if self.prefetched_contacts is not UNLOADED:
             return self.prefetched_contacts  # type: ignore[no-any-return]
@@ -307,27 +311,78 @@ class Ticket(CrmRecord):
         self.subject = str(record.get("subject"))
 
 
+# The columns each field of a record type reads from its record: what a page that selects only some
+# fields needs to read (decoding the rest of 800 rows costs more than the fields themselves).
+# tests/api/test_board_columns.py holds it to every field of the types and to their answers.
+_COMMON_FIELDS: dict[str, tuple[str, ...]] = {
+    "id": (),
+    "properties": ("properties",),
+    "createdAt": ("created_at",),
+    "updatedAt": ("updated_at",),
+    "lastActivityDate": ("last_activity_date",),
+    "lastContacted": ("last_contacted",),
+    "version": ("version",),
+    "owner": ("owner_id",),
+    "propertyHistory": (),
+}
+FIELD_COLUMNS: dict[type[CrmRecord], dict[str, tuple[str, ...]]] = {
+    Contact: {
+        **_COMMON_FIELDS,
+        "email": ("email",),
+        "firstName": ("first_name",),
+        "lastName": ("last_name",),
+        "companyName": ("company_name",),
+        "lifecycleStage": ("lifecycle_stage",),
+        "closeDate": ("close_date",),
+        "daysToClose": ("days_to_close",),
+        "primaryCompany": (),
+        "companies": (),
+        "deals": (),
+    },
+    Deal: {
+        **_COMMON_FIELDS,
+        "name": ("name",),
+        "amount": ("amount",),
+        "currency": ("currency",),
+        "closeDate": ("close_date",),
+        "latestApprovalStatus": ("latest_approval_status",),
+        "pipeline": ("pipeline_id",),
+        "stage": ("stage_id",),
+        "approval": ("pipeline_id",),
+        "quotes": (),
+        "contacts": (),
+        "companies": (),
+    },
+}
+
+
+def columns_for(kind: type[CrmRecord], requested: frozenset[str]) -> frozenset[str]:
+    """The columns a page of `kind` must read when the names in `requested` are selected somewhere
+    under the page: those of every field of the type so named (another type's field of the same
+    name costs a column at most). FIELD_COLUMNS lists every field of the type (a test holds it to the
+    schema), so no selected field goes without its columns."""
+    known = FIELD_COLUMNS[kind]
+    return frozenset(c for name in requested if name in known for c in known[name])
+
+
 async def prefetch(info: Info, nodes: Sequence[CrmRecord], requested: frozenset[str]) -> None:
     """Load the owners (and deals' contacts) of a whole page at once, when the query asks for them,
-    so their fields resolve synchronously: no task, future or dataloader batch per node."""
+    so their fields resolve synchronously: one statement each, through the same reads as the
+    loaders (scope included), with no task, future or dataloader batch per node or key."""
     ctx = info.context
     if "owner" in requested:
         owner_ids = sorted({n.record.owner_id for n in nodes if n.record.owner_id is not None})
-        users = {u.id: u for u in await user_loader(ctx).load_many(owner_ids) if u is not None}
+        users = {i: User.from_domain(u) for i, u in (await users_by_id(ctx, owner_ids)).items()}
         for n in nodes:
-            owner = users.get(n.record.owner_id) if n.record.owner_id is not None else None
-            n.prefetched_owner = User.from_domain(owner) if owner else None
+            n.prefetched_owner = users.get(n.record.owner_id) if n.record.owner_id is not None else None
     deals = [n for n in nodes if isinstance(n, Deal)]
     if "contacts" in requested and deals:
-        links = await linked_loader(ctx, ObjectType.DEAL, ObjectType.CONTACT).load_many(
-            [d.record.id for d in deals]
-        )
-        ids = sorted({c for found in links for c in found})
-        contacts = {
-            r.id: Contact(record=r) for r in await record_loader(ctx, ObjectType.CONTACT).load_many(ids) if r
-        }
-        for deal, found in zip(deals, links, strict=True):
-            deal.prefetched_contacts = [contacts[c] for c in found if c in contacts]
+        links = await linked_ids(ctx, ObjectType.DEAL, [d.record.id for d in deals], ObjectType.CONTACT)
+        ids = sorted({c for found in links.values() for c in found})
+        found = await visible_records(ctx, ObjectType.CONTACT, ids, columns_for(Contact, requested))
+        contacts = {i: Contact(record=r) for i, r in found.items()}
+        for deal in deals:
+            deal.prefetched_contacts = [contacts[c] for c in links.get(deal.record.id, ()) if c in contacts]
 
 
 def requested_fields(info: Info) -> frozenset[str]:
