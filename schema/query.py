@@ -5,6 +5,7 @@ from strawberry.tools import merge_types
 from .engagements import ActivityQueries
 from .imports import ImportQueries
 from .lifecycle import LifecycleQueries
+from .nodes import NodeQueries
 from .notifications import NotificationQueries
 from .pipelines import PipelineQueries
 from .properties import PropertyQueries
@@ -28,5 +29,6 @@ Query = merge_types(
         ImportQueries,
         PropertyQueries,
         WebhookQueries,
+        NodeQueries,
     ),
 )
