@@ -154,5 +154,5 @@ class Node:
     id: strawberry.ID = strawberry.field(
         default=strawberry.ID(""),
         description="The object's global id: opaque, unique across every type, stable. Inputs also take "
-        "the plain record id (digits), which CSV files and older clients use."
+        "the plain record id (digits), which CSV files and older clients use.",
     )

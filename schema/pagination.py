@@ -91,7 +91,7 @@ class Window:
 
 
 def window(
-    first: int | None, after: str | None, last: int | None = None, before: str | None = None
+    first: int | None = None, after: str | None = None, last: int | None = None, before: str | None = None
 ) -> Window:
     """The one reading of first/after/last/before for every connection (Relay cursor connections)."""
     if first is not None and last is not None:

@@ -8,7 +8,7 @@ from typing import Any
 from domain.records import Scope
 from resolvers.engagements import MAX_ENGAGEMENTS_PER_RECORD
 from tests.api.test_records import CREATE_CONTACT
-from tests.harness import Client, Harness
+from tests.harness import Client, Harness, db_id, gid
 
 CREATE_ENGAGEMENT = """
 mutation($input: CreateEngagementInput!) {
@@ -201,7 +201,7 @@ async def test_tasks_list_by_assignee_newest_first_page_by_page(app: Harness) ->
     assert [e["node"]["id"] for e in rest["edges"]] == [ids[0]]
     assert rest["pageInfo"]["hasNextPage"] is False
     theirs = (await boss(TASKS, {"assigneeId": str(worker.user_id)}))["tasks"]
-    assert [e["node"]["assignee"]["id"] for e in theirs["edges"]] == [str(worker.user_id)] * 3
+    assert [e["node"]["assignee"]["id"] for e in theirs["edges"]] == [gid("User", worker.user_id)] * 3
     assert [e["node"]["title"] for e in (await boss(TASKS))["tasks"]["edges"]] == ["boss's own task"]
 
 
@@ -212,7 +212,7 @@ async def test_set_task_done_by_a_non_assignee_is_refused(app: Harness) -> None:
     refused = (await boss(SET_TASK_DONE, {"input": {"id": task["id"], "done": True}}))["setTaskDone"]
     assert refused["task"] is None
     assert refused["userErrors"] == [{"field": ["id"], "code": "FORBIDDEN"}]
-    assert await app.pool.fetchval("SELECT done FROM engagements WHERE id = $1", int(task["id"])) is False
+    assert await app.pool.fetchval("SELECT done FROM engagements WHERE id = $1", db_id(task["id"])) is False
     done = (await worker(SET_TASK_DONE, {"input": {"id": task["id"], "done": True}}))["setTaskDone"]
     assert done == {"task": {"id": task["id"], "done": True}, "userErrors": []}
 
@@ -221,7 +221,7 @@ async def test_a_super_admin_may_set_any_task_done(app: Harness) -> None:
     worker = await app.user()
     admin = await app.user(super_admin=True)
     task = (await engage(worker, "TASK", title="mine"))["engagement"]
-    assert task["assignee"]["id"] == str(worker.user_id)
+    assert task["assignee"]["id"] == gid("User", worker.user_id)
     done = (await admin(SET_TASK_DONE, {"input": {"id": task["id"], "done": True}}))["setTaskDone"]
     assert done["task"]["done"] is True
 
