@@ -18,6 +18,7 @@ from graphql import (
     InlineFragmentNode,
     IntValueNode,
     ListValueNode,
+    NullValueNode,
     OperationDefinitionNode,
     SelectionSetNode,
     ValidationRule,
@@ -44,14 +45,23 @@ def multiplier(field: FieldNode, type_: Any, variables: Mapping[str, object] | N
                 return max(1, len(value.values))
             given = variables.get(value.name.value) if isinstance(value, VariableNode) and variables else None
             return max(1, min(len(given), NODES_MAX)) if isinstance(given, list) else NODES_MAX
+    sized = False  # a page size whose value is not known here counts as the largest allowed
+    for argument in field.arguments or ():
         if argument.name.value in PAGE_ARGUMENTS:
             value = argument.value
             if isinstance(value, IntValueNode):
                 return max(1, int(value.value))
-            given = variables.get(value.name.value) if isinstance(value, VariableNode) and variables else None
-            if isinstance(given, int) and not isinstance(given, bool):
-                return max(1, min(given, MAX_PAGE))
-            return MAX_PAGE
+            if isinstance(value, NullValueNode):
+                continue  # first: null beside last: 10 pages backward by last
+            if isinstance(value, VariableNode) and variables is not None:
+                given = variables.get(value.name.value)
+                if isinstance(given, int) and not isinstance(given, bool):
+                    return max(1, min(given, MAX_PAGE))
+                if given is None and value.name.value in variables:
+                    continue  # sent as null: absent, it would take the largest page
+            sized = True
+    if sized:
+        return MAX_PAGE
     while isinstance(type_, GraphQLNonNull):
         type_ = type_.of_type
     return UNPAGED_LIST if isinstance(type_, GraphQLList) else 1

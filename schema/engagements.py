@@ -33,7 +33,9 @@ def numeric_id(value: strawberry.ID, field: str) -> int:
 
 @strawberry.type(description="A note, task, call, email or meeting logged on records.")
 class Engagement(Node):
-    id: strawberry.ID = strawberry.field(description="The engagement's global id.")
+    id: strawberry.ID = strawberry.field(
+        description="The engagement's global id; a task's is its Task id, which node(id) answers as a Task."
+    )
     type: EngagementType = strawberry.field(description="What kind of engagement it is.")
     title: str | None = strawberry.field(description="A short title; null when none (tasks have one).")
     body: str | None = strawberry.field(
@@ -58,7 +60,7 @@ class Engagement(Node):
     @classmethod
     def from_domain(cls, e: DomainEngagement) -> Engagement:
         return cls(
-            id=node_id("Engagement", e.id),
+            id=node_id("Task" if e.type is EngagementType.TASK else "Engagement", e.id),  # one id per object
             type=e.type,
             title=e.title,
             body=e.body,

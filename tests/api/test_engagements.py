@@ -56,7 +56,7 @@ async def fill(app: Harness, contact_id: str, n: int) -> None:
                    RETURNING id)
         INSERT INTO engagement_records (engagement_id, object_type, object_id) SELECT id, 'CONTACT', $1 FROM e
         """,
-        int(contact_id),
+        db_id(contact_id),
         n,
     )
 
@@ -72,7 +72,7 @@ async def queued_behind_locks(app: Harness, n: int) -> None:
 async def linked(app: Harness, contact_id: str) -> int:
     n: int = await app.pool.fetchval(
         "SELECT count(*) FROM engagement_records WHERE object_type = 'CONTACT' AND object_id = $1",
-        int(contact_id),
+        db_id(contact_id),
     )
     return n
 
@@ -99,7 +99,7 @@ async def test_two_engagements_racing_for_a_records_last_place_associate_only_on
     almost = await contact(client, "almost@example.com")
     await fill(app, almost, MAX_ENGAGEMENTS_PER_RECORD - 1)
     async with app.pool.acquire() as conn, conn.transaction():
-        await conn.execute("SELECT 1 FROM contacts WHERE id = $1 FOR UPDATE", int(almost))  # hold the gate
+        await conn.execute("SELECT 1 FROM contacts WHERE id = $1 FOR UPDATE", db_id(almost))  # hold the gate
         racers = [asyncio.create_task(engage(client, "NOTE", almost, body=f"race {n}")) for n in range(4)]
         await queued_behind_locks(app, len(racers))
     payloads = await asyncio.gather(*racers)
@@ -262,7 +262,9 @@ async def test_logging_an_engagement_needs_edit_scope_on_every_record_and_a_refu
             "lastActivityDate": None,
             "lastContacted": None,
         }
-    assert await app.pool.fetchval("SELECT last_activity_date FROM deals WHERE id = $1", int(deal_id)) is None
+    assert (
+        await app.pool.fetchval("SELECT last_activity_date FROM deals WHERE id = $1", db_id(deal_id)) is None
+    )
     logged = await engage(tom, "CALL", own, body="mine")
     assert logged["userErrors"] == [] and logged["associatedCount"] == 1
 

@@ -27,7 +27,7 @@ from subscriptions.bus import EventBus
 from subscriptions.relay import Relay
 from tests.api.test_approvals import setup
 from tests.api.test_cli import ROOT, dealflow
-from tests.harness import Client, Harness, gid
+from tests.harness import Client, Harness, db_id, gid
 
 START = """
 mutation($input: StartImportInput!) {
@@ -279,7 +279,7 @@ async def test_no_one_else_can_follow_an_import(app: Harness) -> None:
         message = await ws.receive()
     assert (
         message["type"] == "next"
-        and message["payload"]["errors"][0]["message"] == f"import {import_id} not found"
+        and message["payload"]["errors"][0]["message"] == f"import {db_id(import_id)} not found"
     )
 
 
@@ -501,4 +501,4 @@ async def test_importing_an_email_the_importer_cannot_see_answers_not_found_neve
     job = await run_import(importer, "CONTACT", "Email,First name\nhidden@example.com,Changed\n")
     assert [(e["line"], e["code"]) for e in job["errors"]] == [(2, "NOT_FOUND")]
     assert hidden_id not in job["errors"][0]["message"]
-    assert await app.pool.fetchval("SELECT first_name FROM contacts WHERE id = $1", int(hidden_id)) is None
+    assert await app.pool.fetchval("SELECT first_name FROM contacts WHERE id = $1", db_id(hidden_id)) is None

@@ -35,7 +35,8 @@ def connection_of(data: dict[str, Any]) -> dict[str, Any]:
 
 
 async def page(client: Client, document: str, **given: Any) -> dict[str, Any]:
-    found = connection_of(await client(document, given))
+    sizes = {"first": None, "after": None, "last": None, "before": None}  # null, not absent: see cost
+    found = connection_of(await client(document, {**sizes, **given}))
     edges, info = found["edges"], found["pageInfo"]
     assert info["startCursor"] == (edges[0]["cursor"] if edges else None)
     assert info["endCursor"] == (edges[-1]["cursor"] if edges else None)
@@ -66,11 +67,12 @@ async def backward(client: Client, document: str, size: int, **extra: Any) -> li
         before = found["pageInfo"]["startCursor"]
 
 
-async def both_ways(client: Client, document: str, count: int, **extra: Any) -> list[str]:
+async def both_ways(client: Client, document: str, count: int | None, **extra: Any) -> list[str]:
     """The whole list in one page, then forward and backward in pages of 2 and 3: the same items."""
-    whole = await page(client, document, first=200, **extra)
+    whole = await page(client, document, first=20, **extra)  # the whole list
     ids = [e["node"]["id"] for e in whole["edges"]]
-    assert len(ids) == count and len(set(ids)) == count
+    assert len(set(ids)) == len(ids) >= 5
+    assert count is None or len(ids) == count
     assert whole["pageInfo"]["hasNextPage"] is False and whole["pageInfo"]["hasPreviousPage"] is False
     for size in (2, 3):
         assert await forward(client, document, size, **extra) == ids
@@ -130,7 +132,7 @@ async def test_quotes_tasks_notifications_runs_and_deliveries_page_both_ways(app
     )
     assert len(await both_ways(admin, QUOTES, 5)) == 5
     assert len(await both_ways(rep, TASKS, 5)) == 5
-    assert len(await both_ways(rep, NOTIFICATIONS, 5)) == 5
+    await both_ways(rep, NOTIFICATIONS, None)  # assignments of contacts and of tasks
     assert len(await both_ways(admin, RUNS, 5)) == 5
     assert len(await both_ways(admin, DELIVERIES, 5)) == 5
 

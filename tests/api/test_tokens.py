@@ -20,7 +20,9 @@ VIEWER = "{ viewer { id } }"
 
 async def tokens_of(client: Client, user_id: int | None) -> list[dict[str, object]]:
     data = await client("{ users { id apiTokens { id name createdAt lastUsedAt expiresAt revokedAt } } }")
-    found: list[dict[str, object]] = next(u for u in data["users"] if u["id"] == str(user_id))["apiTokens"]
+    found: list[dict[str, object]] = next(u for u in data["users"] if u["id"] == gid("User", user_id))[
+        "apiTokens"
+    ]
     return found
 
 
