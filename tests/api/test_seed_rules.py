@@ -52,7 +52,7 @@ async def test_update_deal_approvals_changes_each_setting_of_the_process(app: Ha
         "stageLabel": "Manager sign-off",
         "probability": 0.7,
         "position": 4,
-        "approverIds": [str(replacement.user_id)],
+        "approverIds": [gid("User", replacement.user_id)],
         "mode": "ALL",
         "note": "Check the margin",
     }[setting]
