@@ -142,28 +142,38 @@ async def load_data(conn: asyncpg.Connection, users: int) -> dict[str, Any]:
         )
     assert row is not None
     deal_id, amount = row["id"], row["amount"]
+    stage = {s.id: shown("Stage", s.id) for s in pipeline.stages}
     return {
         "admin_token": admin_token,
         "tokens": tokens,
-        "pipeline_id": pipeline.id,
-        "stage_ids": [s.id for s in pipeline.stages[:2]],
-        "peer": {  # what the Node server serves: the same pipeline, deal and owner
-            "pipelineId": pipeline.id,
-            "stages": [{"id": s.id, "label": s.label} for s in pipeline.stages],
-            "users": [{"id": owner_id, "name": "Olive Owner"}],
+        "pipeline_id": shown("Pipeline", pipeline.id),
+        "stage_ids": [stage[s.id] for s in pipeline.stages[:2]],
+        "peer": {  # what the Node server serves: the same pipeline, deal and owner, with the same ids
+            "pipelineId": shown("Pipeline", pipeline.id),
+            "stages": [{"id": stage[s.id], "label": s.label} for s in pipeline.stages],
+            "users": [{"id": shown("User", owner_id), "name": "Olive Owner"}],
             "deals": [
                 {
-                    "id": deal_id,
+                    "id": shown("Deal", deal_id),
                     "name": "Fan-out deal",
                     "amount": str(amount),
-                    "stageId": pipeline.stages[0].id,
-                    "ownerId": owner_id,
+                    "stageId": stage[pipeline.stages[0].id],
+                    "ownerId": shown("User", owner_id),
                 }
             ],
             "sequence": 0,
         },
-        "deal_id": deal_id,
+        "deal_id": shown("Deal", deal_id),
     }
+
+
+def shown(kind: str, number: int) -> str:
+    """An id as dealflow's answers show it (global ids; plain numbers on commits before them)."""
+    try:
+        from domain.ids import global_id
+    except ImportError:
+        return str(number)
+    return global_id(kind, number)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -78,7 +78,13 @@ class OperationCosts:
             return 1  # refused before execution: the minimum
         operation, fragments = found
         root = self.graphql_schema.get_root_type(operation.operation)
-        estimate = Estimate(self.graphql_schema, fragments, variables).cost(
+        defaults = {  # a variable left out takes its default: `$first: Int = 100` is 100
+            d.variable.name.value: graphql.value_from_ast_untyped(d.default_value)
+            for d in operation.variable_definitions or ()
+            if d.default_value is not None
+        }
+        given = {**defaults, **(variables or {})}
+        estimate = Estimate(self.graphql_schema, fragments, given).cost(
             operation.selection_set, root, frozenset()
         )
         if estimate > MAX_COMPLEXITY:

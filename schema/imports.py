@@ -17,6 +17,7 @@ from resolvers.result import Refused
 
 from .errors import UserError, user_errors, value_or_none
 from .info import Info
+from .node_ids import Node, node_id
 
 
 @strawberry.type(description="A row that was not imported.")
@@ -27,8 +28,8 @@ class ImportRowError:
 
 
 @strawberry.type(description="A CSV import and its progress.")
-class Import:
-    id: strawberry.ID = strawberry.field(description="The import's id.")
+class Import(Node):
+    id: strawberry.ID = strawberry.field(description="The import's global id.")
     object_type: ObjectType = strawberry.field(description="The kind of record the rows become.")
     status: str = strawberry.field(description="QUEUED, RUNNING, DONE or FAILED.")
     rows_total: int | None = strawberry.field(description="How many rows the file has; null until counted.")
@@ -59,7 +60,7 @@ class Import:
     @classmethod
     def from_domain(cls, job: ImportJob) -> Import:
         return cls(
-            id=strawberry.ID(str(job.id)),
+            id=node_id("Import", job.id),
             object_type=job.object_type,
             status=job.status.value,
             rows_total=job.rows_total,

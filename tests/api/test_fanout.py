@@ -36,7 +36,7 @@ from subscriptions import streams
 from subscriptions.bus import AXES, EventBus, Interest, Listener
 from subscriptions.sessions import Session
 from tests.api.test_records import CREATE_CONTACT, MOVE_DEAL, make_deal, pipeline
-from tests.harness import Harness, WsClient
+from tests.harness import Harness, WsClient, db_id
 
 BOARD = """
 subscription($p: ID!, $a: String) { boardChanged(pipelineId: $p, after: $a) {
@@ -280,7 +280,7 @@ async def test_direct_delivery_sends_each_subscriber_what_the_general_path_sends
                 await ws.subscribe(query, {**variables, "a": after})
             if live:
                 await _parked(bus, len(sockets))
-                assert len(bus.candidates(_deal_event(int(p["id"])))) == 5  # the board's subscribers only
+                assert len(bus.candidates(_deal_event(db_id(p["id"])))) == 5  # the board's subscribers only
                 await _changes(app, admin, owner, everyone[0], p, contact["contact"]["id"])
             return [await _all_frames(ws) for ws in sockets]
 

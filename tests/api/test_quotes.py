@@ -9,7 +9,7 @@ from typing import Any
 from db import events as event_store
 from domain.records import Scope
 from tests.api.test_records import make_deal
-from tests.harness import Client, Harness
+from tests.harness import Client, Harness, gid
 
 QUOTE = "id status title total subtotal discountTotal currency version publishedAt shareUrl changeNotes properties"
 QUOTE_FIELDS = f"{QUOTE} lineItems {{ name quantity unitPrice discountPercent amount }} approver {{ id }}"
@@ -121,19 +121,24 @@ async def test_changes_requested_then_resubmitted_then_approved_publishes_and_te
     s = await setup(app)
     quote_id = (await draft(s))["id"]
     pending = (await call(s.seller, PUBLISH, id=quote_id))["quote"]
-    assert (pending["status"], pending["approver"]) == ("PENDING_APPROVAL", {"id": str(s.approver.user_id)})
+    assert (pending["status"], pending["approver"]) == (
+        "PENDING_APPROVAL",
+        {"id": gid("User", s.approver.user_id)},
+    )
     note = (await s.approver(NOTES))["notifications"]["edges"][0]["node"]
     assert note["kind"] == "QUOTE_PENDING_APPROVAL" and note["quote"] == {
         "id": quote_id,
         "status": "PENDING_APPROVAL",
     }
     task = (await s.approver(TASKS))["tasks"]["edges"][0]["node"]
-    assert task["title"] == "Review quote 'Q-1'" and task["assignee"] == {"id": str(s.approver.user_id)}
+    assert task["title"] == "Review quote 'Q-1'" and task["assignee"] == {
+        "id": gid("User", s.approver.user_id)
+    }
 
     changes = (await call(s.approver, REQUEST, id=quote_id, notes="Discount too deep"))["quote"]
     assert (changes["status"], changes["changeNotes"]) == ("CHANGES_REQUESTED", "Discount too deep")
     task = (await s.seller(TASKS))["tasks"]["edges"][0]["node"]
-    assert task["body"] == "Discount too deep" and task["assignee"] == {"id": str(s.seller.user_id)}
+    assert task["body"] == "Discount too deep" and task["assignee"] == {"id": gid("User", s.seller.user_id)}
     lines = [{**LINES[0], "discountPercent": 5}]
     edited = await call(s.seller, UPDATE, id=quote_id, lineItems=lines)
     assert (edited["quote"]["status"], edited["quote"]["total"]) == ("CHANGES_REQUESTED", "56.97")

@@ -136,6 +136,16 @@ async def test_a_page_size_given_as_a_variable_costs_its_value_and_the_largest_p
     assert (await client.raw(query, {}))["extensions"]["cost"] == math.ceil((1 + 200 * 41) / COST_UNIT)
 
 
+async def test_paging_backward_costs_the_last_page_size_with_first_sent_as_null(app: Harness) -> None:
+    client = await app.user()
+    query = (
+        "query($f: Int, $l: Int) { contacts(first: $f, last: $l) { edges { node { id email firstName } } } }"
+    )
+    assert (await client.raw(query, {"f": None, "l": 20}))["extensions"]["cost"] == 9  # as first: 20
+    defaulted = "query($l: Int = 20) { contacts(last: $l) { edges { node { id email firstName } } } }"
+    assert (await client.raw(defaulted, {}))["extensions"]["cost"] == 9
+
+
 NOTIFICATIONS = "subscription { notificationReceived { sequence } }"  # costs 1 point
 
 

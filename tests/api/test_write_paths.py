@@ -9,7 +9,7 @@ from db import events as event_store
 from tests.api.test_approvals import APPROVE, Setup, deal_in, move, setup
 from tests.api.test_records import CREATE_CONTACT
 from tests.api.test_workflows import CREATE_WORKFLOW
-from tests.harness import Client, Harness
+from tests.harness import Client, Harness, gid
 
 MOVE = """mutation($input: MoveDealInput!) { moveDeal(input: $input) {
   deal { id latestApprovalStatus pipeline { id } stage { id label } version approval { status } }
@@ -107,7 +107,7 @@ async def test_a_decision_lists_every_approver(app: Harness) -> None:
     await move(s.owner, deal_id, s.stages["Pending approval"])
     voted = (await s.approvers[0](APPROVE, {"i": {"dealId": deal_id}}))["approveDeal"]
     decisions = voted["approval"]["decisions"]
-    assert [d["approver"]["id"] for d in decisions] == [str(a.user_id) for a in s.approvers]
+    assert [d["approver"]["id"] for d in decisions] == [gid("User", a.user_id) for a in s.approvers]
     assert [d["decision"] for d in decisions] == ["APPROVED", None]
 
 

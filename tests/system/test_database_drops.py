@@ -7,6 +7,8 @@ import asyncio
 import asyncpg
 import httpx
 
+from tests.harness import db_id
+
 from .clients import (
     MOVE_DEAL,
     Watcher,
@@ -45,7 +47,7 @@ async def test_servers_survive_their_database_connections_being_terminated(
         terminator = await asyncpg.connect(database)
         try:
             async with blocker.transaction():
-                await blocker.execute("SELECT 1 FROM deals WHERE id = $1 FOR UPDATE", int(deal))
+                await blocker.execute("SELECT 1 FROM deals WHERE id = $1 FOR UPDATE", db_id(deal))
                 in_flight = asyncio.create_task(
                     admin.raw(MOVE_DEAL, {"input": {"dealId": deal, "stageId": stages[2]}})
                 )
