@@ -73,7 +73,7 @@ class Abandoned(Exception):
 
 
 class Plan:
-    """A compiled query operation: its root fields' closure and whether any of it can await."""
+    """A compiled query operation: the closure that runs its root fields."""
 
     def __init__(self, operation: OperationDefinitionNode, root: Run) -> None:
         self.operation = operation

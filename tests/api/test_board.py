@@ -39,7 +39,10 @@ async def seed_deals(
     )
 
 
-BACKGROUND = ("email_outbox", "FROM events", "event_head")  # the mailer's and relay's own polling
+BACKGROUND = (
+    "email_outbox", "FROM events", "event_head",  # the mailer's and relay's own polling
+    "typeinfo_tree", "set_config('jit'", "current_setting('jit')",  # asyncpg learning a connection's types
+)  # fmt: skip
 
 
 async def new_pipeline(admin: Client, stages: int) -> int:
