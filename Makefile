@@ -47,7 +47,7 @@ schema: $(VENV)/.installed-run
 
 # Every benchmark (or `make bench BENCHES=load BENCH_ARGS='--duration 10'`), then the PNGs of all
 # results in bench/results/. BENCH_ARGS go to each script run.
-BENCHES ?= http_overhead board approvals lifecycle import load
+BENCHES ?= http_overhead board approvals lifecycle import load fanout outbox
 bench: $(VENV)/.installed
 	$(PIP) -e '.[test,bench]'
 	set -e; for name in $(BENCHES); do $(BIN)/python bench/$$name.py $(BENCH_ARGS); done

@@ -71,6 +71,8 @@ from common import (
 )
 from websockets.typing import Subprotocol
 
+from domain.limits import parse_id
+
 RESULTS = RESULTS_DIR / "approvals.json"
 OWNERS = 10
 WARMUP_DEALS = 20  # moved and approved first, untimed
@@ -200,7 +202,7 @@ async def enable_approvals(url: str, setup: Setup, approver_ids: Sequence[int]) 
     payload = data["enableDealApprovals"]
     if payload["userErrors"]:
         raise RuntimeError(f"enableDealApprovals: {payload['userErrors']}")
-    setup.gate_id = int(next(s["id"] for s in payload["pipeline"]["stages"] if s["isApprovalStage"]))
+    setup.gate_id = parse_id(next(s["id"] for s in payload["pipeline"]["stages"] if s["isApprovalStage"]))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -326,7 +328,7 @@ def mover(setup: Setup) -> Any:
         payload = data["moveDeal"]
         if payload["userErrors"] or payload["deal"]["approval"]["status"] != "PENDING":
             raise RuntimeError(f"moveDeal {deal_id}: {payload}")
-        return int(payload["deal"]["approval"]["id"])
+        return parse_id(payload["deal"]["approval"]["id"])
 
     return move
 
@@ -338,7 +340,7 @@ def approver(setup: Setup) -> Any:
         payload = data["approveDeal"]
         if payload["userErrors"] or payload["approval"]["status"] != "APPROVED":
             raise RuntimeError(f"approveDeal {deal_id}: {payload}")
-        return int(payload["approval"]["id"])
+        return parse_id(payload["approval"]["id"])
 
     return approve
 
@@ -418,7 +420,9 @@ def parse(subscribers: Sequence[Subscriber]) -> tuple[list[Delivery], list[str]]
             stamps = [d["decidedAt"] for d in approval["decisions"] if d["decidedAt"]]
             decided_at = datetime.fromisoformat(stamps[0]).timestamp() if stamps else None
             deliveries.append(
-                Delivery(i, int(event["sequence"]), event["type"], int(approval["id"]), received, decided_at)
+                Delivery(
+                    i, int(event["sequence"]), event["type"], parse_id(approval["id"]), received, decided_at
+                )
             )
     return deliveries, problems
 

@@ -88,6 +88,8 @@ from common import (
 )
 from websockets.typing import Subprotocol
 
+from domain.limits import parse_id
+
 RESULTS = RESULTS_DIR / "load.json"
 REDIS_URL = "redis://127.0.0.1:6379/0"
 REPS, MANAGERS = 20, 8
@@ -306,7 +308,9 @@ async def enable_approvals(url: str, setup: Setup) -> None:
     payload = response.json()["data"]["enableDealApprovals"]
     if payload["userErrors"]:
         raise RuntimeError(f"enableDealApprovals: {payload['userErrors']}")
-    setup.stages["gate"] = int(next(s["id"] for s in payload["pipeline"]["stages"] if s["isApprovalStage"]))
+    setup.stages["gate"] = parse_id(
+        next(s["id"] for s in payload["pipeline"]["stages"] if s["isApprovalStage"])
+    )
 
 
 class Deals:
@@ -473,7 +477,7 @@ class Mix:
                 if not approval or approval["status"] != "PENDING":
                     self.ledger.unexpected_refusals[f"enter_approval gave {approval}"] += 1
                 else:
-                    deal.approval_id, deal.status = int(approval["id"]), "PENDING"
+                    deal.approval_id, deal.status = parse_id(approval["id"]), "PENDING"
                     self.ledger.started[deal.approval_id] = time.time()
         else:  # nothing changed, but the deal was not where it was thought to be: out of play
             self.ledger.unexpected_refusals[f"{op}: {detail}"] += 1

@@ -387,3 +387,11 @@ async def list_comments(conn: Executor, approval_ids: Sequence[int]) -> list[Com
         list(approval_ids),
     )
     return [Comment(**dict(r)) for r in rows]
+
+
+async def get_approvals(conn: Executor, ids: Sequence[int]) -> list[DealApproval]:
+    rows = await conn.fetch(
+        f"SELECT {APPROVAL_COLUMNS} FROM deal_approvals a WHERE a.id = ANY($1)",  # noqa: S608
+        list(ids),
+    )
+    return await _with_votes(conn, rows)

@@ -182,17 +182,18 @@ async def list_record_engagements(
 
 
 async def list_tasks(
-    conn: Executor, assignee_id: int, *, before_id: int | None, limit: int
+    conn: Executor, assignee_id: int, *, cursor: int | None, limit: int, backward: bool = False
 ) -> list[Engagement]:
+    op, order = (">", "ASC") if backward else ("<", "DESC")
     rows = await conn.fetch(
         f"""
         SELECT {ENGAGEMENT_COLUMNS} FROM engagements e
-         WHERE e.type = 'TASK' AND e.assignee_id = $1 AND ($2::bigint IS NULL OR e.id < $2)
-         ORDER BY e.id DESC
+         WHERE e.type = 'TASK' AND e.assignee_id = $1 AND ($2::bigint IS NULL OR e.id {op} $2)
+         ORDER BY e.id {order}
          LIMIT $3
-        """,  # noqa: S608 (columns from a constant)
+        """,  # noqa: S608 (columns and direction from constants)
         assignee_id,
-        before_id,
+        cursor,
         limit,
     )
     return [engagement_from_row(r) for r in rows]
@@ -224,3 +225,19 @@ async def update_task_done(conn: Conn, task_id: int, done: bool) -> Engagement:
     if row is None:
         raise NotFound("task", task_id)
     return engagement_from_row(row)
+
+
+async def get_engagements(conn: Executor, ids: Sequence[int]) -> list[Engagement]:
+    rows = await conn.fetch(
+        f"SELECT {ENGAGEMENT_COLUMNS} FROM engagements e WHERE e.id = ANY($1)",  # noqa: S608
+        list(ids),
+    )
+    return [engagement_from_row(r) for r in rows]
+
+
+async def list_logged_on(conn: Executor, ids: Sequence[int]) -> list[tuple[int, ObjectType, int]]:
+    rows = await conn.fetch(
+        "SELECT engagement_id, object_type, object_id FROM engagement_records WHERE engagement_id = ANY($1)",
+        list(ids),
+    )
+    return [(r["engagement_id"], ObjectType(r["object_type"]), r["object_id"]) for r in rows]

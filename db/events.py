@@ -11,7 +11,7 @@ from domain.events import NewEvent, StoredEvent
 from .errors import DbError
 from .pool import Conn, Executor
 
-# Sent inside the appending transaction, so PostgreSQL delivers it only on commit.
+# Notified on the commit of every appending transaction and of every stamp (migration 0016).
 EVENTS_CHANNEL = "dealflow_events"
 
 EVENT_COLUMNS = "sequence, type, payload, owner_id, audience, pipeline_id, deal_id, quote_id, import_id"
@@ -31,25 +31,22 @@ def event_from_row(row: asyncpg.Record) -> StoredEvent:
     )
 
 
-async def append(conn: Conn, events: Sequence[NewEvent]) -> int | None:
-    """Append events; call last in the transaction, as it holds the head lock until commit.
+async def append(conn: Conn, events: Sequence[NewEvent]) -> None:
+    """Append events in the change's transaction, anywhere in it; no lock is taken.
 
-    Returns the last sequence appended, or None when there was nothing to append.
+    They are invisible to readers until `stamp` gives them their sequences after commit (migration
+    0016): the committing process wakes its relay, which stamps. No NOTIFY here: PostgreSQL
+    serialises the commits of notifying transactions, which is what the stamp's one NOTIFY is for.
     """
     if not events:
-        return None
-    # One round trip: the head lock is held from here to commit, so keep this statement last and single.
-    last: int = await conn.fetchval(
+        return
+    await conn.execute(
         f"""
-        WITH head AS (UPDATE event_head SET sequence = sequence + $1 RETURNING sequence),
-        appended AS (
-            INSERT INTO events ({EVENT_COLUMNS})
-            SELECT head.sequence - $1 + o, t, p, ow, string_to_array(au, ',')::bigint[], pi, di, qi, ii
-              FROM head, unnest($2::text[], $3::jsonb[], $4::bigint[], $5::text[], $6::bigint[], $7::bigint[],
-                                $8::bigint[], $9::bigint[]) WITH ORDINALITY AS x (t, p, ow, au, pi, di, qi, ii, o))
-        SELECT head.sequence FROM head, LATERAL (SELECT pg_notify($10, head.sequence::text)) AS notified
+        INSERT INTO events ({EVENT_COLUMNS})
+        SELECT -nextval('event_pending'), t, p, ow, string_to_array(au, ',')::bigint[], pi, di, qi, ii
+          FROM unnest($1::text[], $2::jsonb[], $3::bigint[], $4::text[], $5::bigint[], $6::bigint[],
+                      $7::bigint[], $8::bigint[]) AS x (t, p, ow, au, pi, di, qi, ii)
         """,  # noqa: S608
-        len(events),
         [e.type for e in events],
         [e.payload for e in events],
         [e.owner_id for e in events],
@@ -58,8 +55,14 @@ async def append(conn: Conn, events: Sequence[NewEvent]) -> int | None:
         [e.deal_id for e in events],
         [e.quote_id for e in events],
         [e.import_id for e in events],
-        EVENTS_CHANNEL,
     )
+
+
+async def stamp(conn: Executor) -> int:
+    """Give every committed, unstamped event its sequence, in append order; the head after.
+
+    Safe from any process at any time (stampers take turns); cheap when nothing waits."""
+    last: int = await conn.fetchval("SELECT stamp_events()")
     return last
 
 

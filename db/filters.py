@@ -116,29 +116,34 @@ def where_sql(groups: FilterGroups, alias: str, first_param: int) -> tuple[str, 
     return "(" + " OR ".join(ors) + ")", params.args
 
 
-def order_sql(sort: Sort, alias: str) -> str:
-    direction = sort.direction.value
+# `backward` reads the list from its end: the sort and NULLS placement reversed, so that LIMIT n+1
+# takes the rows nearest a `before` cursor (Relay's last/before), to be turned back in Python.
+def order_sql(sort: Sort, alias: str, backward: bool = False) -> str:
+    descending = (sort.direction is Direction.DESC) is not backward
+    direction = "DESC" if descending else "ASC"
     identity = f"{_checked_alias(alias)}.id {direction}"
     if sort.column == "id":
         return identity
-    nulls = " NULLS LAST" if sort.nullable else ""
+    nulls = (" NULLS FIRST" if backward else " NULLS LAST") if sort.nullable else ""
     return f"{_column(alias, sort.column)} {direction}{nulls}, {identity}"
 
 
-# Rows after the cursor, which holds the last row's sort value and id, in `order_sql`'s order.
+# Rows after the cursor, which holds a row's sort value and id, in `order_sql`'s order (the same
+# `backward`: rows before the cursor in the list's order). Nulls sort last in the list's order.
 def keyset_sql(
-    sort: Sort, alias: str, cursor_values: tuple[object, int], first_param: int
+    sort: Sort, alias: str, cursor_values: tuple[object, int], first_param: int, backward: bool = False
 ) -> tuple[str, list[object]]:
     value, last_id = cursor_values
-    after = "<" if sort.direction is Direction.DESC else ">"
+    after = "<" if (sort.direction is Direction.DESC) is not backward else ">"
     identity = f"{_checked_alias(alias)}.id"
     if sort.column == "id":
         return f"{identity} {after} ${first_param}::bigint", [last_id]
     column = _column(alias, sort.column)
     if value is None:
-        return f"({column} IS NULL AND {identity} {after} ${first_param}::bigint)", [last_id]
+        among_nulls = f"({column} IS NULL AND {identity} {after} ${first_param}::bigint)"
+        return (f"({among_nulls} OR {column} IS NOT NULL)" if backward else among_nulls), [last_id]
     sql_type = SQL_TYPES[sort.kind]
     row = f"({column}, {identity}) {after} (${first_param}::{sql_type}, ${first_param + 1}::bigint)"
-    if sort.nullable:
+    if sort.nullable and not backward:
         row = f"({row} OR {column} IS NULL)"
     return row, [value, last_id]

@@ -46,18 +46,20 @@ async def list_notifications(
     user_id: int,
     *,
     unread_only: bool,
-    before_id: int | None,
+    cursor: int | None,
     limit: int,
+    backward: bool = False,
 ) -> list[Notification]:
+    op, order = (">", "ASC") if backward else ("<", "DESC")
     rows = await conn.fetch(
         f"""
         SELECT {NOTIFICATION_COLUMNS} FROM notifications
-         WHERE user_id = $1 AND (NOT $2 OR NOT read) AND ($3::bigint IS NULL OR id < $3)
-         ORDER BY id DESC LIMIT $4
+         WHERE user_id = $1 AND (NOT $2 OR NOT read) AND ($3::bigint IS NULL OR id {op} $3)
+         ORDER BY id {order} LIMIT $4
         """,  # noqa: S608
         user_id,
         unread_only,
-        before_id,
+        cursor,
         limit,
     )
     return [notification_from_row(r) for r in rows]
@@ -79,3 +81,12 @@ async def mark_read(conn: Conn, user_id: int, ids: Sequence[int]) -> int:
         list(ids),
     )
     return int(status.split()[-1])
+
+
+async def get_notifications(conn: Executor, user_id: int, ids: Sequence[int]) -> list[Notification]:
+    rows = await conn.fetch(
+        f"SELECT {NOTIFICATION_COLUMNS} FROM notifications WHERE user_id = $1 AND id = ANY($2)",  # noqa: S608
+        user_id,
+        list(ids),
+    )
+    return [notification_from_row(r) for r in rows]

@@ -55,3 +55,11 @@ async def list_definitions(conn: Executor, object_type: ObjectType) -> list[Prop
         object_type.value,
     )
     return [definition_from_row(r) for r in rows]
+
+
+async def get_definitions(conn: Executor, ids: Sequence[int]) -> list[PropertyDefinition]:
+    rows = await conn.fetch(
+        f"SELECT {COLUMNS} FROM property_definitions WHERE id = ANY($1)",  # noqa: S608
+        list(ids),
+    )
+    return [definition_from_row(r) for r in rows]

@@ -17,7 +17,7 @@ async def prune_events(conn: Executor, horizon_seconds: float, batch: int) -> in
         WITH locked AS (SELECT pg_try_advisory_xact_lock($3) AS ok),
         oldest AS (
             SELECT e.sequence, e.created_at FROM events e, locked
-             WHERE locked.ok ORDER BY e.sequence LIMIT $2),
+             WHERE locked.ok AND e.sequence > 0 ORDER BY e.sequence LIMIT $2),  -- stamped ones only
         bound AS (
             SELECT max(o.sequence) AS upto FROM oldest o
              WHERE o.created_at < now() - make_interval(secs => $1)

@@ -79,3 +79,11 @@ async def touch_token(conn: Executor, token_id: int) -> None:
         """,  # noqa: S608 (a constant interval)
         token_id,
     )
+
+
+async def get_tokens(conn: Executor, ids: Sequence[int]) -> list[ApiToken]:
+    rows = await conn.fetch(
+        f"SELECT {TOKEN_COLUMNS} FROM api_tokens t WHERE t.id = ANY($1)",  # noqa: S608
+        list(ids),
+    )
+    return [token_from_row(r) for r in rows]

@@ -296,16 +296,17 @@ async def mark_failing(conn: Conn, webhook_id: int, token: uuid.UUID) -> bool:
 
 
 async def list_deliveries(
-    conn: Executor, webhook_id: int, *, before_sequence: int | None, limit: int
+    conn: Executor, webhook_id: int, *, cursor: int | None, limit: int, backward: bool = False
 ) -> list[Delivery]:
+    op, order = (">", "ASC") if backward else ("<", "DESC")
     rows = await conn.fetch(
         f"""
         SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries
-         WHERE webhook_id = $1 AND ($2::bigint IS NULL OR sequence < $2)
-         ORDER BY sequence DESC LIMIT $3
+         WHERE webhook_id = $1 AND ($2::bigint IS NULL OR sequence {op} $2)
+         ORDER BY sequence {order} LIMIT $3
         """,  # noqa: S608
         webhook_id,
-        before_sequence,
+        cursor,
         limit,
     )
     return [Delivery(**dict(r)) for r in rows]

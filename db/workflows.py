@@ -216,20 +216,22 @@ async def log_enrollment(
 
 
 async def list_runs(
-    conn: Executor, workflow_ids: Sequence[int], first: int, before_id: int | None = None
+    conn: Executor, workflow_ids: Sequence[int], first: int, cursor: int | None = None, backward: bool = False
 ) -> list[Run]:
-    """The latest runs of each workflow, newest first (`first` per workflow, before a run id)."""
+    """The latest runs of each workflow, newest first (`first` per workflow, below a run id); `backward`:
+    the runs above the id, oldest first."""
+    op, order = (">", "ASC") if backward else ("<", "DESC")
     rows = await conn.fetch(
-        """
+        f"""
         SELECT r.* FROM unnest($1::bigint[]) AS w (id), LATERAL (
             SELECT e.id, e.workflow_id, e.object_type, e.object_id, e.outcome, e.enrolled_at
               FROM workflow_enrollments e
-             WHERE e.workflow_id = w.id AND ($3::bigint IS NULL OR e.id < $3)
-             ORDER BY e.id DESC LIMIT $2) AS r
-        """,
+             WHERE e.workflow_id = w.id AND ($3::bigint IS NULL OR e.id {op} $3)
+             ORDER BY e.id {order} LIMIT $2) AS r
+        """,  # noqa: S608 (the direction from constants)
         list(workflow_ids),
         first,
-        before_id,
+        cursor,
     )
     return [
         Run(r["id"], r["workflow_id"], r["object_type"], r["object_id"],

@@ -7,7 +7,7 @@ import contextlib
 import gc
 import json
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,6 +15,7 @@ import asyncpg
 import orjson
 from broadcaster import Broadcast
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
+from graphql import GraphQLError
 from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
@@ -120,13 +121,10 @@ class DealflowGraphQL(GraphQL[Context, None]):
             code = HTTP_ERROR_CODES.get(e.status_code, "BAD_REQUEST")
             return error_response(e.reason, code, e.status_code, media_type)
         except RateLimited as e:
-            reading = e.reading
-            message = (
-                f"Rate limit exceeded: this operation costs {reading.cost} points and {reading.remaining}"
-                f" of {reading.limit} are left until {reading.reset_at.isoformat()}."
+            retry = str(e.reading.retry_after(datetime.now(UTC)))
+            return error_response(
+                e.reading.refusal(), "RATE_LIMITED", 429, media_type, {"Retry-After": retry}
             )
-            retry = str(reading.retry_after(datetime.now(UTC)))
-            return error_response(message, "RATE_LIMITED", 429, media_type, {"Retry-After": retry})
         if response.headers.get("content-type", "").startswith(JSON):
             response.headers["content-type"] = media_type
             if media_type == GRAPHQL_RESPONSE_JSON and request.scope["state"].get("request_error"):
@@ -183,11 +181,33 @@ class DealflowGraphQL(GraphQL[Context, None]):
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
         params = context.connection_params or {}
         header = params.get("Authorization") or params.get("authorization")
-        viewer = await authenticate(context.pool, header if isinstance(header, str) else None)
-        if viewer is None:
+        header = header if isinstance(header, str) else None
+        viewer = await authenticate(context.pool, header)
+        token = bearer_token(header)
+        if viewer is None or token is None:
             raise ConnectionRejectionError({"code": "UNAUTHENTICATED"})
         context.viewer = viewer
+        context.token_hash = hash_token(token)
         return None
+
+    async def over_budget(self, context: Context, payload: Mapping[str, Any]) -> GraphQLError | None:
+        """Charges an operation started on a WebSocket to its token, like a request over HTTP (one
+        budget per token, whichever way it arrives); the refusal when it does not fit."""
+        if context.token_hash is None:
+            return None
+        query, name, variables = payload.get("query"), payload.get("operationName"), payload.get("variables")
+        cost = self.costs.of(
+            query if isinstance(query, str) else None,
+            name if isinstance(name, str) else None,
+            variables if isinstance(variables, dict) else None,
+        )
+        reading = await self.limiter.charge(context.pool, context.token_hash, cost)
+        if reading.granted:
+            return None
+        retry = reading.retry_after(datetime.now(UTC))
+        return GraphQLError(
+            reading.refusal(), extensions={"code": "RATE_LIMITED", "cost": cost, "retryAfter": retry}
+        )
 
 
 class BodyLimit:

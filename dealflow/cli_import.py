@@ -43,6 +43,7 @@ def run_import(settings: Settings, object_type: ObjectType, path: Path, as_email
     """Import path; the exit code is 0 only when every row was imported."""
     from broadcaster import Broadcast
 
+    from db import events as event_store
     from db.imports import find_importer
     from domain.records import Viewer
     from resolvers import imports
@@ -81,6 +82,7 @@ def run_import(settings: Settings, object_type: ObjectType, path: Path, as_email
 
                 job = await runner.work(started.value, on_progress=show)
                 show(job)
+            await event_store.stamp(pool)  # the import's events, for a running server's relay to publish
             errors = await imports.list_errors(ctx, job, ERRORS_SHOWN, 0)
             for warning in job.warnings:
                 err.print(f"warning: {warning}", markup=False)

@@ -44,6 +44,13 @@ class Reading:
     def retry_after(self, now: datetime) -> int:
         return max(1, math.ceil((self.reset_at - now).total_seconds()))
 
+    def refusal(self) -> str:
+        """What a client over its budget is told, over HTTP (429) and WebSocket alike."""
+        return (
+            f"Rate limit exceeded: this operation costs {self.cost} points and {self.remaining}"
+            f" of {self.limit} are left until {self.reset_at.isoformat()}."
+        )
+
 
 class RateLimited(Exception):
     def __init__(self, reading: Reading) -> None:
@@ -71,7 +78,13 @@ class OperationCosts:
             return 1  # refused before execution: the minimum
         operation, fragments = found
         root = self.graphql_schema.get_root_type(operation.operation)
-        estimate = Estimate(self.graphql_schema, fragments, variables).cost(
+        defaults = {  # a variable left out takes its default: `$first: Int = 100` is 100
+            d.variable.name.value: graphql.value_from_ast_untyped(d.default_value)
+            for d in operation.variable_definitions or ()
+            if d.default_value is not None
+        }
+        given = {**defaults, **(variables or {})}
+        estimate = Estimate(self.graphql_schema, fragments, given).cost(
             operation.selection_set, root, frozenset()
         )
         if estimate > MAX_COMPLEXITY:

@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 import asyncpg
 from broadcaster import Broadcast
 
+from db import events as event_store
 from db import pipelines as pipeline_store
 from db import records as record_store
 from db import users as user_store
@@ -486,8 +487,9 @@ async def _bulk(
 def offline_services(pool: asyncpg.Pool) -> Services:
     """What the resolvers need outside a server: the pool, and a relay and mailer never started.
 
-    The events and emails the resolvers write are in the outbox tables; a running server's relay
-    publishes them (woken by the NOTIFY each appending transaction sends) and its mailer sends them.
+    The events and emails the resolvers write are in the outbox tables; whoever used these services
+    stamps the events when done (db.events.stamp), which wakes a running server's relay to publish
+    them (without one, the next server's relay stamps and publishes them), and its mailer sends them.
     """
     bus = EventBus(Broadcast("memory://"))
     return Services(pool=pool, bus=bus, relay=Relay(pool, bus), mailer=Mailer(pool, None))
@@ -561,6 +563,7 @@ async def seed_demo(pool: asyncpg.Pool, *, seed: int = 1) -> SeedSummary:
         admin, users, tokens, sales, deals = await _bulk(conn, rng)
     services = offline_services(pool)
     moved = await _approvals(pool, services, admin, users, sales, deals)
+    await event_store.stamp(pool)
     pipelines = await pipeline_store.list_pipelines(pool)
     return SeedSummary(
         admin_token=tokens[admin.email],

@@ -11,7 +11,9 @@ from enum import StrEnum
 from types import MappingProxyType
 
 from .approvals import ApprovalStatus
+from .ids import decode_global_id
 from .lifecycle import LifecycleStage
+from .limits import BadInput, parse_id
 from .records import ObjectType as ObjectType  # re-exported: callers name the type with its filters
 
 MAX_GROUPS = 5
@@ -24,7 +26,6 @@ CUSTOM_PREFIX = "properties."
 # so it is written in the subset shared by Python and PostgreSQL regular expressions.
 NUMBER_PATTERN = r"^[+-]?([0-9]{1,100}(\.[0-9]{0,100})?|\.[0-9]{1,100})([eE][+-]?[0-9]{1,3})?$"
 _NUMBER = re.compile(NUMBER_PATTERN)
-_ID = re.compile(r"[0-9]{1,19}")
 _CUSTOM_KEY = re.compile(r"[A-Za-z0-9_-]{1,100}")
 
 
@@ -75,6 +76,7 @@ class Property:
     kind: Kind
     nullable: bool = True
     choices: tuple[str, ...] = ()
+    of: tuple[str, ...] = ()  # ID properties: the types whose global ids the value may be
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,8 +106,12 @@ class Sort:
 LIFECYCLE_STAGES: tuple[str, ...] = tuple(LifecycleStage)
 APPROVAL_STATUSES: tuple[str, ...] = tuple(ApprovalStatus)
 
-_IDENTITY = Property("id", "id", Kind.ID, nullable=False)
-_OWNER = Property("ownerId", "owner_id", Kind.ID)
+
+def _identity(kind: str) -> Property:
+    return Property("id", "id", Kind.ID, nullable=False, of=(kind,))
+
+
+_OWNER = Property("ownerId", "owner_id", Kind.ID, of=("User",))
 _CREATED = Property("createdAt", "created_at", Kind.DATETIME, nullable=False)
 _UPDATED = Property("updatedAt", "updated_at", Kind.DATETIME, nullable=False)
 _ACTIVITY = Property("lastActivityDate", "last_activity_date", Kind.DATETIME)
@@ -122,7 +128,7 @@ _DATES = (_CREATED, _UPDATED, _ACTIVITY, _CONTACTED)
 CATALOGS: Mapping[ObjectType, Mapping[str, Property]] = MappingProxyType(
     {
         ObjectType.CONTACT: _catalog(
-            _IDENTITY,
+            _identity("Contact"),
             Property("email", "email", Kind.TEXT),
             Property("firstName", "first_name", Kind.TEXT),
             Property("lastName", "last_name", Kind.TEXT),
@@ -132,7 +138,7 @@ CATALOGS: Mapping[ObjectType, Mapping[str, Property]] = MappingProxyType(
             *_DATES,
         ),
         ObjectType.COMPANY: _catalog(
-            _IDENTITY,
+            _identity("Company"),
             Property("name", "name", Kind.TEXT),
             Property("domain", "domain", Kind.TEXT),
             _LIFECYCLE,
@@ -140,19 +146,19 @@ CATALOGS: Mapping[ObjectType, Mapping[str, Property]] = MappingProxyType(
             *_DATES,
         ),
         ObjectType.DEAL: _catalog(
-            _IDENTITY,
+            _identity("Deal"),
             Property("name", "name", Kind.TEXT, nullable=False),
             Property("amount", "amount", Kind.NUMBER),
             Property("currency", "currency", Kind.TEXT, nullable=False),
-            Property("pipelineId", "pipeline_id", Kind.ID, nullable=False),
-            Property("stageId", "stage_id", Kind.ID, nullable=False),
+            Property("pipelineId", "pipeline_id", Kind.ID, nullable=False, of=("Pipeline",)),
+            Property("stageId", "stage_id", Kind.ID, nullable=False, of=("Stage",)),
             _OWNER,
             Property("closeDate", "close_date", Kind.DATETIME),
             Property("latestApprovalStatus", "latest_approval_status", Kind.ENUM, choices=APPROVAL_STATUSES),
             *_DATES,
         ),
         ObjectType.TICKET: _catalog(
-            _IDENTITY,
+            _identity("Ticket"),
             Property("subject", "subject", Kind.TEXT, nullable=False),
             _OWNER,
             _CREATED,
@@ -193,10 +199,17 @@ def parse_value(prop: Property, raw: str, operator: Operator = Operator.EQ) -> V
                 f"value {raw!r} is not an ISO 8601 date-time for property {prop.name!r}"
             ) from None
         return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-    if kind is Kind.ID:
-        if not _ID.fullmatch(raw) or int(raw) > MAX_ID:
-            raise ValueError(f"value {raw!r} is not an id for property {prop.name!r}")
-        return int(raw)
+    if kind is Kind.ID:  # the plain id or the global id of one of the property's types (DESIGN 10)
+        try:
+            return parse_id(raw, (), prop.of)
+        except BadInput:
+            found = decode_global_id(raw)
+            if found is None:
+                raise ValueError(f"value {raw!r} is not an id for property {prop.name!r}") from None
+            wanted = " or ".join(prop.of)
+            raise ValueError(
+                f"value {raw!r} is the id of a {found[0]}, not of a {wanted}, for property {prop.name!r}"
+            ) from None
     if kind is Kind.ENUM:
         if raw not in prop.choices:
             raise ValueError(

@@ -9,6 +9,7 @@ from typing import Protocol, TypeVar
 from .codes import RuleCode
 from .imports import COLUMNS, DEDUPE, TARGETS, Row, RowError
 from .lifecycle import LifecycleSettings, LifecycleStage, creation_stage, manual_change_blocker
+from .limits import BadInput, parse_id
 from .records import ChangeSource, ObjectType, Pipeline, Record, User, Viewer
 from .validation import field_problems
 from .visibility import can_edit, can_see
@@ -55,27 +56,33 @@ class _Labelled(Protocol):
 L = TypeVar("L", bound=_Labelled)
 
 
-def by_label_or_id(items: Sequence[L], text: str) -> L | None:
-    """A pipeline or stage named by its id or its label (case-insensitive)."""
-    key = text.strip().casefold()
-    return next((i for i in items if str(i.id) == key or i.label.casefold() == key), None)
+def by_label_or_id(items: Sequence[L], text: str, kind: str) -> L | None:
+    """A pipeline or stage named by its id (global or plain, of type `kind`) or its label
+    (case-insensitive)."""
+    key = text.strip()
+    try:
+        number: int | None = parse_id(key, (), (kind,))
+    except BadInput:
+        number = None
+    folded = key.casefold()
+    return next((i for i in items if i.id == number or i.label.casefold() == folded), None)
 
 
 def _stage(row: Row, before: Record | None, pipelines: Sequence[Pipeline]) -> dict[str, object]:
     if before is not None:
         pipeline = next(p for p in pipelines if p.id == before.get("pipeline_id"))
-        if row.pipeline and by_label_or_id(pipelines, row.pipeline) is not pipeline:
+        if row.pipeline and by_label_or_id(pipelines, row.pipeline, "Pipeline") is not pipeline:
             raise _Bad(f"Pipeline: deal {before.id} cannot move to another pipeline", RuleCode.WRONG_PIPELINE)
         if not row.stage:
             return {}
     elif not row.pipeline or not row.stage:
         raise _Bad("a new deal needs a Pipeline and a Deal stage")
     else:
-        found = by_label_or_id(pipelines, row.pipeline)
+        found = by_label_or_id(pipelines, row.pipeline, "Pipeline")
         if found is None:
             raise _Bad(f"Pipeline: no pipeline {row.pipeline!r}", RuleCode.NOT_FOUND)
         pipeline = found
-    stage = by_label_or_id(pipeline.stages, row.stage)
+    stage = by_label_or_id(pipeline.stages, row.stage, "Stage")
     if stage is None:
         raise _Bad(f"Deal stage: no stage {row.stage!r} in pipeline {pipeline.label!r}", RuleCode.NOT_FOUND)
     return {"pipeline_id": pipeline.id, "stage_id": stage.id}

@@ -14,6 +14,7 @@ from decimal import Decimal
 from enum import StrEnum
 
 from .codes import RuleCode
+from .ids import decode_global_id, record_kind
 from .lifecycle import LifecycleStage
 from .limits import NAME_MAX, BadInput, check_text, parse_datetime, parse_decimal, parse_id
 from .records import ObjectType
@@ -126,8 +127,13 @@ class HeaderMap:
     parsers: tuple[tuple[int, str, Callable[[str], object] | None, str], ...] = field(init=False)
 
     def __post_init__(self) -> None:
-        parsers = tuple((i, t.name, PARSERS.get(t.kind), t.label) for i, t in self.columns)
+        parsers = tuple((i, t.name, self._parser(t), t.label) for i, t in self.columns)
         object.__setattr__(self, "parsers", parsers)
+
+    def _parser(self, target: Target) -> Callable[[str], object] | None:
+        if target.kind is Kind.ID:  # a global id must be one of this file's object type
+            return functools.partial(_record_id, kind=record_kind(self.object_type))
+        return PARSERS.get(target.kind)
 
     def warnings(self) -> tuple[str, ...]:
         kind = self.object_type.value.lower()
@@ -268,11 +274,16 @@ def _lifecycle(text: str) -> str:
     return stage.value
 
 
-def _record_id(text: str) -> int:
+def _record_id(text: str, kind: str = "") -> int:
+    """The record id in either form, the plain number or the record's global id (DESIGN 10)."""
     try:
-        return parse_id(text)
+        return parse_id(text, (), (kind,) if kind else ())
     except BadInput:
-        raise BadInput(RuleCode.BAD_ID, f"{_shown(text)} is not a record id") from None
+        found = decode_global_id(text)
+        if found is None:
+            raise BadInput(RuleCode.BAD_ID, f"{_shown(text)} is not a record id") from None
+        message = f"{_shown(text)} is the id of a {found[0]}, not of a {kind}"
+        raise BadInput(RuleCode.BAD_ID, message) from None
 
 
 PARSERS: Mapping[Kind, Callable[[str], object]] = {

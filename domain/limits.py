@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 
 from .codes import RuleCode
+from .ids import decode_global_id, kind_matches
 
 NAME_MAX = 1_000  # names, emails, labels, subjects, titles and every other short text
 FREE_TEXT_MAX = 65_536  # bodies, notes, terms, comments, messages, reasons
@@ -16,6 +17,7 @@ PROPERTIES_MAX_BYTES = 65_536  # custom properties, as compact JSON
 PROPERTIES_MAX_KEYS = 100
 JSON_MAX_DEPTH = 32
 ID_MAX = 2**63 - 1  # ids are PostgreSQL bigints
+NODES_MAX = 100  # ids one nodes(ids) call fetches
 AMOUNT_DIGITS = 18  # numeric(18, 2)
 AMOUNT_PLACES = 2
 AMOUNT_FIELDS = frozenset({"amount"})
@@ -68,18 +70,34 @@ def check_field_text(value: str, field: tuple[str, ...]) -> str:
     return check_text(value, field, limit)
 
 
-def parse_id(value: object, field: tuple[str, ...] = ()) -> int:
-    """An id: a positive integer that fits a bigint, as digits or a number."""
+def parse_number(value: object) -> int | None:
+    """A positive integer that fits a bigint, as digits or a number; None for anything else."""
     if isinstance(value, int) and not isinstance(value, bool):
         number = value
     elif isinstance(value, str) and DIGITS.fullmatch(value):
         number = int(value)
     else:
-        number = -1
-    if not 0 < number <= ID_MAX:
+        return None
+    return number if 0 < number <= ID_MAX else None
+
+
+def parse_id(value: object, field: tuple[str, ...] = (), kinds: tuple[str, ...] = ()) -> int:
+    """An id, the one place that decides what one is (DESIGN 10): an object's global id or its plain
+    record id (digits). Given `kinds`, a global id must name one of those types: a contact's id where a
+    deal's is asked for is refused, naming the field."""
+    name = ".".join(field) or "the value"
+    found = decode_global_id(value) if isinstance(value, str) and not DIGITS.fullmatch(value) else None
+    if found is not None:
+        kind, number = found
+        if not kind_matches(kind, kinds):
+            wanted = " or ".join(kinds)
+            raise BadInput(RuleCode.BAD_ID, f"{name} takes the id of a {wanted}, not of a {kind}", field)
+        return number
+    plain = parse_number(value)
+    if plain is None:
         shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:40] + "…"
         raise BadInput(RuleCode.BAD_ID, f"{shown} is not an id", field)
-    return number
+    return plain
 
 
 def parse_decimal(value: object, field: tuple[str, ...] = (), places: int | None = None) -> Decimal:

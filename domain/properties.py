@@ -9,6 +9,7 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 
+from .limits import BadInput, parse_id
 from .records import ObjectType
 
 NAME = re.compile(r"[a-z][a-z0-9_]{0,62}")
@@ -134,10 +135,10 @@ def _date(value: object) -> bool:
 
 
 def _user_id(value: object) -> int | None:
-    if isinstance(value, bool):
+    """A USER property's value: a user's id, plain or global (DESIGN 10)."""
+    if isinstance(value, bool) or not isinstance(value, int | str):
         return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.isdigit() and len(value) < 19:
-        return int(value)
-    return None
+    try:
+        return parse_id(value, (), ("User",))
+    except BadInput:
+        return None

@@ -13,11 +13,11 @@ LIST_CATALOG: Mapping[str, Property] = MappingProxyType(
     {
         p.name: p
         for p in (
-            Property("id", "id", Kind.ID, nullable=False),
+            Property("id", "id", Kind.ID, nullable=False, of=("Quote",)),
             Property("status", "status", Kind.ENUM, nullable=False, choices=QUOTE_STATUSES),
-            Property("dealId", "deal_id", Kind.ID, nullable=False),
-            Property("createdById", "created_by", Kind.ID, nullable=False),
-            Property("approverId", "approver_id", Kind.ID),
+            Property("dealId", "deal_id", Kind.ID, nullable=False, of=("Deal",)),
+            Property("createdById", "created_by", Kind.ID, nullable=False, of=("User",)),
+            Property("approverId", "approver_id", Kind.ID, of=("User",)),
             Property("title", "title", Kind.TEXT, nullable=False),
             Property("currency", "currency", Kind.TEXT, nullable=False),
             Property("total", "total", Kind.NUMBER, nullable=False),

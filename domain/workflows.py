@@ -10,7 +10,8 @@ from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from types import MappingProxyType
 
-from .filters import MAX_ID, NUMBER_PATTERN, Condition, FilterGroups, Kind, Operator, Property
+from .filters import NUMBER_PATTERN, Condition, FilterGroups, Kind, Operator, Property
+from .limits import BadInput, parse_id
 
 
 class TriggerEvent(StrEnum):
@@ -119,8 +120,9 @@ def action_problem(action: Action, object_type: str = "CONTACT") -> str | None:
         if action.type is ActionType.ROTATE_OWNER:
             return "ROTATE_OWNER does not apply to quotes: a quote has no owner"
         if action.type is ActionType.SET_PROPERTY and action.property == QUOTE_DEAL_STAGE:
-            stage = action.value or ""
-            if not (stage.isascii() and stage.isdigit() and len(stage) <= 19 and int(stage) <= MAX_ID):
+            try:
+                parse_id(action.value or "", (), ("Stage",))
+            except BadInput:
                 return f"{QUOTE_DEAL_STAGE} needs a stage id as its value"
             return None
         if action.type is ActionType.SET_PROPERTY and not (action.property or "").startswith("properties."):

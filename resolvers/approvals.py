@@ -192,7 +192,7 @@ async def act(ctx: Context, deal_id: int, action: Action, text: str | None = Non
         )
         if action is Action.RESUBMIT and text:
             await approval_store.insert_comment(conn, approval.id, ctx.me.id, text)
-        await event_store.append(conn, events)  # last: it holds the outbox head lock until commit
+        await event_store.append(conn, events)
     ctx.committed()
     return Ok(saved)
 

@@ -39,6 +39,7 @@ class Context:
     connection_params: dict[str, Any] | None = None
     loaders: dict[str, DataLoader[Any, Any]] = field(default_factory=dict)
     session: Session | None = None  # a WebSocket's, kept current by the session registry
+    token_hash: bytes | None = None  # a WebSocket's token, whose rate limit its operations are charged to
 
     def for_event(self) -> Context:
         """A copy for one subscription event: the viewer as it is now and fresh, empty loaders, so an

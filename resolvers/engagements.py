@@ -153,14 +153,14 @@ async def set_task_done(ctx: Context, task_id: int, done: bool) -> Result[Engage
         except NotFound:
             raise Refusal.one(RuleCode.NOT_FOUND, f"task {task_id} not found", "id") from None
         if task.assignee_id != ctx.me.id and not ctx.me.user.is_super_admin:
-            if not _may_see_tasks_of(ctx, task.assignee_id):
+            if not may_see_tasks_of(ctx, task.assignee_id):
                 raise Refusal.one(RuleCode.NOT_FOUND, f"task {task_id} not found", "id")
             raise Refusal.one(RuleCode.FORBIDDEN, "only the task's assignee may complete it", "id")
         updated = await engagement_store.update_task_done(conn, task_id, done)
     return Ok(updated)
 
 
-def _may_see_tasks_of(ctx: Context, assignee_id: int | None) -> bool:
+def may_see_tasks_of(ctx: Context, assignee_id: int | None) -> bool:
     """Tasks are visible like the records their assignee owns: own, teammates' (TEAM) or all (ALL)."""
     owners = visible_owner_ids(ctx.me, ctx.me.user.view_scope)
     return owners is None or (assignee_id is not None and assignee_id in owners)
@@ -172,16 +172,20 @@ class TaskPage:
     count: Callable[[], Awaitable[int]]
 
 
-async def list_tasks(ctx: Context, assignee_id: int | None, *, first: int, before_id: int | None) -> TaskPage:
+async def list_tasks(
+    ctx: Context, assignee_id: int | None, *, first: int, cursor: int | None, backward: bool = False
+) -> TaskPage:
     """An assignee's tasks, newest first (default: the viewer's); none for an assignee out of scope."""
     assignee = ctx.me.id if assignee_id is None else assignee_id
-    if not _may_see_tasks_of(ctx, assignee):
+    if not may_see_tasks_of(ctx, assignee):
 
         async def none() -> int:
             return 0
 
         return TaskPage([], none)
-    tasks = await engagement_store.list_tasks(ctx.pool, assignee, before_id=before_id, limit=first + 1)
+    tasks = await engagement_store.list_tasks(
+        ctx.pool, assignee, cursor=cursor, limit=first + 1, backward=backward
+    )
 
     async def count() -> int:
         return await engagement_store.count_tasks(ctx.pool, assignee)

@@ -28,7 +28,7 @@ MAX_PER_STAGE = 200
 
 @dataclass(frozen=True)
 class Page:
-    records: list[Record]
+    records: list[Record]  # up to first + 1, in the order fetched
     has_next: bool
     sort: Sort
     count: Callable[[], Awaitable[int]]
@@ -54,9 +54,9 @@ def sort_key_column(sort: Sort) -> str:
     return "id" if sort.column == "id" else sort.column
 
 
-def decode_key(sort: Sort, key: Sequence[Any]) -> tuple[object, int]:
+def decode_key(sort: Sort, key: Sequence[Any], argument: str = "after") -> tuple[object, int]:
     """A cursor's (sort value, id), typed as the sort column is; BAD_CURSOR for anything else."""
-    bad = BadInput(RuleCode.BAD_CURSOR, "the cursor is not one this list gave out", ("after",))
+    bad = BadInput(RuleCode.BAD_CURSOR, "the cursor is not one this list gave out", (argument,))
     if len(key) != 2 or type(key[1]) is not int or not 0 < key[1] <= ID_MAX:
         raise bad
     value = key[0]
@@ -111,22 +111,27 @@ async def list_records(
     after: Sequence[Any] | None,
     sort_property: str | None = None,
     sort_direction: str = "DESC",
+    backward: bool = False,
 ) -> Page:
+    """Up to first+1 records past the cursor (`after`), in the list's order; `backward`: before it,
+    nearest first (the caller turns them back)."""
     groups = parse_filter_groups(_filter_type(object_type), raw_groups)
     sort = parse_sort(_filter_type(object_type), sort_property, sort_direction)
     where, args = scoped(ctx, groups, 1, object_type)
     count_where, count_args = where, list(args)
     if after is not None:
-        keyset, more = keyset_sql(sort, "r", decode_key(sort, after), len(args) + 1)
+        key = decode_key(sort, after, "before" if backward else "after")
+        keyset, more = keyset_sql(sort, "r", key, len(args) + 1, backward)
         where, args = f"{where} AND {keyset}", [*args, *more]
+    order = order_sql(sort, "r", backward)
     rows = await record_store.list_records(
-        ctx.pool, object_type, where=where, args=args, order=order_sql(sort, "r"), limit=first + 1
+        ctx.pool, object_type, where=where, args=args, order=order, limit=first + 1
     )
 
     async def count() -> int:
         return await record_store.count_records(ctx.pool, object_type, where=count_where, args=count_args)
 
-    return Page(rows[:first], len(rows) > first, sort, count)
+    return Page(rows, len(rows) > first, sort, count)
 
 
 @dataclass(frozen=True)

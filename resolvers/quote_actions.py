@@ -13,6 +13,7 @@ from db.pool import Conn
 from domain import quotes as rules
 from domain.codes import RuleCode
 from domain.events import NewEvent
+from domain.limits import BadInput, parse_id
 from domain.quotes import Quote
 from domain.records import ChangeSource, ObjectType, Record
 from domain.workflows import QUOTE_DEAL_STAGE, Action, ActionType
@@ -80,9 +81,12 @@ async def _set_property(ctx: Context, conn: Conn, quote: Quote, action: Action) 
 async def _move_deal(ctx: Context, conn: Conn, deal: Record, value: str | None) -> tuple[str, list[NewEvent]]:
     """Seed 001: "update the deal stage when a quote is signed", through the deal's one move path, so
     the approval gate applies; a refused move raises, and is logged as this action's failure."""
-    if not (value or "").isdigit():
-        raise Refusal(Refused.one(RuleCode.INVALID, f"{QUOTE_DEAL_STAGE} needs a stage id, not {value!r}"))
-    stage = int(value or 0)
+    try:
+        stage = parse_id(value or "", (), ("Stage",))
+    except BadInput:
+        raise Refusal(
+            Refused.one(RuleCode.INVALID, f"{QUOTE_DEAL_STAGE} needs a stage id, not {value!r}")
+        ) from None
     locked = await record_store.lock_record(conn, ObjectType.DEAL, deal.id, None)
     if locked.get("stage_id") == stage:
         return f"deal {deal.id} already in stage {stage}", []

@@ -21,7 +21,7 @@ from .lists import RawGroups, decode_key
 
 @dataclass(frozen=True)
 class QuotePage:
-    quotes: list[Quote]
+    quotes: list[Quote]  # up to first + 1, in the order fetched
     has_next: bool
     sort: Sort
     count: Callable[[], Awaitable[int]]
@@ -50,6 +50,7 @@ async def list_quotes(
     after: Sequence[Any] | None,
     sort_property: str | None = None,
     sort_direction: str = "DESC",
+    backward: bool = False,
 ) -> QuotePage:
     """Quotes of deals in the viewer's scope, and those awaiting the viewer's approval (DESIGN 2):
     "awaiting my approval" is status EQ PENDING_APPROVAL AND approverId EQ <me>."""
@@ -61,13 +62,14 @@ async def list_quotes(
     where = f"{where} AND {quote_store.visible_sql(len(args) - 1, len(args))}"
     count_where, count_args = where, list(args)
     if after is not None:
-        keyset, more = keyset_sql(sort, "q", decode_key(sort, after), len(args) + 1)
+        key = decode_key(sort, after, "before" if backward else "after")
+        keyset, more = keyset_sql(sort, "q", key, len(args) + 1, backward)
         where, args = f"{where} AND {keyset}", [*args, *more]
     rows = await quote_store.list_quotes(
-        ctx.pool, where=where, args=args, order=order_sql(sort, "q"), limit=first + 1
+        ctx.pool, where=where, args=args, order=order_sql(sort, "q", backward), limit=first + 1
     )
 
     async def count() -> int:
         return await quote_store.count_quotes(ctx.pool, where=count_where, args=count_args)
 
-    return QuotePage(rows[:first], len(rows) > first, sort, count)
+    return QuotePage(rows, len(rows) > first, sort, count)

@@ -13,6 +13,11 @@ from domain.codes import RuleCode
 
 T = TypeVar("T")
 P = ParamSpec("P")
+# The GraphQL type of the object a Duplicate names, by the kind db/ gives it.
+DUPLICATE_TYPES = {
+    "user": "User", "team": "Team", "property": "PropertyDefinition",
+    "contact": "Contact", "company": "Company", "deal": "Deal", "ticket": "Ticket",
+}  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,6 +26,7 @@ class Problem:
     code: RuleCode
     field: tuple[str, ...] | None = None
     existing_id: int | None = None
+    existing_type: str | None = None  # the GraphQL type of existing_id: Contact, User, ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,8 +45,9 @@ class Refused:
         message: str,
         field: tuple[str, ...] | None = None,
         existing_id: int | None = None,
+        existing_type: str | None = None,
     ) -> Refused:
-        return cls((Problem(message, code, field, existing_id),))
+        return cls((Problem(message, code, field, existing_id, existing_type),))
 
 
 Result = Ok[T] | Refused
@@ -48,7 +55,9 @@ Result = Ok[T] | Refused
 
 def refusal_from(exc: DbError, field: tuple[str, ...] | None = None) -> Refused:
     if isinstance(exc, Duplicate):
-        return Refused.one(RuleCode.DUPLICATE, str(exc), (exc.field,), exc.existing_id)
+        return Refused.one(
+            RuleCode.DUPLICATE, str(exc), (exc.field,), exc.existing_id, DUPLICATE_TYPES.get(exc.kind)
+        )
     if isinstance(exc, VersionConflict):
         return Refused.one(RuleCode.VERSION_CONFLICT, str(exc), ("expectedVersion",))
     if isinstance(exc, NotFound):

@@ -11,6 +11,7 @@ from db.pool import Conn
 from domain.changes import read_only_refusal
 from domain.codes import RuleCode
 from domain.events import NewEvent
+from domain.ids import record_kind
 from domain.records import ChangeSource, ObjectType, Record
 from domain.visibility import visible_owner_ids
 
@@ -87,7 +88,11 @@ async def duplicate(
     if await record_store.get_records(conn, object_type, [existing_id], owners):
         return Refusal(
             Refused.one(
-                RuleCode.DUPLICATE, str(Duplicate(kind, field, existing_id)), (camel(field),), existing_id
+                RuleCode.DUPLICATE,
+                str(Duplicate(kind, field, existing_id)),
+                (camel(field),),
+                existing_id,
+                record_kind(object_type),
             )
         )
     return Refusal.one(RuleCode.DUPLICATE, f"a {kind} with this {field} already exists", camel(field))

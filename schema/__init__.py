@@ -65,7 +65,8 @@ def build_schema(*, dev: bool) -> strawberry.Schema:
     if not dev:
         extensions.append(lambda: FastMaskErrors(should_mask_error=lambda e: not expected_error(e)))
     for root in (Query, Mutation, Subscription):
-        guard(get_object_definition(root, strict=True).fields)
+        definition = get_object_definition(root, strict=True)
+        guard(definition.fields, definition.name)
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,

@@ -27,6 +27,7 @@ from resolvers.loaders import (
 from .enums import ApprovalMode, ApprovalStatus
 from .errors import UserError, user_errors, value_or_none
 from .info import Info
+from .node_ids import Node, node_id
 from .permissions import IsSuperAdmin
 from .pipelines import Pipeline, Stage
 from .users import User, load_user
@@ -39,9 +40,9 @@ if TYPE_CHECKING:
 class ApprovalProcess:
     process: strawberry.Private[DomainProcess]
 
-    @strawberry.field(description="The settings' id.")
+    @strawberry.field(description="The settings' global id.")
     def id(self) -> strawberry.ID:
-        return strawberry.ID(str(self.process.id))
+        return node_id("ApprovalProcess", self.process.id)
 
     @strawberry.field(description="Whether every approver or any one must approve.")
     def mode(self) -> ApprovalMode:
@@ -102,9 +103,9 @@ class ApprovalStatusChange:
 class Comment:
     comment: strawberry.Private[DomainComment]
 
-    @strawberry.field(description="The comment's id.")
+    @strawberry.field(description="The comment's global id.")
     def id(self) -> strawberry.ID:
-        return strawberry.ID(str(self.comment.id))
+        return node_id("Comment", self.comment.id)
 
     @strawberry.field(description="The comment's text.")
     def body(self) -> str:
@@ -126,14 +127,14 @@ VOTE_STATUS = {"APPROVE": ApprovalStatus.APPROVED, "REJECT": ApprovalStatus.REJE
 
 
 @strawberry.type(description="One approval of a deal: its status, decisions, history and comments.")
-class DealApproval:
+class DealApproval(Node):
     approval: strawberry.Private[DomainApproval]
     approver_ids: strawberry.Private[tuple[int, ...]] = ()
     decided_now: strawberry.Private[bool] = False  # answering the approver who just acted on it
 
-    @strawberry.field(description="The approval's id.")
+    @strawberry.field(description="The approval's global id.")  # type: ignore[misc]
     def id(self) -> strawberry.ID:
-        return strawberry.ID(str(self.approval.id))
+        return node_id("DealApproval", self.approval.id)
 
     @strawberry.field(description="Where the approval stands.")
     def status(self) -> ApprovalStatus:

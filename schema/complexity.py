@@ -17,6 +17,8 @@ from graphql import (
     GraphQLSchema,
     InlineFragmentNode,
     IntValueNode,
+    ListValueNode,
+    NullValueNode,
     OperationDefinitionNode,
     SelectionSetNode,
     ValidationRule,
@@ -24,23 +26,42 @@ from graphql import (
     get_named_type,
 )
 
+from domain.limits import NODES_MAX
+
 MAX_COMPLEXITY = 1_000_000
-PAGE_ARGUMENTS = ("first", "perStage")
+PAGE_ARGUMENTS = ("first", "last", "perStage")
 MAX_PAGE = 200  # a page size given as a variable counts as the largest allowed
+ID_LIST_ARGUMENT = "ids"  # nodes(ids): one object per id
 UNPAGED_LIST = 10  # a list without a page size (a record's associations) counts as this many
 
 
 def multiplier(field: FieldNode, type_: Any, variables: Mapping[str, object] | None = None) -> int:
-    """A page size given as a variable counts as its value when the variables are known."""
+    """A page size given as a variable counts as its value when the variables are known; nodes(ids)
+    counts as many as the ids it is given."""
+    for argument in field.arguments or ():
+        if argument.name.value == ID_LIST_ARGUMENT:
+            value = argument.value
+            if isinstance(value, ListValueNode):
+                return max(1, len(value.values))
+            given = variables.get(value.name.value) if isinstance(value, VariableNode) and variables else None
+            return max(1, min(len(given), NODES_MAX)) if isinstance(given, list) else NODES_MAX
+    sized = False  # a page size whose value is not known here counts as the largest allowed
     for argument in field.arguments or ():
         if argument.name.value in PAGE_ARGUMENTS:
             value = argument.value
             if isinstance(value, IntValueNode):
                 return max(1, int(value.value))
-            given = variables.get(value.name.value) if isinstance(value, VariableNode) and variables else None
-            if isinstance(given, int) and not isinstance(given, bool):
-                return max(1, min(given, MAX_PAGE))
-            return MAX_PAGE
+            if isinstance(value, NullValueNode):
+                continue  # first: null beside last: 10 pages backward by last
+            if isinstance(value, VariableNode) and variables is not None:
+                given = variables.get(value.name.value)
+                if isinstance(given, int) and not isinstance(given, bool):
+                    return max(1, min(given, MAX_PAGE))
+                if given is None and value.name.value in variables:
+                    continue  # sent as null: absent, it would take the largest page
+            sized = True
+    if sized:
+        return MAX_PAGE
     while isinstance(type_, GraphQLNonNull):
         type_ = type_.of_type
     return UNPAGED_LIST if isinstance(type_, GraphQLList) else 1

@@ -18,7 +18,8 @@ from resolvers.engagements import NewEngagement
 from .enums import EngagementType
 from .errors import UserError, user_errors, value_or_none
 from .info import Info
-from .pagination import AFTER, FIRST, Connection, connection, id_cursor, page_size
+from .node_ids import Node, node_id
+from .pagination import AFTER, BEFORE, FIRST, LAST, Connection, connection, page_size, window
 from .search import SearchQueries
 from .users import User, load_user
 
@@ -31,8 +32,10 @@ def numeric_id(value: strawberry.ID, field: str) -> int:
 
 
 @strawberry.type(description="A note, task, call, email or meeting logged on records.")
-class Engagement:
-    id: strawberry.ID = strawberry.field(description="The engagement's id.")
+class Engagement(Node):
+    id: strawberry.ID = strawberry.field(
+        description="The engagement's global id; a task's is its Task id, which node(id) answers as a Task."
+    )
     type: EngagementType = strawberry.field(description="What kind of engagement it is.")
     title: str | None = strawberry.field(description="A short title; null when none (tasks have one).")
     body: str | None = strawberry.field(
@@ -57,7 +60,7 @@ class Engagement:
     @classmethod
     def from_domain(cls, e: DomainEngagement) -> Engagement:
         return cls(
-            id=strawberry.ID(str(e.id)),
+            id=node_id("Task" if e.type is EngagementType.TASK else "Engagement", e.id),  # one id per object
             type=e.type,
             title=e.title,
             body=e.body,
@@ -70,8 +73,8 @@ class Engagement:
 
 
 @strawberry.type(description="A to-do for a user, logged on records.")
-class Task:
-    id: strawberry.ID = strawberry.field(description="The task's id.")
+class Task(Node):
+    id: strawberry.ID = strawberry.field(description="The task's global id.")
     title: str = strawberry.field(description="What to do.")
     body: str | None = strawberry.field(description="Details; null when none.")
     done: bool = strawberry.field(description="Whether the task is done.")
@@ -85,7 +88,7 @@ class Task:
     @classmethod
     def from_domain(cls, e: DomainEngagement) -> Task:
         return cls(
-            id=strawberry.ID(str(e.id)),
+            id=node_id("Task", e.id),
             title=e.title or "",
             body=e.body,
             done=e.done,
@@ -153,17 +156,20 @@ class EngagementQueries:
         assignee_id: Annotated[
             strawberry.ID | None, strawberry.argument(description="Whose tasks; left out, the viewer's.")
         ] = None,
-        first: Annotated[int, FIRST] = 50,
+        first: Annotated[int | None, FIRST] = None,
         after: Annotated[str | None, AFTER] = None,
+        last: Annotated[int | None, LAST] = None,
+        before: Annotated[str | None, BEFORE] = None,
     ) -> Connection[Task]:
-        size = page_size(first)
+        at = window(first, after, last, before)
         page = await use_cases.list_tasks(
             info.context,
             numeric_id(assignee_id, "assigneeId") if assignee_id is not None else None,
-            first=size,
-            before_id=id_cursor(after),
+            first=at.size,
+            cursor=at.cursor_id,
+            backward=at.backward,
         )
-        return connection(page.tasks, size, Task.from_domain, lambda t: [t.id], page.count)
+        return connection(page.tasks, at, Task.from_domain, lambda t: [t.id], page.count)
 
     @strawberry.field(
         description="A record's engagements, newest first; a contact's include every email "

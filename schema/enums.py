@@ -9,6 +9,7 @@ from db.engagements import EngagementType
 from domain.approvals import ApprovalStatus
 from domain.approvals import Mode as ApprovalMode
 from domain.lifecycle import LifecycleStage
+from domain.properties import PropertyType
 from domain.quotes import QuoteStatus
 from domain.records import ChangeSource, ObjectType, Scope, StageKind
 from domain.workflows import ActionType, TriggerEvent
@@ -68,6 +69,10 @@ DESCRIBED: list[tuple[type[Enum], str, str, dict[str, str]]] = [
         "CREATED": "A record (or quote) is created.",
         "PROPERTY_CHANGED": "A property changes, for example a quote's status.",
     }),
+    (PropertyType, "PropertyType", "The kind of value a custom property holds.", {
+        "STRING": "Text.", "NUMBER": "A decimal number.", "DATE": "A calendar date (YYYY-MM-DD).",
+        "BOOLEAN": "true or false.", "ENUMERATION": "One of the definition's options.", "USER": "A user, by id.",
+    }),
     (ActionType, "WorkflowActionType", "What a workflow action does.", {
         "SET_PROPERTY": "Set a property to a value.",
         "ROTATE_OWNER": "Assign an owner in turn from a list of users or a team.",
@@ -89,6 +94,7 @@ __all__ = [
     "EngagementType",
     "LifecycleStage",
     "ObjectType",
+    "PropertyType",
     "QuoteStatus",
     "Scope",
     "StageKind",

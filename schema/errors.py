@@ -9,6 +9,8 @@ import strawberry
 
 from resolvers.result import Ok, Refused, Result
 
+from .node_ids import node_id
+
 T = TypeVar("T")
 S = TypeVar("S")
 
@@ -23,7 +25,7 @@ class UserError:
         description="The rule that refused, stable for programs, for example DUPLICATE or VERSION_CONFLICT."
     )
     existing_id: strawberry.ID | None = strawberry.field(
-        default=None, description="For DUPLICATE: the id of the record that already exists."
+        default=None, description="For DUPLICATE: the global id of the record that already exists."
     )
 
 
@@ -35,7 +37,9 @@ def user_errors(result: Result[Any]) -> list[UserError]:
             field=list(p.field) if p.field else None,
             message=p.message,
             code=p.code.value,
-            existing_id=strawberry.ID(str(p.existing_id)) if p.existing_id is not None else None,
+            existing_id=node_id(p.existing_type, p.existing_id)
+            if p.existing_id is not None and p.existing_type is not None
+            else None,
         )
         for p in result.problems
     ]

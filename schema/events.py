@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from datetime import datetime
+from typing import Any
 
 import strawberry
 from strawberry.scalars import JSON
 
 from domain.codes import RuleCode
 from domain.events import StoredEvent
-from domain.limits import BadInput, parse_id
+from domain.ids import RECORD_KINDS, global_id, record_kind
+from domain.limits import BadInput, parse_number
 from domain.quotes import from_snapshot as quote_from_snapshot
 from domain.records import ObjectType, Scope
 from domain.visibility import can_see
@@ -20,6 +22,7 @@ from resolvers.snapshots import deal_from_snapshot
 
 from .approvals import DealApproval
 from .info import Info
+from .node_ids import node_id
 from .notifications import Notification
 from .quotes import Quote, quote_loader
 from .records import Deal
@@ -59,7 +62,7 @@ class Event:
     deal_id: strawberry.Private[int | None] = None  # the deal an event without its snapshot is about
     record: JSON | None = strawberry.field(
         default=None,
-        description="For contact/company/ticket events: {type, id, changes: {column: [old, new]}}.",
+        description="For contact/company/ticket events: {type, id, changes: {column: [old, new]}}; id is the record's global id.",
     )
     action: str | None = strawberry.field(default=None, description="For approval events: the action taken.")
     text: str | None = strawberry.field(
@@ -114,15 +117,15 @@ class Event:
             stored_approval=approval,
             stored_quote=Quote.from_domain(quote_from_snapshot(quote)) if quote else None,
             action=payload.get("action"),
-            record=payload.get("record"),
+            record=shown_record(payload.get("record")),
             text=payload.get("text"),
             stored_deal=Deal(record=deal_from_snapshot(deal)) if deal else None,
-            from_stage_id=strawberry.ID(str(from_stage)) if from_stage else None,
+            from_stage_id=node_id("Stage", from_stage) if from_stage else None,
             deal_id=event.deal_id,
             sequence=str(event.sequence),
             type=event.type,
             notification=Notification(
-                id=strawberry.ID(str(note["id"])),
+                id=node_id("Notification", note["id"]),
                 kind=note["kind"],
                 message=note["message"],
                 read=note["read"],
@@ -133,6 +136,16 @@ class Event:
             if note
             else None,
         )
+
+
+def shown_record(record: Any) -> Any:
+    """A record event's {type, id, changes} with the record's global id, as every answer shows ids."""
+    if not isinstance(record, dict) or str(record.get("type")) not in RECORD_KINDS:
+        return record
+    number = record.get("id")
+    if not isinstance(number, int):
+        return record
+    return {**record, "id": global_id(record_kind(str(record["type"])), number)}
 
 
 EVENT_CACHE_SIZE = 1024
@@ -161,10 +174,8 @@ def parse_after(after: str | None) -> int | None:
         return None
     if after == "0":
         return 0
-    try:
-        return parse_id(after)
-    except BadInput:
+    number = parse_number(after)
+    if number is None:
         shown = after if len(after) <= 40 else after[:40] + "…"
-        raise BadInput(
-            RuleCode.BAD_CURSOR, f"after must be an event sequence, not {shown!r}", ("after",)
-        ) from None
+        raise BadInput(RuleCode.BAD_CURSOR, f"after must be an event sequence, not {shown!r}", ("after",))
+    return number

@@ -6,7 +6,8 @@ import asyncio
 import functools
 import json
 from collections import OrderedDict
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable, Coroutine, Generator, Hashable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +18,7 @@ from graphql import (
     GraphQLSchema,
     Node,
     OperationDefinitionNode,
+    OperationType,
     Undefined,
     VariableNode,
     Visitor,
@@ -29,13 +31,18 @@ from strawberry.asgi import ASGIWebSocketAdapter
 from strawberry.extensions import MaskErrors
 from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
-from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
+    BaseGraphQLTransportWSHandler,
+    Operation,
+)
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import Message
 
+from domain.events import StoredEvent
 from domain.records import Scope
 from resolvers.context import Context
 
 from .events import Event
+from .events import event_for as event_for_stored
 
 SHARED_RESULTS = 1024  # (event, shape, viewer key) results kept; an event is fanned out within moments
 ALL_VIEWERS = "ALL"
@@ -54,6 +61,16 @@ class FanoutStats:
 
 
 STATS = FanoutStats()
+
+
+@dataclass
+class DirectStats:
+    """Frames the bus wrote through a subscriber's sink, without a pass through strawberry."""
+
+    frames: int = 0
+
+
+DIRECT = DirectStats()
 
 
 @dataclass(eq=False)
@@ -191,6 +208,18 @@ class SharedEventExecutionContext(StrawberryGraphQLCoreExecutionContext):
     _fanout_key: tuple[object, ...] | None = None
     _fanout_event: Event | None = None
 
+    @classmethod
+    def build(cls, *args: Any, **kwargs: Any) -> Any:
+        """graphql-core's constructor; a subscription's executor is also made known to its stream's
+        resolver (running next, in this operation's task) for direct delivery: see `direct_sink`."""
+        built = super().build(*args, **kwargs)
+        if (
+            isinstance(built, SharedEventExecutionContext)
+            and built.operation.operation is OperationType.SUBSCRIPTION
+        ):
+            _subscribing.set(built)
+        return built
+
     def build_per_event_executor(self, payload: Any) -> SharedEventExecutionContext:
         executor = super().build_per_event_executor(payload)
         assert isinstance(executor, SharedEventExecutionContext)
@@ -301,7 +330,13 @@ class SharedFrameTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]
     The frame is byte for byte what strawberry sends (`encode_json` of
     `{"id": …, "type": "next", "payload": {"data": …}}`, compact separators); anything else
     (errors, extensions, other messages, other adapters) goes through strawberry unchanged.
+    Each operation runs knowing its handler, so its stream can write such frames itself
+    (`direct_sink`).
     """
+
+    async def run_operation(self, operation: Operation[Context, None]) -> None:
+        _running.set((self, operation))  # this operation's own task: no other operation sees it
+        await super().run_operation(operation)
 
     async def send_message(self, message: Message) -> None:
         if message["type"] == "next" and isinstance(self.websocket, ASGIWebSocketAdapter):
@@ -310,10 +345,142 @@ class SharedFrameTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]
                 shared_payload_json(payload.get("data"), self.view.encode_json) if len(payload) == 1 else None
             )
             if body is not None:
-                frame = '{"id":' + _encoded_id(message["id"]) + ',"type":"next","payload":' + body + "}"
+                frame = next_frame(message["id"], body)
                 try:
                     await self.websocket.ws.send_text(frame)
                 except WebSocketDisconnect as exc:
                     raise WebSocketDisconnected from exc
                 return
         await super().send_message(message)
+
+
+def next_frame(operation_id: str, body: str) -> str:
+    return '{"id":' + _encoded_id(operation_id) + ',"type":"next","payload":' + body + "}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Direct delivery: the bus writes an event's shared frame to each parked subscriber's socket
+
+_running: ContextVar[tuple[SharedFrameTransportWSHandler, Operation[Context, None]] | None] = ContextVar(
+    "fanout_running", default=None
+)
+_subscribing: ContextVar[SharedEventExecutionContext | None] = ContextVar("fanout_subscribing", default=None)
+
+
+def direct_sink() -> DirectSink | None:
+    """For the subscription stream being resolved now: a sink that writes its events' frames without
+    passing each through strawberry, or None when only the general path may deliver them (another
+    protocol or adapter, a result that is never shared, no executor of ours)."""
+    running = _running.get()
+    executor = _subscribing.get()
+    if running is None or executor is None or not isinstance(running[0].websocket, ASGIWebSocketAdapter):
+        return None
+    handler, operation = running
+    if executor.context_value is not handler.context:  # not this operation's executor
+        return None
+    if executor._fanout_scope is False:
+        executor._fanout_scope = executor._scope()
+    if not isinstance(executor._fanout_scope, tuple):
+        return None
+    return DirectSink(handler, operation, executor, executor._fanout_scope)
+
+
+@dataclass(eq=False)
+class DirectSink:
+    """A subscription's way to its socket (subscriptions.bus.Sink). `render` runs the per-event
+    execution graphql-core would run for this subscriber (shared as ever, by event, shape and viewer
+    key) and gives the once-encoded payload of a clean result; anything else (errors, extensions,
+    incremental results) is None and goes through strawberry. `write` sends the `next` frame
+    strawberry would send, unless the operation has ended."""
+
+    handler: SharedFrameTransportWSHandler
+    operation: Operation[Context, None]
+    executor: SharedEventExecutionContext
+    shape: tuple[object, ...]
+    to_payload: Callable[[StoredEvent], Event] = event_for_stored  # as the subscription resolvers do
+
+    def group(self) -> Hashable | None:
+        who = viewer_key(self.executor.context_value)
+        return None if who is None else (*self.shape, who)
+
+    async def render(self, event: StoredEvent) -> _Rendered | None:
+        per_event = self.executor.build_per_event_executor(self.to_payload(event))
+        outcome = per_event.execute_operation(False)
+        if per_event.is_awaitable(outcome):
+            outcome = await outcome
+        if type(outcome) is not ExecutionResult or outcome.errors or outcome.extensions:
+            return None
+        body = shared_payload_json(outcome.data, self.handler.view.encode_json)
+        return None if body is None else _Rendered(body)
+
+    def write(self, rendered: object) -> bool | Awaitable[None]:
+        operation = self.operation
+        if operation.completed or self.handler.operations.get(operation.id) is not operation:
+            return True  # ended: nothing more is sent for it
+        assert isinstance(rendered, _Rendered)
+        adapter = self.handler.websocket
+        assert isinstance(adapter, ASGIWebSocketAdapter)
+        sent = send_now(adapter.ws.send_text(rendered.frame(operation.id)))
+        if sent is not False:
+            DIRECT.frames += 1
+            if rendered.uses:  # served by the execution and encoding another subscriber's render did
+                STATS.reused += 1
+                STATS.frames_reused += 1
+            rendered.uses += 1
+        return sent
+
+
+@dataclass(eq=False)
+class _Rendered:
+    body: str  # the encoded `{"data": …}` of the `next` payload
+    uses: int = 0
+    frames: dict[str, str] = field(default_factory=dict)  # by operation id: most clients use the same
+
+    def frame(self, operation_id: str) -> str:
+        found = self.frames.get(operation_id)
+        if found is None:
+            found = self.frames[operation_id] = next_frame(operation_id, self.body)
+        return found
+
+
+def send_now(sending: Coroutine[Any, Any, None]) -> bool | Awaitable[None]:
+    """Run a send as far as it goes without waiting: True when done, False when it failed (the socket
+    is closing: the general path meets the same and ends the operation), else a task finishing it
+    from where it stopped (the socket's buffer is full), so one slow client never stalls the rest."""
+    try:
+        waiting = sending.send(None)
+    except StopIteration:
+        return True
+    except (WebSocketDisconnect, RuntimeError, OSError):
+        return False
+    finishing = asyncio.ensure_future(_finish(sending, waiting))
+    finishing.add_done_callback(lambda _: sending.close())  # cancelled before it ran: end the send too
+    return finishing
+
+
+async def _finish(sending: Coroutine[Any, Any, None], waiting: Any) -> None:
+    await _Resumed(sending, waiting)
+
+
+@dataclass
+class _Resumed:
+    """Awaiting this resumes a coroutine that already ran up to `waiting` (what it yielded)."""
+
+    coroutine: Coroutine[Any, Any, None]
+    waiting: Any
+
+    def __await__(self) -> Generator[Any, Any, None]:
+        waiting = self.waiting
+        while True:
+            try:
+                sent = yield waiting
+            except BaseException as exc:  # cancellation or an error from the loop: pass it in
+                try:
+                    waiting = self.coroutine.throw(exc)
+                except StopIteration:
+                    return
+            else:
+                try:
+                    waiting = self.coroutine.send(sent)
+                except StopIteration:
+                    return

@@ -17,6 +17,7 @@ from resolvers.result import Refused
 
 from .errors import UserError, user_errors, value_or_none
 from .info import Info
+from .node_ids import Node, node_id
 
 
 @strawberry.type(description="A row that was not imported.")
@@ -27,8 +28,8 @@ class ImportRowError:
 
 
 @strawberry.type(description="A CSV import and its progress.")
-class Import:
-    id: strawberry.ID = strawberry.field(description="The import's id.")
+class Import(Node):
+    id: strawberry.ID = strawberry.field(description="The import's global id.")
     object_type: ObjectType = strawberry.field(description="The kind of record the rows become.")
     status: str = strawberry.field(description="QUEUED, RUNNING, DONE or FAILED.")
     rows_total: int | None = strawberry.field(description="How many rows the file has; null until counted.")
@@ -43,14 +44,23 @@ class Import:
     job: strawberry.Private[ImportJob]
 
     @strawberry.field(description="Rows that were not imported, in line order, with the reason.")
-    async def errors(self, info: Info, first: int | None = None, after_line: int = 0) -> list[ImportRowError]:
+    async def errors(
+        self,
+        info: Info,
+        first: Annotated[
+            int | None, strawberry.argument(description="At most this many rows (all of them when left out).")
+        ] = None,
+        after_line: Annotated[
+            int, strawberry.argument(description="Only rows after this line of the file (0: from the start).")
+        ] = 0,
+    ) -> list[ImportRowError]:
         found = await use_cases.list_errors(info.context, self.job, first, after_line)
         return [ImportRowError(line=e.line, message=e.message, code=e.code.value) for e in found]
 
     @classmethod
     def from_domain(cls, job: ImportJob) -> Import:
         return cls(
-            id=strawberry.ID(str(job.id)),
+            id=node_id("Import", job.id),
             object_type=job.object_type,
             status=job.status.value,
             rows_total=job.rows_total,
@@ -64,7 +74,7 @@ class Import:
         )
 
 
-@strawberry.input
+@strawberry.input(description="A CSV file to import: give its text in `csv` or upload it as `file`.")
 class StartImportInput:
     object_type: ObjectType = strawberry.field(description="The kind of record the rows become.")
     csv: str | None = strawberry.field(default=None, description="The file's text, header line first.")

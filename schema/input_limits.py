@@ -20,6 +20,8 @@ from strawberry.types.scalar import ScalarDefinition
 from domain import limits
 from domain.limits import BadInput
 
+from . import node_ids
+
 
 def _error(exc: BadInput) -> GraphQLError:
     return GraphQLError(str(exc), extensions=exc.extensions)
@@ -73,17 +75,29 @@ def _unwrap(type_: object) -> object:
     return type_
 
 
-def check_value(value: object, type_: object, path: tuple[str, ...]) -> None:
-    """Every id, text and JSON value inside an argument, against the limit of the field holding it."""
+def check_value(
+    value: object,
+    type_: object,
+    path: tuple[str, ...],
+    coordinate: str = "",
+    siblings: Mapping[str, object] | None = None,
+) -> object:
+    """Every id, text and JSON value inside an argument, against the limit of the field holding it.
+
+    Answers the value to hand on: ids, global or plain, become the plain record id, so that a field
+    reads `int(input.dealId)` whichever form the client sent; `coordinate` names the argument or
+    input field (`Query.deal.id`, `MoveDealInput.dealId`) whose expected type of object it checks.
+    """
     if value is None or value is strawberry.UNSET or isinstance(value, enum.Enum):
-        return
+        return value
     type_ = _unwrap(type_)
     if isinstance(type_, StrawberryList):
-        for item in value if isinstance(value, list | tuple) else ():
-            check_value(item, type_.of_type, path)
-    elif type_ is strawberry.ID:
-        limits.parse_id(value, path)
-    elif type_ is decimal.Decimal:
+        if not isinstance(value, list | tuple):
+            return value
+        return [check_value(item, type_.of_type, path, coordinate, siblings) for item in value]
+    if type_ is strawberry.ID:
+        return node_ids.checked_id(value, path, coordinate, siblings or {})
+    if type_ is decimal.Decimal:
         places = limits.decimal_places(path[-1])
         if places is not None:
             limits.parse_decimal(value, path, places)
@@ -97,34 +111,45 @@ def check_value(value: object, type_: object, path: tuple[str, ...]) -> None:
     elif dataclasses.is_dataclass(value) and not isinstance(value, type):
         definition = getattr(type(value), "__strawberry_definition__", None)
         if isinstance(definition, StrawberryObjectDefinition):
+            names = {f.python_name: f.graphql_name or camel(f.python_name) for f in definition.fields}
+            inner = {names[f.python_name]: getattr(value, f.python_name, None) for f in definition.fields}
             for f in definition.fields:
-                name = f.graphql_name or camel(f.python_name)
-                check_value(getattr(value, f.python_name, None), f.type, (*path, name))
+                name = names[f.python_name]
+                given = getattr(value, f.python_name, None)
+                checked = check_value(given, f.type, (*path, name), f"{definition.name}.{name}", inner)
+                if checked is not given:
+                    setattr(value, f.python_name, checked)
+    return value
 
 
 class InputLimits(FieldExtension):
     """Checked once the arguments are converted, before the resolver runs: a refused call reads nothing."""
 
-    def __init__(self) -> None:
+    def __init__(self, root: str = "") -> None:
+        self.root = root
         self.types: dict[str, tuple[object, tuple[str, ...]]] = {}
+        self.field = ""
 
     def apply(self, field: StrawberryField) -> None:
+        self.field = f"{self.root}.{field.graphql_name or camel(field.python_name)}"
         self.types = {
             a.python_name: (a.type, (a.graphql_name or camel(a.python_name),)) for a in field.arguments
         }
 
     def map_arguments(self, kwargs: dict[str, Any]) -> dict[str, Any]:
+        siblings = {self.types.get(n, (None, (camel(n),)))[1][0]: v for n, v in kwargs.items()}
         try:
             for name, value in kwargs.items():
                 type_, path = self.types.get(name, (None, (camel(name),)))
-                check_value(value, type_, path)
+                kwargs[name] = check_value(value, type_, path, f"{self.field}.{path[0]}", siblings)
         except BadInput as exc:
             raise _error(exc) from None
         return kwargs
 
 
-def guard(fields: Iterable[StrawberryField]) -> None:
-    """Give each field the extension once (the schema may be built more than once per process)."""
+def guard(fields: Iterable[StrawberryField], root: str) -> None:
+    """Give each field of the root type `root` the extension once (the schema may be built more than
+    once per process)."""
     for f in fields:
         if f.arguments and not any(isinstance(e, InputLimits) for e in f.extensions):
-            f.extensions.append(InputLimits())
+            f.extensions.append(InputLimits(root))

@@ -34,3 +34,8 @@ Mutation = merge_types(
         WebhookMutations,
     ),
 )
+Mutation.__strawberry_definition__.description = (  # type: ignore[attr-defined]
+    "Every change. Each takes one `input` and answers with a payload holding the changed objects as"
+    " they are after the change and `userErrors` (field, message, stable code) when a business rule"
+    " refused it, in which case nothing changed."
+)

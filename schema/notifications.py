@@ -15,17 +15,18 @@ from resolvers.loaders import record_loader
 
 from .errors import UserError, user_errors, value_or_none
 from .info import Info
+from .node_ids import Node, node_id
 
 if TYPE_CHECKING:
     from .quotes import Quote
     from .records import Deal
 
-from .pagination import AFTER, FIRST, Connection, connection, id_cursor, page_size
+from .pagination import AFTER, BEFORE, FIRST, LAST, Connection, connection, window
 
 
 @strawberry.type(description="A message for the viewer about something that needs their attention.")
-class Notification:
-    id: strawberry.ID = strawberry.field(description="The notification's id.")
+class Notification(Node):
+    id: strawberry.ID = strawberry.field(description="The notification's global id.")
     kind: str = strawberry.field(
         description="What happened, as a stable code, for example APPROVAL_COMMENT or OWNER_ASSIGNED."
     )
@@ -57,7 +58,7 @@ class Notification:
     @classmethod
     def from_domain(cls, n: DomainNotification) -> Notification:
         return cls(
-            id=strawberry.ID(str(n.id)),
+            id=node_id("Notification", n.id),
             kind=n.kind,
             message=n.message,
             read=n.read,
@@ -89,23 +90,26 @@ class NotificationQueries:
         unread_only: Annotated[
             bool, strawberry.argument(description="Only notifications not yet marked read.")
         ] = False,
-        first: Annotated[int, FIRST] = 50,
+        first: Annotated[int | None, FIRST] = None,
         after: Annotated[str | None, AFTER] = None,
+        last: Annotated[int | None, LAST] = None,
+        before: Annotated[str | None, BEFORE] = None,
     ) -> Connection[Notification]:
         ctx = info.context
-        size = page_size(first)
+        at = window(first, after, last, before)
         rows = await notification_store.list_notifications(
             ctx.pool,
             ctx.me.id,
             unread_only=unread_only,
-            before_id=id_cursor(after),
-            limit=size + 1,
+            cursor=at.cursor_id,
+            limit=at.size + 1,
+            backward=at.backward,
         )
 
         async def count() -> int:
             return await notification_store.count_notifications(ctx.pool, ctx.me.id, unread_only=unread_only)
 
-        return connection(rows, size, Notification.from_domain, lambda n: [n.id], count)
+        return connection(rows, at, Notification.from_domain, lambda n: [n.id], count)
 
 
 @strawberry.type

@@ -15,6 +15,7 @@ from resolvers.loaders import approval_process_loader
 from .enums import StageKind
 from .errors import UserError, user_errors, value_or_none
 from .info import Info
+from .node_ids import Node, node_id, number_of
 from .permissions import IsSuperAdmin
 
 if TYPE_CHECKING:
@@ -22,8 +23,8 @@ if TYPE_CHECKING:
 
 
 @strawberry.type(description="A step of a pipeline a deal moves through.")
-class Stage:
-    id: strawberry.ID = strawberry.field(description="The stage's id.")
+class Stage(Node):
+    id: strawberry.ID = strawberry.field(description="The stage's global id.")
     label: str = strawberry.field(description="The stage's name, as shown on the board.")
     display_order: int = strawberry.field(description="The stage's position in its pipeline, from 0.")
     probability: float = strawberry.field(description="The chance a deal in this stage is won, from 0 to 1.")
@@ -35,7 +36,7 @@ class Stage:
     @classmethod
     def from_domain(cls, s: DomainStage) -> Stage:
         return cls(
-            id=strawberry.ID(str(s.id)),
+            id=node_id("Stage", s.id),
             label=s.label,
             display_order=s.display_order,
             probability=s.probability,
@@ -45,8 +46,8 @@ class Stage:
 
 
 @strawberry.type(description="A sales process: the ordered stages deals move through.")
-class Pipeline:
-    id: strawberry.ID = strawberry.field(description="The pipeline's id.")
+class Pipeline(Node):
+    id: strawberry.ID = strawberry.field(description="The pipeline's global id.")
     label: str = strawberry.field(description="The pipeline's name.")
     stages: list[Stage] = strawberry.field(description="The pipeline's stages in order.")
 
@@ -56,13 +57,13 @@ class Pipeline:
     ) -> Annotated[ApprovalProcess, strawberry.lazy("schema.approvals")] | None:
         from .approvals import ApprovalProcess
 
-        found = await approval_process_loader(info.context).load(int(self.id))
+        found = await approval_process_loader(info.context).load(number_of(self.id))
         return ApprovalProcess(process=found) if found else None
 
     @classmethod
     def from_domain(cls, p: DomainPipeline) -> Pipeline:
         return cls(
-            id=strawberry.ID(str(p.id)), label=p.label, stages=[Stage.from_domain(s) for s in p.stages]
+            id=node_id("Pipeline", p.id), label=p.label, stages=[Stage.from_domain(s) for s in p.stages]
         )
 
 

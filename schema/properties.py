@@ -8,26 +8,25 @@ import strawberry
 
 from db import properties as property_store
 from domain.properties import PropertyDefinition as DomainDefinition
-from domain.properties import PropertyType
 from domain.records import ObjectType
 from resolvers import properties as use_cases
 
+from .enums import PropertyType
 from .errors import UserError, user_errors, value_or_none
 from .info import Info
+from .node_ids import Node, node_id
 from .permissions import IsSuperAdmin
-
-strawberry.enum(PropertyType, name="PropertyType", description="The kind of value a custom property holds.")
 
 
 @strawberry.type(
     description="A custom property of an object type; values written to it are checked against it."
 )
-class PropertyDefinition:
+class PropertyDefinition(Node):
     definition: strawberry.Private[DomainDefinition]
 
-    @strawberry.field(description="The definition's id.")
+    @strawberry.field(description="The definition's global id.")  # type: ignore[misc]
     def id(self) -> strawberry.ID:
-        return strawberry.ID(str(self.definition.id))
+        return node_id("PropertyDefinition", self.definition.id)
 
     @strawberry.field(description="The object type whose records carry the property.")
     def object_type(self) -> ObjectType:

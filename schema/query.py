@@ -5,6 +5,7 @@ from strawberry.tools import merge_types
 from .engagements import ActivityQueries
 from .imports import ImportQueries
 from .lifecycle import LifecycleQueries
+from .nodes import NodeQueries
 from .notifications import NotificationQueries
 from .pipelines import PipelineQueries
 from .properties import PropertyQueries
@@ -28,5 +29,10 @@ Query = merge_types(
         ImportQueries,
         PropertyQueries,
         WebhookQueries,
+        NodeQueries,
     ),
+)
+Query.__strawberry_definition__.description = (  # type: ignore[attr-defined]
+    "What a client can read: every list and record within the viewer's scope, which filters each"
+    " result (what a user may not see is absent, as if it did not exist)."
 )

@@ -9,7 +9,7 @@ from domain.quotes import Quote as DomainQuote
 from resolvers import quote_lists
 
 from .info import Info
-from .pagination import Connection, connection, decode_cursor, page_size
+from .pagination import Connection, Window, connection
 from .record_queries import FilterGroup, SortInput, raw_groups
 
 T = TypeVar("T")
@@ -18,21 +18,19 @@ T = TypeVar("T")
 async def quote_page(
     info: Info,
     filter_groups: list[FilterGroup] | None,
-    first: int | None,
-    after: str | None,
+    page_window: Window,
     sort: SortInput | None,
     make: Callable[[DomainQuote], T],
 ) -> Connection[T]:
-    size = page_size(first)
     page = await quote_lists.list_quotes(
         info.context,
         raw_groups(filter_groups),
-        first=size,
-        after=decode_cursor(after),
+        first=page_window.size,
+        after=page_window.cursor,
         sort_property=sort.property if sort else None,
         sort_direction=sort.direction if sort else "DESC",
+        backward=page_window.backward,
     )
-    rows = page.quotes + (
-        [page.quotes[-1]] if page.has_next else []
-    )  # connection() reads has_next from length
-    return connection(rows, size, make, lambda q: quote_lists.sort_key(page.sort, q), page.count)
+    return connection(
+        page.quotes, page_window, make, lambda q: quote_lists.sort_key(page.sort, q), page.count
+    )

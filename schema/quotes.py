@@ -26,7 +26,8 @@ from resolvers.result import Result
 from .enums import QuoteStatus
 from .errors import UserError, user_errors, value_or_none
 from .info import Info
-from .pagination import AFTER, FIRST, Connection
+from .node_ids import Node, node_id
+from .pagination import AFTER, BEFORE, FIRST, LAST, Connection, window
 from .permissions import IsSuperAdmin
 from .quote_lists import quote_page
 from .record_queries import FILTER_GROUPS, SORT, FilterGroup, SortInput
@@ -93,9 +94,9 @@ class LineItem:
 
 
 @strawberry.type(description="A priced offer for a deal, sent to the prospect to sign once published.")
-class Quote:
+class Quote(Node):
     quote: strawberry.Private[DomainQuote]
-    id: strawberry.ID = strawberry.field(description="The quote's id.")
+    id: strawberry.ID = strawberry.field(description="The quote's global id.")
     title: str = strawberry.field(description="The quote's title, as the prospect sees it.")
     status: QuoteStatus = strawberry.field(
         description="Where the quote is in its life: draft, awaiting approval, published, signed, ..."
@@ -134,7 +135,7 @@ class Quote:
         shared = q.status in (QuoteStatus.PUBLISHED, QuoteStatus.SIGNED) and bool(q.public_token)
         properties: Any = q.properties
         return cls(
-            quote=q, id=strawberry.ID(str(q.id)), title=q.title, status=q.status,
+            quote=q, id=node_id("Quote", q.id), title=q.title, status=q.status,
             line_items=[LineItem.from_domain(i) for i in q.line_items], subtotal=totals.subtotal,
             discount_total=totals.discount, total=totals.total, currency=q.currency, terms=q.terms,
             expires_at=q.expires_at, published_at=q.published_at, change_notes=q.change_notes,
@@ -340,11 +341,14 @@ class QuoteQueries:
         self,
         info: Info,
         filter_groups: Annotated[list[FilterGroup] | None, FILTER_GROUPS] = None,
-        first: Annotated[int | None, FIRST] = 50,
+        first: Annotated[int | None, FIRST] = None,
         after: Annotated[str | None, AFTER] = None,
         sort: Annotated[SortInput | None, SORT] = None,
+        last: Annotated[int | None, LAST] = None,
+        before: Annotated[str | None, BEFORE] = None,
     ) -> Connection[Quote]:
-        return await quote_page(info, filter_groups, first, after, sort, Quote.from_domain)
+        page = window(first, after, last, before)
+        return await quote_page(info, filter_groups, page, sort, Quote.from_domain)
 
     @strawberry.field(description="Whether quotes need approval before publishing, and who approves them.")
     async def quote_approval_settings(self, info: Info) -> QuoteApprovalSettings:

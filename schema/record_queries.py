@@ -17,14 +17,16 @@ from resolvers.loaders import record_loader
 from .info import Info
 from .pagination import (
     AFTER,
+    BEFORE,
     FIRST,
+    LAST,
     Connection,
     Edge,
     PageInfo,
+    Window,
     connection,
-    decode_cursor,
     encode_cursor,
-    page_size,
+    window,
 )
 from .pipelines import Pipeline, Stage
 from .records import Company, Contact, CrmRecord, Deal, Ticket, columns_for, prefetch, requested_fields
@@ -80,24 +82,20 @@ async def record_page(
     object_type: ObjectType,
     make: Callable[[Record], T],
     filter_groups: list[FilterGroup] | None,
-    first: int | None,
-    after: str | None,
+    page_window: Window,
     sort: SortInput | None,
 ) -> Connection[T]:
-    size = page_size(first)
     page = await lists.list_records(
         info.context,
         object_type,
         raw_groups(filter_groups),
-        first=size,
-        after=decode_cursor(after),
+        first=page_window.size,
+        after=page_window.cursor,
         sort_property=sort.property if sort else None,
         sort_direction=sort.direction if sort else "DESC",
+        backward=page_window.backward,
     )
-    rows = page.records + (
-        [page.records[-1]] if page.has_next else []
-    )  # connection() reads has_next from length
-    return connection(rows, size, make, lambda r: lists.sort_key(page.sort, r), page.count)
+    return connection(page.records, page_window, make, lambda r: lists.sort_key(page.sort, r), page.count)
 
 
 async def one(info: Info, object_type: ObjectType, record_id: strawberry.ID) -> Record | None:
@@ -171,12 +169,15 @@ class RecordQueries:
         self,
         info: Info,
         filter_groups: Annotated[list[FilterGroup] | None, FILTER_GROUPS] = None,
-        first: Annotated[int, FIRST] = 50,
+        first: Annotated[int | None, FIRST] = None,
         after: Annotated[str | None, AFTER] = None,
         sort: Annotated[SortInput | None, SORT] = None,
+        last: Annotated[int | None, LAST] = None,
+        before: Annotated[str | None, BEFORE] = None,
     ) -> Connection[Contact]:
+        page = window(first, after, last, before)
         return await record_page(
-            info, ObjectType.CONTACT, lambda r: Contact(record=r), filter_groups, first, after, sort
+            info, ObjectType.CONTACT, lambda r: Contact(record=r), filter_groups, page, sort
         )
 
     @strawberry.field(description="Companies in the viewer's view scope, a page at a time.")
@@ -184,12 +185,15 @@ class RecordQueries:
         self,
         info: Info,
         filter_groups: Annotated[list[FilterGroup] | None, FILTER_GROUPS] = None,
-        first: Annotated[int, FIRST] = 50,
+        first: Annotated[int | None, FIRST] = None,
         after: Annotated[str | None, AFTER] = None,
         sort: Annotated[SortInput | None, SORT] = None,
+        last: Annotated[int | None, LAST] = None,
+        before: Annotated[str | None, BEFORE] = None,
     ) -> Connection[Company]:
+        page = window(first, after, last, before)
         return await record_page(
-            info, ObjectType.COMPANY, lambda r: Company(record=r), filter_groups, first, after, sort
+            info, ObjectType.COMPANY, lambda r: Company(record=r), filter_groups, page, sort
         )
 
     @strawberry.field(description="Deals in the viewer's view scope, a page at a time.")
@@ -197,25 +201,29 @@ class RecordQueries:
         self,
         info: Info,
         filter_groups: Annotated[list[FilterGroup] | None, FILTER_GROUPS] = None,
-        first: Annotated[int, FIRST] = 50,
+        first: Annotated[int | None, FIRST] = None,
         after: Annotated[str | None, AFTER] = None,
         sort: Annotated[SortInput | None, SORT] = None,
+        last: Annotated[int | None, LAST] = None,
+        before: Annotated[str | None, BEFORE] = None,
     ) -> Connection[Deal]:
-        return await record_page(
-            info, ObjectType.DEAL, lambda r: Deal(record=r), filter_groups, first, after, sort
-        )
+        page = window(first, after, last, before)
+        return await record_page(info, ObjectType.DEAL, lambda r: Deal(record=r), filter_groups, page, sort)
 
     @strawberry.field(description="Tickets in the viewer's view scope, a page at a time.")
     async def tickets(
         self,
         info: Info,
         filter_groups: Annotated[list[FilterGroup] | None, FILTER_GROUPS] = None,
-        first: Annotated[int, FIRST] = 50,
+        first: Annotated[int | None, FIRST] = None,
         after: Annotated[str | None, AFTER] = None,
         sort: Annotated[SortInput | None, SORT] = None,
+        last: Annotated[int | None, LAST] = None,
+        before: Annotated[str | None, BEFORE] = None,
     ) -> Connection[Ticket]:
+        page = window(first, after, last, before)
         return await record_page(
-            info, ObjectType.TICKET, lambda r: Ticket(record=r), filter_groups, first, after, sort
+            info, ObjectType.TICKET, lambda r: Ticket(record=r), filter_groups, page, sort
         )
 
     @strawberry.field(
@@ -235,7 +243,10 @@ class RecordQueries:
     ) -> Board:
         requested = requested_fields(info)
         each_cursor, end_cursor = "cursor" in requested, "endCursor" in requested
-        reads = columns_for(Deal, requested) | (BOARD_SORT if each_cursor or end_cursor else frozenset())
+        start_cursor = "startCursor" in requested
+        reads = columns_for(Deal, requested) | (
+            BOARD_SORT if each_cursor or end_cursor or start_cursor else frozenset()
+        )
         found = await lists.board(
             info.context, int(pipeline_id), raw_groups(filter_groups), per_stage, deal_columns=reads
         )
@@ -251,6 +262,7 @@ class RecordQueries:
                 Edge(node=nodes[d.id], cursor=cursor(d) if each_cursor else NOT_SELECTED)
                 for d in column.deals
             ]
+            first = cursor(column.deals[0]) if start_cursor and column.deals else None
             last = cursor(column.deals[-1]) if end_cursor and column.deals else None
             total = column.total_count
 
@@ -259,7 +271,7 @@ class RecordQueries:
 
             deals = Connection(
                 edges=edges,
-                page_info=PageInfo(has_next_page=column.has_next, end_cursor=last),
+                page_info=PageInfo(has_next_page=column.has_next, start_cursor=first, end_cursor=last),
                 count=count,
             )
             columns.append(

@@ -11,6 +11,7 @@ import strawberry
 from strawberry.scalars import JSON
 
 from db import records as record_store
+from domain.ids import record_kind
 from domain.records import ObjectType, Record, Scope
 from resolvers.loaders import (
     approval_process_loader,
@@ -27,6 +28,7 @@ from resolvers.loaders import (
 
 from .enums import ApprovalStatus, ChangeSource, LifecycleStage
 from .info import Info
+from .node_ids import Node, node_id
 from .pipelines import Pipeline, Stage
 from .prefetched import UNLOADED, prefetched
 from .users import User, load_user
@@ -59,14 +61,12 @@ class PropertyChange:
 
 
 @strawberry.interface(description="What every CRM record (contact, company, deal, ticket) has in common.")
-class CrmRecord:
+class CrmRecord(Node):
     """Scalar fields are plain attributes filled from the record once: graphql-core reads them directly,
     without a resolver call per field (DESIGN 11: per-field overhead dominates big responses)."""
 
     record: strawberry.Private[Record]
-    id: strawberry.ID = strawberry.field(
-        default=strawberry.ID(""), description="The record's id, unique within its object type."
-    )
+    id: strawberry.ID = strawberry.field(default=strawberry.ID(""), description="The record's global id.")
     properties: JSON = strawberry.field(
         description="Every property of the record, standard and custom, by internal name; values as stored (strings, numbers, booleans or null).",
         default_factory=dict,
@@ -88,7 +88,7 @@ class CrmRecord:
 
     def __post_init__(self) -> None:
         r = self.record
-        self.id = strawberry.ID(str(r.id))
+        self.id = node_id(record_kind(r.type), r.id)
         self.properties = r.properties  # type: ignore[assignment]
         self.created_at, self.updated_at = r.created_at, r.updated_at
         self.last_activity_date, self.last_contacted, self.version = (
@@ -250,13 +250,13 @@ class Deal(CrmRecord):
 
     @strawberry.field(description="The pipeline the deal is in.")
     async def pipeline(self, info: Info) -> Pipeline:
-        found = await pipeline_loader(info.context).load(int(str(self.record.get("pipeline_id"))))
+        found = await pipeline_loader(info.context).load(self.record.ref("pipeline_id"))
         assert found is not None
         return Pipeline.from_domain(found)
 
     @strawberry.field(description="The deal's stage in its pipeline.")
     async def stage(self, info: Info) -> Stage:
-        found = await stage_loader(info.context).load(int(str(self.record.get("stage_id"))))
+        found = await stage_loader(info.context).load(self.record.ref("stage_id"))
         assert found is not None
         return Stage.from_domain(found)
 
@@ -275,7 +275,7 @@ class Deal(CrmRecord):
         found = await latest_approval_loader(info.context).load(self.record.id)
         if found is None:
             return None
-        process = await approval_process_loader(info.context).load(int(str(self.record.get("pipeline_id"))))
+        process = await approval_process_loader(info.context).load(self.record.ref("pipeline_id"))
         approvers = process.approver_ids if process and process.id == found.process_id else ()
         return DealApproval(approval=found, approver_ids=approvers)
 
@@ -409,4 +409,9 @@ def from_record(record: Record) -> CrmRecord:
     return TYPES[record.type](record=record)
 
 
-SearchHit = Annotated[Contact | Company | Deal | Ticket, strawberry.union("SearchHit")]
+SearchHit = Annotated[
+    Contact | Company | Deal | Ticket,
+    strawberry.union(
+        "SearchHit", description="A record that matched a search: a contact, company, deal or ticket."
+    ),
+]

@@ -15,8 +15,10 @@ from resolvers.context import Context
 from resolvers.notifications import NOTIFICATION_CREATED
 from resolvers.quotes import QUOTE_EVENT_PREFIX
 from subscriptions import streams
+from subscriptions.bus import Interest
 
 from .events import Event, event_for, parse_after
+from .fanout import direct_sink
 from .imports import Import, follow_import
 from .info import Info
 
@@ -29,7 +31,10 @@ def in_scope(ctx: Context, event: StoredEvent) -> bool:
     return ctx.session is not None and event.deal_id is not None and event.deal_id in ctx.session.awaiting
 
 
-@strawberry.type
+@strawberry.type(
+    description="Live streams over WebSocket (graphql-transport-ws). Each checks the subscriber's scope on"
+    " every event, and those that take `after` first replay what was missed since that sequence."
+)
 class Subscription:
     @strawberry.subscription(
         description="The viewer's new notifications as they are created; resumable with after."
@@ -49,7 +54,15 @@ class Subscription:
         def mine(event: StoredEvent) -> bool:
             return event.type == NOTIFICATION_CREATED and ctx.me.id in event.audience
 
-        async for event in streams.events(ctx.pool, ctx.services.bus, parse_after(after), mine, ctx.session):
+        async for event in streams.events(
+            ctx.pool,
+            ctx.services.bus,
+            parse_after(after),
+            mine,
+            ctx.session,
+            interest=Interest("notification.", "audience", ctx.me.id),
+            sink=direct_sink(),
+        ):
             yield event_for(event)
 
     @strawberry.subscription(description="A pipeline's deals created, moved, updated and deleted, in scope.")
@@ -71,7 +84,13 @@ class Subscription:
             return event.pipeline_id == pipeline and event.type.startswith("deal.") and in_scope(ctx, event)
 
         async for event in streams.events(
-            ctx.pool, ctx.services.bus, parse_after(after), on_board, ctx.session
+            ctx.pool,
+            ctx.services.bus,
+            parse_after(after),
+            on_board,
+            ctx.session,
+            interest=Interest("deal.", "pipeline_id", pipeline),
+            sink=direct_sink(),
         ):
             yield event_for(event)
 
@@ -105,8 +124,21 @@ class Subscription:
                 and in_scope(ctx, event)
             )
 
+        watch = (
+            Interest(APPROVAL_EVENT_PREFIX, "deal_id", deal)
+            if deal is not None
+            else Interest(APPROVAL_EVENT_PREFIX, "pipeline_id", pipeline)
+            if pipeline is not None
+            else Interest(APPROVAL_EVENT_PREFIX)
+        )
         async for event in streams.events(
-            ctx.pool, ctx.services.bus, parse_after(after), on_approval, ctx.session
+            ctx.pool,
+            ctx.services.bus,
+            parse_after(after),
+            on_approval,
+            ctx.session,
+            interest=watch,
+            sink=direct_sink(),
         ):
             yield event_for(event)
 
@@ -140,8 +172,15 @@ class Subscription:
                 and in_scope(ctx, event)
             )
 
+        watch = Interest(prefix, "record", record_id) if record_id is not None else Interest(prefix)
         async for event in streams.events(
-            ctx.pool, ctx.services.bus, parse_after(after), on_record, ctx.session
+            ctx.pool,
+            ctx.services.bus,
+            parse_after(after),
+            on_record,
+            ctx.session,
+            interest=watch,
+            sink=direct_sink(),
         ):
             yield event_for(event)
 
@@ -172,8 +211,19 @@ class Subscription:
                 and in_scope(ctx, event)
             )
 
+        watch = (
+            Interest(QUOTE_EVENT_PREFIX, "deal_id", deal)
+            if deal is not None
+            else Interest(QUOTE_EVENT_PREFIX)
+        )
         async for event in streams.events(
-            ctx.pool, ctx.services.bus, parse_after(after), on_quote, ctx.session
+            ctx.pool,
+            ctx.services.bus,
+            parse_after(after),
+            on_quote,
+            ctx.session,
+            interest=watch,
+            sink=direct_sink(),
         ):
             yield event_for(event)
 

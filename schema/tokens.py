@@ -12,11 +12,12 @@ from resolvers import tokens as use_cases
 
 from .errors import UserError, user_errors, value_or_none
 from .info import Info
+from .node_ids import Node, node_id
 
 
 @strawberry.type(description="A named API token. Its secret is shown once, when it is created.")
-class ApiToken:
-    id: strawberry.ID = strawberry.field(description="The token's id.")
+class ApiToken(Node):
+    id: strawberry.ID = strawberry.field(description="The token's global id.")
     name: str = strawberry.field(description="A name to tell tokens apart, for example ci.")
     created_at: datetime = strawberry.field(description="When it was created.")
     last_used_at: datetime | None = strawberry.field(
@@ -28,7 +29,7 @@ class ApiToken:
     @classmethod
     def from_domain(cls, token: DomainToken) -> ApiToken:
         return cls(
-            id=strawberry.ID(str(token.id)), name=token.name, created_at=token.created_at,
+            id=node_id("ApiToken", token.id), name=token.name, created_at=token.created_at,
             last_used_at=token.last_used_at, expires_at=token.expires_at, revoked_at=token.revoked_at,
         )  # fmt: skip
 

@@ -15,6 +15,7 @@ from resolvers.loaders import api_tokens_of_user, team_members, teams_of_user, u
 from .enums import Scope
 from .errors import UserError, user_errors, value_or_none
 from .info import Info
+from .node_ids import Node, node_id, number_of
 from .permissions import IsSuperAdmin
 
 if TYPE_CHECKING:
@@ -22,8 +23,8 @@ if TYPE_CHECKING:
 
 
 @strawberry.type(description="A person who signs in and works in the CRM.")
-class User:
-    id: strawberry.ID = strawberry.field(description="The user's id.")
+class User(Node):
+    id: strawberry.ID = strawberry.field(description="The user's global id.")
     email: str = strawberry.field(description="The user's email address, unique.")
     name: str = strawberry.field(description="The user's display name.")
     active: bool = strawberry.field(
@@ -44,7 +45,7 @@ class User:
 
     @strawberry.field(description="The teams the user belongs to.")
     async def teams(self, info: Info) -> list[Team]:
-        found = await teams_of_user(info.context).load(int(self.id))
+        found = await teams_of_user(info.context).load(number_of(self.id))
         return [Team.from_domain(t) for t in found]
 
     @strawberry.field(
@@ -53,12 +54,14 @@ class User:
     async def api_tokens(self, info: Info) -> list[Annotated[ApiToken, strawberry.lazy("schema.tokens")]]:
         from .tokens import ApiToken
 
-        return [ApiToken.from_domain(t) for t in await api_tokens_of_user(info.context).load(int(self.id))]
+        return [
+            ApiToken.from_domain(t) for t in await api_tokens_of_user(info.context).load(number_of(self.id))
+        ]
 
     @classmethod
     def from_domain(cls, user: DomainUser) -> User:
         return cls(
-            id=strawberry.ID(str(user.id)),
+            id=node_id("User", user.id),
             email=user.email,
             name=user.name,
             active=user.active,
@@ -77,12 +80,12 @@ async def load_user(info: Info, user_id: int | None) -> User | None:
 
 
 @strawberry.type(description="A group of users; team scope grants access to the team members' records.")
-class Team:
-    id: strawberry.ID = strawberry.field(description="The team's id.")
+class Team(Node):
+    id: strawberry.ID = strawberry.field(description="The team's global id.")
     name: str = strawberry.field(description="The team's name.")
 
     async def _members(self, info: Info, primary: bool) -> list[User]:
-        members = await team_members(info.context).load(int(self.id))
+        members = await team_members(info.context).load(number_of(self.id))
         ids = [m.user_id for m in members if m.is_primary is primary]
         users = await user_loader(info.context).load_many(ids)
         return [User.from_domain(u) for u in users if u is not None]
@@ -97,7 +100,7 @@ class Team:
 
     @classmethod
     def from_domain(cls, team: DomainTeam) -> Team:
-        return cls(id=strawberry.ID(str(team.id)), name=team.name)
+        return cls(id=node_id("Team", team.id), name=team.name)
 
 
 @strawberry.input(description="A new user.")

@@ -15,13 +15,14 @@ from resolvers.result import Refused
 
 from .errors import UserError, user_errors, value_or_none
 from .info import Info
-from .pagination import Connection, connection, decode_cursor, page_size
+from .node_ids import Node, node_id, number_of
+from .pagination import AFTER, BEFORE, FIRST, LAST, Connection, connection, window
 from .permissions import IsSuperAdmin
 
 
 @strawberry.type(description="The delivery of one event to a webhook.")
 class WebhookDelivery:
-    id: strawberry.ID = strawberry.field(description="The delivery's id.")
+    id: strawberry.ID = strawberry.field(description="The delivery's global id.")
     sequence: str = strawberry.field(description="The event's sequence.")
     event_type: str = strawberry.field(description="The event's type.")
     status: str = strawberry.field(description="PENDING (retrying), DELIVERED or FAILED (gave up).")
@@ -42,7 +43,7 @@ class WebhookDelivery:
     @classmethod
     def from_domain(cls, d: webhook_store.Delivery) -> WebhookDelivery:
         return cls(
-            id=strawberry.ID(str(d.id)),
+            id=node_id("WebhookDelivery", d.id),
             sequence=str(d.sequence),
             event_type=d.event_type,
             status=d.status,
@@ -55,8 +56,8 @@ class WebhookDelivery:
 
 
 @strawberry.type(description="A URL that receives events as signed HTTP POSTs.")
-class Webhook:
-    id: strawberry.ID = strawberry.field(description="The webhook's id.")
+class Webhook(Node):
+    id: strawberry.ID = strawberry.field(description="The webhook's global id.")
     url: str = strawberry.field(description="Where events are posted.")
     event_types: list[str] = strawberry.field(
         description="The event types delivered, for example deal.moved."
@@ -72,33 +73,27 @@ class Webhook:
     async def deliveries(
         self,
         info: Info,
-        first: Annotated[
-            int | None, strawberry.argument(description="Page size: how many deliveries to return.")
-        ] = 50,
-        after: Annotated[
-            str | None,
-            strawberry.argument(
-                description="A cursor from an earlier page (its pageInfo.endCursor): return the deliveries after it."
-            ),
-        ] = None,
+        first: Annotated[int | None, FIRST] = None,
+        after: Annotated[str | None, AFTER] = None,
+        last: Annotated[int | None, LAST] = None,
+        before: Annotated[str | None, BEFORE] = None,
     ) -> Connection[WebhookDelivery]:
         pool = info.context.pool
-        size = page_size(first)
-        cursor = decode_cursor(after)
-        webhook_id = int(self.id)
+        at = window(first, after, last, before)
+        webhook_id = number_of(self.id)
         rows = await webhook_store.list_deliveries(
-            pool, webhook_id, before_sequence=int(cursor[0]) if cursor else None, limit=size + 1
+            pool, webhook_id, cursor=at.cursor_id, limit=at.size + 1, backward=at.backward
         )
 
         async def count() -> int:
             return await webhook_store.count_deliveries(pool, webhook_id)
 
-        return connection(rows, size, WebhookDelivery.from_domain, lambda d: [d.sequence], count)
+        return connection(rows, at, WebhookDelivery.from_domain, lambda d: [d.sequence], count)
 
     @classmethod
     def from_domain(cls, w: webhook_store.Webhook) -> Webhook:
         return cls(
-            id=strawberry.ID(str(w.id)),
+            id=node_id("Webhook", w.id),
             url=w.url,
             event_types=list(w.event_types),
             active=w.active,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Mapping
 from json import JSONDecodeError
 from typing import Any
 
@@ -12,6 +12,7 @@ from strawberry.asgi import ASGIWebSocketAdapter
 from strawberry.http.exceptions import NonJsonMessageReceived, NonTextMessageReceived
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import SubscribeMessage
 from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
+from strawberry.subscriptions.protocols.graphql_ws.types import StartMessage
 
 from domain.records import Viewer
 from resolvers.context import Context
@@ -52,6 +53,7 @@ class SessionBinding:
 
     context: Any
     websocket: Any
+    view: Any
     connection_acknowledged: bool
 
     def __init__(self, view: Any, websocket: Any, *args: Any, **kwargs: Any) -> None:
@@ -85,9 +87,25 @@ class SessionBinding:
             if registry.changes != changes:  # a change may have landed between its read and now
                 registry.schedule(context.session)
 
+    async def refused(self, payload: Mapping[str, Any]) -> GraphQLError | None:
+        """DESIGN 10: every operation started on the socket is charged to the token's rate limit,
+        the same budget its HTTP requests draw on; the error when it is over budget."""
+        budget = getattr(self.view, "over_budget", None)  # dealflow.app.DealflowGraphQL.over_budget
+        if not self.connection_acknowledged or budget is None or not isinstance(self.context, Context):
+            return None
+        refusal: GraphQLError | None = await budget(self.context, payload)
+        return refusal
+
 
 class SessionLegacyWSHandler(SessionBinding, BaseGraphQLWSHandler[Context, None]):
     """The legacy graphql-ws protocol, bound to its session like graphql-transport-ws."""
+
+    async def handle_start(self, message: StartMessage) -> None:
+        refusal = await self.refused(message.get("payload") or {})
+        if refusal is not None:
+            await self.send_message({"type": "error", "id": message["id"], "payload": refusal.formatted})
+            return
+        await super().handle_start(message)
 
 
 class SessionTransportWSHandler(SessionBinding, SharedFrameTransportWSHandler):
@@ -108,5 +126,9 @@ class SessionTransportWSHandler(SessionBinding, SharedFrameTransportWSHandler):
                 extensions={"code": TOO_MANY_SUBSCRIPTIONS},
             )
             await self.send_message({"id": message["id"], "type": "error", "payload": [error.formatted]})
+            return
+        refusal = await self.refused(message.get("payload") or {})
+        if refusal is not None:
+            await self.send_message({"id": message["id"], "type": "error", "payload": [refusal.formatted]})
             return
         await super().handle_subscribe(message)

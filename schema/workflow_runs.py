@@ -7,11 +7,13 @@ from datetime import datetime
 import strawberry
 
 from db import workflows as workflow_store
+from domain.ids import record_kind
 from domain.workflows import Outcome
 from domain.workflows import Run as DomainRun
 
 from .info import Info
-from .pagination import Connection, connection, decode_cursor, page_size
+from .node_ids import node_id
+from .pagination import Connection, Window, connection
 
 
 @strawberry.type(description="What one action did to one enrolled record.")
@@ -43,17 +45,18 @@ class ActionOutcome:
 class WorkflowRun:
     run: strawberry.Private[DomainRun]
 
-    @strawberry.field(description="The run's id, newest highest.")
+    @strawberry.field(description="The run's global id.")
     def id(self) -> strawberry.ID:
-        return strawberry.ID(str(self.run.id))
+        return node_id("WorkflowRun", self.run.id)
 
     @strawberry.field(description="The enrolled record's type (QUOTE for quote workflows).")
     def object_type(self) -> str:
         return self.run.object_type
 
-    @strawberry.field(description="The enrolled record's id.")
+    @strawberry.field(description="The enrolled record's (or quote's) global id.")
     def object_id(self) -> strawberry.ID:
-        return strawberry.ID(str(self.run.object_id))
+        kind = "Quote" if self.run.object_type == "QUOTE" else record_kind(self.run.object_type)
+        return node_id(kind, self.run.object_id)
 
     @strawberry.field(description="When the record enrolled.")
     def enrolled_at(self) -> datetime:
@@ -64,15 +67,12 @@ class WorkflowRun:
         return [ActionOutcome(outcome=o) for o in self.run.outcomes]
 
 
-async def runs_page(
-    info: Info, workflow_id: int, first: int | None, after: str | None
-) -> Connection[WorkflowRun]:
-    size = page_size(first)
-    key = decode_cursor(after)
-    before_id = int(key[0]) if key else None
-    rows = await workflow_store.list_runs(info.context.pool, [workflow_id], size + 1, before_id)
+async def runs_page(info: Info, workflow_id: int, at: Window) -> Connection[WorkflowRun]:
+    rows = await workflow_store.list_runs(
+        info.context.pool, [workflow_id], at.size + 1, at.cursor_id, at.backward
+    )
 
     async def count() -> int:
         return await workflow_store.count_runs(info.context.pool, workflow_id)
 
-    return connection(rows, size, lambda r: WorkflowRun(run=r), lambda r: [r.id], count)
+    return connection(rows, at, lambda r: WorkflowRun(run=r), lambda r: [r.id], count)

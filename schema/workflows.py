@@ -18,7 +18,8 @@ from resolvers.loaders import user_loader
 from .enums import ActionType, TriggerEvent
 from .errors import UserError, user_errors, value_or_none
 from .info import Info
-from .pagination import Connection
+from .node_ids import Node, node_id, number_of
+from .pagination import AFTER, BEFORE, FIRST, LAST, Connection, window
 from .permissions import IsSuperAdmin
 from .record_queries import FilterGroup, raw_groups
 from .users import User
@@ -38,12 +39,12 @@ class OwnerCount:
 
 
 @strawberry.type(description="One action of a workflow; only the fields of its type are set.")
-class WorkflowAction:
+class WorkflowAction(Node):
     action: strawberry.Private[DomainAction]
 
-    @strawberry.field(description="The action's id.")
+    @strawberry.field(description="The action's global id.")  # type: ignore[misc]
     def id(self) -> strawberry.ID:
-        return strawberry.ID(str(self.action.id))
+        return node_id("WorkflowAction", self.action.id)
 
     @strawberry.field(description="What the action does.")
     def type(self) -> ActionType:
@@ -59,11 +60,11 @@ class WorkflowAction:
 
     @strawberry.field(description="ROTATE_OWNER: the users to assign in turn.")
     def owner_ids(self) -> list[strawberry.ID]:
-        return [strawberry.ID(str(i)) for i in self.action.owner_ids]
+        return [node_id("User", i) for i in self.action.owner_ids]
 
     @strawberry.field(description="ROTATE_OWNER: a team whose members are assigned in turn.")
     def team_id(self) -> strawberry.ID | None:
-        return strawberry.ID(str(self.action.team_id)) if self.action.team_id else None
+        return node_id("Team", self.action.team_id) if self.action.team_id else None
 
     @strawberry.field(description="ROTATE_OWNER: also reassign records that already have an owner.")
     def overwrite(self) -> bool:
@@ -80,25 +81,25 @@ class WorkflowAction:
 
 @strawberry.type(description="A rotate-owner workflow action and its assignment counts.")
 class RotateAction:
-    id: strawberry.ID = strawberry.field(description="The action's id.")
+    id: strawberry.ID = strawberry.field(description="The action's global id (a WorkflowAction's).")
 
     @strawberry.field(
         description="How many records this action has assigned to each owner; reset when its owners change."
     )
     async def counts(self, info: Info) -> list[OwnerCount]:
-        rows = await workflow_store.list_counts(info.context.pool, int(self.id))
+        rows = await workflow_store.list_counts(info.context.pool, number_of(self.id))
         return [OwnerCount(owner_id=u, count=n) for u, n in rows]
 
 
 @strawberry.type(
     description="Automation: when records (or quotes) are created or change, run actions on them."
 )
-class Workflow:
+class Workflow(Node):
     workflow: strawberry.Private[DomainWorkflow]
 
-    @strawberry.field(description="The workflow's id.")
+    @strawberry.field(description="The workflow's global id.")  # type: ignore[misc]
     def id(self) -> strawberry.ID:
-        return strawberry.ID(str(self.workflow.id))
+        return node_id("Workflow", self.workflow.id)
 
     @strawberry.field(description="Its name.")
     def name(self) -> str:
@@ -136,17 +137,12 @@ class Workflow:
     async def runs(
         self,
         info: Info,
-        first: Annotated[
-            int | None, strawberry.argument(description="Page size: how many runs to return.")
-        ] = 50,
-        after: Annotated[
-            str | None,
-            strawberry.argument(
-                description="A cursor from an earlier page (its pageInfo.endCursor): return the runs after it."
-            ),
-        ] = None,
+        first: Annotated[int | None, FIRST] = None,
+        after: Annotated[str | None, AFTER] = None,
+        last: Annotated[int | None, LAST] = None,
+        before: Annotated[str | None, BEFORE] = None,
     ) -> Connection[WorkflowRun]:
-        return await runs_page(info, self.workflow.id, first, after)
+        return await runs_page(info, self.workflow.id, window(first, after, last, before))
 
 
 @strawberry.input(description="When a workflow runs.")
@@ -292,7 +288,7 @@ class WorkflowQueries:
     async def rotate_action(
         self, info: Info, id: Annotated[strawberry.ID, strawberry.argument(description="The action's id.")]
     ) -> RotateAction:
-        return RotateAction(id=id)
+        return RotateAction(id=node_id("WorkflowAction", int(id)))
 
 
 async def _create(

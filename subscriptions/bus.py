@@ -4,17 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import enum
 import hashlib
 import json
 import logging
-from collections.abc import AsyncIterator, Callable
-from typing import Any
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
 
 import asyncpg
 from broadcaster import Broadcast
 
 from db import events as event_store
 from domain.events import StoredEvent
+
+if TYPE_CHECKING:
+    from .sessions import Session
 
 logger = logging.getLogger(__name__)
 
@@ -33,19 +39,143 @@ def channel_for(database: str) -> str:
     return f"{CHANNEL}.{hashlib.sha256(database.encode()).hexdigest()[:32]}"
 
 
+Match = Callable[[StoredEvent], bool]
+
+
+@dataclass(frozen=True, slots=True)
+class Interest:
+    """What a listener watches, so that an event wakes only the listeners it may concern: a family
+    of event types (`deal.`: the text up to and including the type's first dot) and optionally one
+    axis of it (`pipeline_id`, `deal_id`, `record`: the payload's record id, or `audience`) and its
+    value. It only narrows whom the bus considers; each listener's own match still decides."""
+
+    family: str
+    axis: str | None = None
+    value: object = None
+
+    def __post_init__(self) -> None:
+        if not self.family.endswith(".") or self.family.count(".") != 1:
+            raise ValueError(f"an event family is a type's first segment and its dot, not {self.family!r}")
+        if (self.axis is None) != (self.value is None) or (self.axis is not None and self.axis not in AXES):
+            raise ValueError(f"an interest watches a whole family or one of {sorted(AXES)} with a value")
+
+
+def family_of(event_type: str) -> str:
+    return event_type[: event_type.find(".") + 1]
+
+
+def _record_id(event: StoredEvent) -> tuple[object, ...]:
+    record = event.payload.get("record")
+    return (record.get("id"),) if isinstance(record, dict) else ()
+
+
+AXES: dict[str, Callable[[StoredEvent], Iterable[object]]] = {  # the values an event has on each axis
+    "pipeline_id": lambda e: (e.pipeline_id,),
+    "deal_id": lambda e: (e.deal_id,),
+    "record": _record_id,
+    "audience": lambda e: e.audience,
+}
+
+
+class Sink(Protocol):
+    """Delivers a listener's events without waking its consumer (schema/fanout.py: the already
+    encoded frame written to the socket). Listeners whose sinks give the same `group` share one
+    `render` per event; a sink that cannot take an event leaves it to the consumer."""
+
+    def group(self) -> Hashable | None:
+        """Whom this listener's rendering can be shared with now; None: not now."""
+
+    async def render(self, event: StoredEvent) -> object | None:
+        """The event as the group's listeners receive it; None: left to each consumer."""
+
+    def write(self, rendered: object) -> bool | Awaitable[None]:
+        """Send it: True when sent (or no longer wanted), False when it could not be, an awaitable
+        when sending waits (the consumer takes over once it is done)."""
+
+
+class Verdict(enum.Enum):
+    DELIVER = "deliver"
+    SKIP = "skip"
+    WAIT = "wait"  # the session's viewer is being re-read: decide once it is current
+
+
+def decide(event: StoredEvent, match: Match, session: Session | None) -> Verdict:
+    """Whether a listener receives an event: never on a closed session, not before a pending re-check
+    of its viewer (so `match` reads the scope as it is now), then as `match` says (DESIGN 2 and 9).
+    Both paths ask this: the consumer of the queue, and the bus writing to a sink directly."""
+    if session is not None:
+        if session.closed:
+            return Verdict.SKIP
+        if not session.settled.is_set():
+            return Verdict.WAIT
+    return Verdict.DELIVER if match(event) else Verdict.SKIP
+
+
 class Listener:
     """A subscriber's queue. When it overflows the listener is marked lagging and must
-    fall back to the outbox table, so a slow client never loses events or stalls others."""
+    fall back to the outbox table, so a slow client never loses events or stalls others.
 
-    def __init__(self) -> None:
+    With a sink, a listener whose queue is empty may `park`: its consumer sleeps and the bus
+    delivers its events through the sink, in order, until one needs the consumer (a viewer being
+    re-read, a result not to be shared, a socket that cannot take more, a hole in the sequence):
+    then that event goes to the queue and the consumer wakes and carries on from there."""
+
+    def __init__(
+        self,
+        interest: Interest | None = None,
+        match: Match | None = None,
+        session: Session | None = None,
+        sink: Sink | None = None,
+    ) -> None:
         self.queue: asyncio.Queue[StoredEvent] = asyncio.Queue(QUEUE_LIMIT)
         self.lagging = False
+        self.interest = interest
+        self.match: Match = match or _everything
+        self.session = session
+        self.sink = sink
+        self.direct = False  # parked: the bus delivers through the sink
+        self.through = 0  # while parked: the last sequence the bus handled for this listener
+        self.inflight = 0  # events handed to the bus's direct delivery and not yet handled
+        self.closed = False
+        self._wake: asyncio.Future[None] | None = None
+        self._sending: Awaitable[None] | None = None
 
     def offer(self, event: StoredEvent) -> None:
         try:
             self.queue.put_nowait(event)
         except asyncio.QueueFull:
             self.lagging = True
+
+    async def park(self, last: int) -> int:
+        """Sleep while the bus delivers through the sink; the last sequence handled when woken."""
+        assert self.sink is not None
+        assert not self.direct
+        self.through = last
+        self._wake = asyncio.get_running_loop().create_future()
+        self.direct = True
+        try:
+            await self._wake
+        finally:
+            self.direct = False
+            self._wake = None
+        sending, self._sending = self._sending, None
+        if sending is not None:  # the frame the socket could not take at once: it goes first
+            with contextlib.suppress(Exception):
+                await sending
+        return self.through
+
+    def unpark(self, event: StoredEvent | None = None, sending: Awaitable[None] | None = None) -> None:
+        """Back to the queue (with `event` first in it); the consumer wakes."""
+        self.direct = False
+        self._sending = sending
+        if event is not None:
+            self.offer(event)
+        if self._wake is not None and not self._wake.done():
+            self._wake.set_result(None)
+
+
+def _everything(_: StoredEvent) -> bool:
+    return True
 
 
 class EventBus:
@@ -65,6 +195,13 @@ class EventBus:
         self.observers: list[Callable[[StoredEvent], None]] = []  # called before listeners, in order
         self.last_seen = 0  # the highest sequence the broker delivered
         self.fanned_out = 0  # the highest sequence offered to listeners, from the broker or the table
+        self.last_hole = 0  # the latest sequence offered right after sequences never offered
+        self.indexed = True  # False: every listener considers every event (the general path)
+        self._everything: set[Listener] = set()  # listeners without an interest
+        self._index: dict[str, dict[str | None, dict[object, set[Listener]]]] = {}
+        self._direct: deque[tuple[StoredEvent, list[Listener], int]] = deque()
+        self._direct_wake = asyncio.Event()
+        self._direct_task: asyncio.Task[None] | None = None
         self._task: asyncio.Task[None] | None = None
         self._ready = asyncio.Event()
 
@@ -77,10 +214,11 @@ class EventBus:
         await self._ready.wait()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        for task in (self._task, self._direct_task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         await self.broadcast.disconnect()
 
     async def publish(self, events: list[StoredEvent]) -> None:
@@ -136,11 +274,100 @@ class EventBus:
         self._offer(event)
 
     def _offer(self, event: StoredEvent) -> None:
+        if event.sequence > self.fanned_out + 1:
+            self.last_hole = event.sequence  # listeners that may have missed something read the table
         self.fanned_out = max(self.fanned_out, event.sequence)
         for observe in self.observers:
             observe(event)
-        for listener in tuple(self.listeners):
-            listener.offer(event)
+        direct: list[Listener] = []
+        for listener in self.candidates(event):
+            if listener.direct or listener.inflight:  # parked, or events already on their way to it
+                listener.inflight += 1
+                direct.append(listener)
+            else:
+                listener.offer(event)
+        if direct:
+            self._direct.append((event, direct, self.last_hole))
+            self._direct_wake.set()
+            if self._direct_task is None or self._direct_task.done():
+                self._direct_task = asyncio.create_task(self._deliver_directly(), name="event-bus-direct")
+
+    def candidates(self, event: StoredEvent) -> list[Listener]:
+        """The listeners an event may concern: those without an interest, those watching its family,
+        and those watching one of its values on an axis of that family (all of them unless `indexed`)."""
+        if not self.indexed:
+            return list(self.listeners)
+        found = list(self._everything)
+        for axis, by_value in self._index.get(family_of(event.type), {}).items():
+            if axis is None:
+                found.extend(by_value[None])
+                continue
+            for value in AXES[axis](event):
+                found.extend(by_value.get(value, ()))
+        return found
+
+    async def _deliver_directly(self) -> None:
+        """Events for parked listeners, one event at a time in sequence order."""
+        while True:
+            await self._direct_wake.wait()
+            self._direct_wake.clear()
+            while self._direct:
+                event, listeners, hole = self._direct.popleft()
+                try:
+                    await self._deliver(event, listeners, hole)
+                except Exception:  # the consumers take over: they deliver or end as they would have
+                    logger.exception("direct delivery of event %s failed", event.sequence)
+                    for listener in listeners:
+                        if listener.direct and listener.through < event.sequence:
+                            listener.unpark(event)
+                finally:
+                    for listener in listeners:
+                        listener.inflight -= 1
+
+    async def _deliver(self, event: StoredEvent, listeners: list[Listener], hole: int) -> None:
+        groups: dict[Hashable, list[Listener]] = {}
+        for listener in listeners:
+            if listener.closed:
+                continue
+            if not listener.direct:  # its consumer took over: the queue keeps the order
+                listener.offer(event)
+                continue
+            if event.sequence <= listener.through:
+                continue
+            if hole > listener.through:  # it may have missed events: its consumer reads the table
+                listener.unpark(event)
+                continue
+            assert listener.sink is not None
+            verdict = decide(event, listener.match, listener.session)
+            if verdict is Verdict.SKIP:
+                listener.through = event.sequence
+                continue
+            key = listener.sink.group() if verdict is Verdict.DELIVER else None
+            if key is None:
+                listener.unpark(event)
+                continue
+            groups.setdefault(key, []).append(listener)
+        if not groups:
+            return
+        members = list(groups.values())
+        if len(members) == 1:
+            rendered = [await _render(members[0][0], event)]
+        else:
+            rendered = await asyncio.gather(*(_render(group[0], event) for group in members))
+        for group, shared in zip(members, rendered, strict=True):
+            for listener in group:
+                if listener.closed or not listener.direct:
+                    if not listener.closed:
+                        listener.offer(event)
+                    continue
+                assert listener.sink is not None
+                sent = listener.sink.write(shared) if shared is not None else False
+                if sent is False:
+                    listener.unpark(event)
+                    continue
+                listener.through = event.sequence
+                if sent is not True:  # the socket is full: the consumer takes over once it drains
+                    listener.unpark(sending=sent)
 
     async def _catch_up(self, until: int | None) -> None:
         if self.pool is None or (until is not None and until <= self.fanned_out):
@@ -157,10 +384,51 @@ class EventBus:
             logger.warning("event bus could not read the outbox", exc_info=True)
 
     @contextlib.asynccontextmanager
-    async def listen(self) -> AsyncIterator[Listener]:
-        listener = Listener()
+    async def listen(
+        self,
+        interest: Interest | None = None,
+        *,
+        match: Match | None = None,
+        session: Session | None = None,
+        sink: Sink | None = None,
+    ) -> AsyncIterator[Listener]:
+        listener = Listener(interest, match, session, sink)
         self.listeners.add(listener)
+        members = self._members(interest)
+        members.add(listener)
         try:
             yield listener
         finally:
+            listener.closed = True
+            listener.direct = False
             self.listeners.discard(listener)
+            members.discard(listener)
+            if not members and interest is not None:
+                self._forget(interest)
+
+    def _members(self, interest: Interest | None) -> set[Listener]:
+        """The index entry of the listeners with this interest (made when missing)."""
+        if interest is None:
+            return self._everything
+        by_value = self._index.setdefault(interest.family, {}).setdefault(interest.axis, {})
+        return by_value.setdefault(interest.value, set())
+
+    def _forget(self, interest: Interest) -> None:
+        """Drop an empty entry, so the index holds only what someone watches."""
+        by_axis = self._index[interest.family]
+        by_value = by_axis[interest.axis]
+        if not by_value.get(interest.value, True):
+            del by_value[interest.value]
+        if not by_value:
+            del by_axis[interest.axis]
+        if not by_axis:
+            del self._index[interest.family]
+
+
+async def _render(listener: Listener, event: StoredEvent) -> object | None:
+    assert listener.sink is not None
+    try:
+        return await listener.sink.render(event)
+    except Exception:  # each consumer runs the general path, which reports what went wrong
+        logger.debug("rendering event %s for direct delivery failed", event.sequence, exc_info=True)
+        return None

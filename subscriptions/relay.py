@@ -31,9 +31,9 @@ PUBLISH_CHUNK = 50  # events per broker message; the PostgreSQL backend turns bi
 
 
 class Relay:
-    """Woken after a local commit (`wake`), by the NOTIFY an appending transaction sends
-    on commit (other processes), or by a poll; it never trusts a wake-up for content:
-    it always reads the table after the last sequence it published.
+    """Woken after a local commit (`wake`), by the NOTIFY a stamp sends on commit (other
+    processes), or by a poll; it never trusts a wake-up for content: it stamps what committed
+    (db.events.stamp), then reads the table after the last sequence it published.
 
     With a shared broker (`shared`) one relay publishes for all processes: the one whose
     held connection has the advisory lock LEADER_LOCK. Its session ends with its process, which
@@ -127,8 +127,11 @@ class Relay:
                 self._wake.set()
 
     async def drain(self) -> None:
-        """Publish every committed event after the cursor, in order; the cursor moves only
-        past events the broker accepted, so a failure resumes where it stopped."""
+        """Stamp what committed, then publish every stamped event after the cursor, in order; the
+        cursor moves only past events the broker accepted, so a failure resumes where it stopped."""
+        # Every relay stamps, leader or not: what committed since the last stamp gets its sequences,
+        # and the stamp's NOTIFY wakes the leader (and webhook senders) in every process.
+        await event_store.stamp(self.pool)
         while self.holding:
             batch = await event_store.read_after(self.pool, self.published_through, limit=BATCH)
             if not batch:

@@ -69,6 +69,7 @@ class SessionRegistry:
         self.pool = pool
         self.bus = bus
         self.sessions: set[Session] = set()
+        self._expiring: set[Session] = set()  # those whose token has an expiry: checked every second
         self._by_user: dict[int, set[Session]] = {}
         self._pending: set[Session] = set()
         self._wake = asyncio.Event()
@@ -94,6 +95,7 @@ class SessionRegistry:
     async def register(self, viewer: Viewer, close: Closer, update: Updater) -> Session:
         session = Session(viewer, close, update)
         self.sessions.add(session)
+        self._track_expiry(session)
         self._by_user.setdefault(viewer.id, set()).add(session)
         if viewer.user.can_approve_deals:  # then kept current from approval events
             session.awaiting.update(await record_store.list_deals_awaiting(self.pool, viewer.id))
@@ -103,6 +105,7 @@ class SessionRegistry:
         session.closed = True
         session.settled.set()
         self.sessions.discard(session)
+        self._expiring.discard(session)
         self._pending.discard(session)
         mine = self._by_user.get(session.viewer.id)
         if mine is not None:
@@ -171,6 +174,7 @@ class SessionRegistry:
             else:
                 session.viewer = viewer
                 session.update(viewer)
+                self._track_expiry(session)
                 session.awaiting = (
                     set(await record_store.list_deals_awaiting(self.pool, viewer.id))
                     if viewer.user.can_approve_deals
@@ -183,10 +187,16 @@ class SessionRegistry:
         while True:
             await asyncio.sleep(EXPIRY_CHECK_SECONDS)
             now = datetime.now(UTC)
-            for session in [s for s in self.sessions if s.viewer.token_expires_at is not None]:
+            for session in list(self._expiring):
                 expires = session.viewer.token_expires_at
                 if expires is not None and expires <= now:
                     await self._close(session, "The token expired.")
+
+    def _track_expiry(self, session: Session) -> None:
+        if session.viewer.token_expires_at is None:
+            self._expiring.discard(session)
+        elif not session.closed:
+            self._expiring.add(session)
 
     async def _close(self, session: Session, reason: str) -> None:
         self.unregister(session)

@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from collections.abc import AsyncIterator
 
 import asyncpg
 
 from db import events as event_store
 from domain.events import StoredEvent
 
-from .bus import EventBus
+from .bus import EventBus, Interest, Match, Sink, Verdict, decide
 from .sessions import Session
 
 REPLAY_BATCH = 500
-
-Match = Callable[[StoredEvent], bool]
 
 
 async def _replay(pool: asyncpg.Pool, after: int, until: int | None = None) -> AsyncIterator[StoredEvent]:
@@ -32,19 +29,33 @@ async def _replay(pool: asyncpg.Pool, after: int, until: int | None = None) -> A
             return
 
 
-async def _in_order(
-    pool: asyncpg.Pool, bus: EventBus, after: int | None
-) -> AsyncGenerator[StoredEvent, None]:
-    """Every committed event after `after` (or from now), once, in order.
+async def events(
+    pool: asyncpg.Pool,
+    bus: EventBus,
+    after: int | None,
+    match: Match,
+    session: Session | None = None,
+    *,
+    interest: Interest | None = None,
+    sink: Sink | None = None,
+) -> AsyncIterator[StoredEvent]:
+    """Every committed event after `after` (or from now) that `match` admits, once, in order.
 
     Live events arrive in sequence order; a gap (a missed publish, a lagging queue) is filled
-    from the table, so what a subscriber sees never depends on the broker being perfect.
+    from the table, so what a subscriber sees never depends on the broker being perfect. The bus
+    offers only events of the `interest` (a hint: `match` decides). With a live `session`, an event
+    waits out a pending re-check of the session's viewer before it is matched (so `match` reads the
+    scope as it is now), and a closed session gets nothing more (DESIGN 2); `decide` rules.
+
+    With a `sink`, whenever its queue is empty the stream parks and the bus delivers its events
+    through the sink (same order, same `decide`), until an event needs this generator again.
     """
-    async with bus.listen() as listener:
+    async with bus.listen(interest, match=match, session=session, sink=sink) as listener:
         last = after if after is not None else await event_store.head(pool)
         async for event in _replay(pool, last):
             last = event.sequence
-            yield event
+            if await _admitted(event, match, session):
+                yield event
         while True:
             if listener.lagging:
                 while not listener.queue.empty():
@@ -52,29 +63,29 @@ async def _in_order(
                 listener.lagging = False
                 async for event in _replay(pool, last):
                     last = event.sequence
-                    yield event
+                    if await _admitted(event, match, session):
+                        yield event
+                continue
+            if sink is not None and listener.queue.empty() and sink.group() is not None:
+                last = max(last, await listener.park(last))
                 continue
             live = await listener.queue.get()
             if live.sequence <= last:
                 continue
-            if live.sequence > last + 1:
+            if live.sequence > last + 1 and bus.last_hole > last:  # it may have missed some
                 async for event in _replay(pool, last, until=live.sequence - 1):
                     last = event.sequence
-                    yield event
+                    if await _admitted(event, match, session):
+                        yield event
             last = live.sequence
-            yield live
+            if await _admitted(live, match, session):
+                yield live
 
 
-async def events(
-    pool: asyncpg.Pool, bus: EventBus, after: int | None, match: Match, session: Session | None = None
-) -> AsyncIterator[StoredEvent]:
-    """The events of `_in_order` that `match` admits. With a live `session`, an event waits out a
-    pending re-check of the session's viewer before it is matched (so `match` reads the scope as
-    it is now), and a closed session gets nothing more (DESIGN 2)."""
-    async with contextlib.aclosing(_in_order(pool, bus, after)) as ordered:  # leave the bus at once
-        async for event in ordered:
-            unsure = session is not None and (session.closed or not session.settled.is_set())
-            if unsure and session is not None and not await session.ready():
-                continue  # closed: its socket is closing, and the handler ends this stream
-            if match(event):
-                yield event
+async def _admitted(event: StoredEvent, match: Match, session: Session | None) -> bool:
+    verdict = decide(event, match, session)
+    if verdict is Verdict.WAIT:
+        assert session is not None
+        await session.ready()  # closed meanwhile: its socket is closing, and the handler ends this stream
+        verdict = decide(event, match, session)
+    return verdict is Verdict.DELIVER

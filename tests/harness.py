@@ -269,3 +269,19 @@ class WsClient:
         except TimeoutError:
             return True
         raise AssertionError(f"expected silence, got {message}")
+
+
+def gid(kind: str, number: int) -> str:
+    """The global id an answer shows for object `number` of GraphQL type `kind`."""
+    from domain.ids import global_id
+
+    return global_id(kind, number)
+
+
+def db_id(global_id: str) -> int:
+    """The database id inside a global id from an answer."""
+    from domain.ids import decode_global_id
+
+    found = decode_global_id(global_id)
+    assert found is not None, f"{global_id!r} is not a global id"
+    return found[1]

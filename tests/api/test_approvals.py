@@ -405,7 +405,7 @@ subscription($p: ID, $a: String) { dealApprovalChanged(pipelineId: $p, after: $a
 async def test_deal_approval_changed_streams_every_change_to_those_in_scope(app: Harness) -> None:
     s = await setup(app)
     outsider = await app.user(view_scope=Scope.OWNED)
-    head = str(await event_store.head(app.pool))
+    head = str(await event_store.stamp(app.pool))
     async with app.ws(s.approvers[0]) as dashboard, app.ws(outsider) as other:
         await dashboard.subscribe(APPROVAL_CHANGED, {"p": s.pipeline["id"], "a": head})
         await other.subscribe(APPROVAL_CHANGED, {"p": s.pipeline["id"], "a": head})

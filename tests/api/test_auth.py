@@ -6,7 +6,7 @@ import pytest
 import websockets
 
 from db import users as user_store
-from tests.harness import Harness
+from tests.harness import Harness, db_id, gid
 
 VIEWER = "{ viewer { id email isSuperAdmin } }"
 CREATE_USER = """
@@ -39,7 +39,7 @@ async def test_unauthenticated_mutation_writes_nothing(app: Harness) -> None:
 
 async def test_revoked_token_is_refused(app: Harness) -> None:
     client = await app.user()
-    assert (await client(VIEWER))["viewer"]["id"] == str(client.user_id)
+    assert (await client(VIEWER))["viewer"]["id"] == gid("User", client.user_id)
     async with app.pool.acquire() as conn:
         assert client.token is not None
         assert await user_store.revoke_token(conn, client.token)
@@ -109,7 +109,7 @@ async def test_created_user_token_authenticates_that_user(app: Harness) -> None:
     assert created["userErrors"] == []
     assert created["token"].startswith("df_")
     stored = await app.pool.fetchval(
-        "SELECT token_hash FROM api_tokens WHERE user_id = $1", int(created["user"]["id"])
+        "SELECT token_hash FROM api_tokens WHERE user_id = $1", db_id(created["user"]["id"])
     )
     assert created["token"].encode() not in stored  # only the hash is stored
     app_client = app.anonymous()
@@ -122,7 +122,7 @@ async def test_duplicate_user_email_is_a_user_error_naming_the_existing_user(app
     data = await admin(CREATE_USER, {"input": {"email": "BOSS@example.com", "name": "Again"}})
     error = data["createUser"]["userErrors"][0]
     assert error["code"] == "DUPLICATE"
-    assert error["existingId"] == str(admin.user_id)
+    assert error["existingId"] == gid("User", admin.user_id)
     assert data["createUser"]["user"] is None
 
 
@@ -143,8 +143,8 @@ async def test_teams_have_primary_and_additional_members(app: Harness) -> None:
         {"p": [str(a.user_id)], "x": [str(b.user_id)]},
     )
     team = data["createTeam"]["team"]
-    assert [m["id"] for m in team["primaryMembers"]] == [str(a.user_id)]
-    assert [m["id"] for m in team["additionalMembers"]] == [str(b.user_id)]
+    assert [m["id"] for m in team["primaryMembers"]] == [gid("User", a.user_id)]
+    assert [m["id"] for m in team["additionalMembers"]] == [gid("User", b.user_id)]
     teams = await a("{ viewer { teams { name } } }")
     assert teams["viewer"]["teams"] == [{"name": "West"}]
 

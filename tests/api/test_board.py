@@ -9,7 +9,7 @@ import asyncpg
 from db import events as event_store
 from domain.records import Scope
 from tests.api.test_records import CREATE_CONTACT, MOVE_DEAL, make_deal, pipeline
-from tests.harness import Client, Harness
+from tests.harness import Client, Harness, db_id
 
 BOARD = """
 query($p: ID!, $n: Int, $f: [FilterGroup!]) {
@@ -50,7 +50,7 @@ async def new_pipeline(admin: Client, stages: int) -> int:
         'mutation($s: [StageInput!]!) { createPipeline(input: {label: "P", stages: $s}) { pipeline { id } } }',
         {"s": [{"label": f"S{i}", "probability": 0.1} for i in range(stages)]},
     )
-    return int(created["createPipeline"]["pipeline"]["id"])
+    return db_id(created["createPipeline"]["pipeline"]["id"])
 
 
 async def test_board_gives_each_stage_its_totals_and_first_deals(app: Harness) -> None:
@@ -58,7 +58,7 @@ async def test_board_gives_each_stage_its_totals_and_first_deals(app: Harness) -
     contact = (await admin(CREATE_CONTACT, {"input": {"email": "b@example.com"}}))["createContact"]["contact"]
     pid = await new_pipeline(admin, 3)
     assert admin.user_id is not None
-    await seed_deals(app.pool, pid, admin.user_id, 4, int(contact["id"]))
+    await seed_deals(app.pool, pid, admin.user_id, 4, db_id(contact["id"]))
     board = (await admin(BOARD, {"p": str(pid), "n": 3}))["board"]
     assert [c["stage"]["label"] for c in board["columns"]] == ["S0", "S1", "S2"]
     for column in board["columns"]:
@@ -77,7 +77,7 @@ async def test_board_runs_a_fixed_number_of_queries_whatever_the_stage_count(
     counted = []
     for stages in (1, 2, 8):  # the first request warms asyncpg's type cache; compare the other two
         pid = await new_pipeline(admin, stages)
-        await seed_deals(app.pool, pid, admin.user_id, 3, int(contact["id"]))
+        await seed_deals(app.pool, pid, admin.user_id, 3, db_id(contact["id"]))
         query_log.clear()
         await admin(BOARD, {"p": str(pid), "n": 3})
         counted.append(len([q for q in query_log if not any(bg in q for bg in BACKGROUND)]))
@@ -92,7 +92,7 @@ async def test_a_board_column_pages_on_through_the_deals_list(app: Harness) -> N
     ]
     pid = await new_pipeline(admin, 1)
     assert admin.user_id is not None
-    await seed_deals(app.pool, pid, admin.user_id, 5, int(contact["id"]))
+    await seed_deals(app.pool, pid, admin.user_id, 5, db_id(contact["id"]))
     column = (await admin(BOARD, {"p": str(pid), "n": 2}))["board"]["columns"][0]
     seen = [e["node"]["id"] for e in column["deals"]["edges"]]
     stage_id = await app.pool.fetchval("SELECT id FROM stages WHERE pipeline_id = $1", pid)
@@ -209,7 +209,7 @@ async def test_board_changed_streams_deal_changes_in_scope(app: Harness) -> None
     admin = await app.user(super_admin=True)
     mine, _, stranger = await scoped_users(app, admin)
     p = await pipeline(admin)
-    head = str(await event_store.head(app.pool))
+    head = str(await event_store.stamp(app.pool))
     async with app.ws(mine) as ws_mine, app.ws(stranger) as ws_stranger:
         await ws_mine.subscribe(BOARD_CHANGED, {"p": p["id"], "a": head})
         await ws_stranger.subscribe(BOARD_CHANGED, {"p": p["id"], "a": head})

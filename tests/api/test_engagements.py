@@ -8,7 +8,7 @@ from typing import Any
 from domain.records import Scope
 from resolvers.engagements import MAX_ENGAGEMENTS_PER_RECORD
 from tests.api.test_records import CREATE_CONTACT
-from tests.harness import Client, Harness
+from tests.harness import Client, Harness, db_id, gid
 
 CREATE_ENGAGEMENT = """
 mutation($input: CreateEngagementInput!) {
@@ -56,7 +56,7 @@ async def fill(app: Harness, contact_id: str, n: int) -> None:
                    RETURNING id)
         INSERT INTO engagement_records (engagement_id, object_type, object_id) SELECT id, 'CONTACT', $1 FROM e
         """,
-        int(contact_id),
+        db_id(contact_id),
         n,
     )
 
@@ -72,7 +72,7 @@ async def queued_behind_locks(app: Harness, n: int) -> None:
 async def linked(app: Harness, contact_id: str) -> int:
     n: int = await app.pool.fetchval(
         "SELECT count(*) FROM engagement_records WHERE object_type = 'CONTACT' AND object_id = $1",
-        int(contact_id),
+        db_id(contact_id),
     )
     return n
 
@@ -99,7 +99,7 @@ async def test_two_engagements_racing_for_a_records_last_place_associate_only_on
     almost = await contact(client, "almost@example.com")
     await fill(app, almost, MAX_ENGAGEMENTS_PER_RECORD - 1)
     async with app.pool.acquire() as conn, conn.transaction():
-        await conn.execute("SELECT 1 FROM contacts WHERE id = $1 FOR UPDATE", int(almost))  # hold the gate
+        await conn.execute("SELECT 1 FROM contacts WHERE id = $1 FOR UPDATE", db_id(almost))  # hold the gate
         racers = [asyncio.create_task(engage(client, "NOTE", almost, body=f"race {n}")) for n in range(4)]
         await queued_behind_locks(app, len(racers))
     payloads = await asyncio.gather(*racers)
@@ -201,7 +201,7 @@ async def test_tasks_list_by_assignee_newest_first_page_by_page(app: Harness) ->
     assert [e["node"]["id"] for e in rest["edges"]] == [ids[0]]
     assert rest["pageInfo"]["hasNextPage"] is False
     theirs = (await boss(TASKS, {"assigneeId": str(worker.user_id)}))["tasks"]
-    assert [e["node"]["assignee"]["id"] for e in theirs["edges"]] == [str(worker.user_id)] * 3
+    assert [e["node"]["assignee"]["id"] for e in theirs["edges"]] == [gid("User", worker.user_id)] * 3
     assert [e["node"]["title"] for e in (await boss(TASKS))["tasks"]["edges"]] == ["boss's own task"]
 
 
@@ -212,7 +212,7 @@ async def test_set_task_done_by_a_non_assignee_is_refused(app: Harness) -> None:
     refused = (await boss(SET_TASK_DONE, {"input": {"id": task["id"], "done": True}}))["setTaskDone"]
     assert refused["task"] is None
     assert refused["userErrors"] == [{"field": ["id"], "code": "FORBIDDEN"}]
-    assert await app.pool.fetchval("SELECT done FROM engagements WHERE id = $1", int(task["id"])) is False
+    assert await app.pool.fetchval("SELECT done FROM engagements WHERE id = $1", db_id(task["id"])) is False
     done = (await worker(SET_TASK_DONE, {"input": {"id": task["id"], "done": True}}))["setTaskDone"]
     assert done == {"task": {"id": task["id"], "done": True}, "userErrors": []}
 
@@ -221,7 +221,7 @@ async def test_a_super_admin_may_set_any_task_done(app: Harness) -> None:
     worker = await app.user()
     admin = await app.user(super_admin=True)
     task = (await engage(worker, "TASK", title="mine"))["engagement"]
-    assert task["assignee"]["id"] == str(worker.user_id)
+    assert task["assignee"]["id"] == gid("User", worker.user_id)
     done = (await admin(SET_TASK_DONE, {"input": {"id": task["id"], "done": True}}))["setTaskDone"]
     assert done["task"]["done"] is True
 
@@ -262,7 +262,9 @@ async def test_logging_an_engagement_needs_edit_scope_on_every_record_and_a_refu
             "lastActivityDate": None,
             "lastContacted": None,
         }
-    assert await app.pool.fetchval("SELECT last_activity_date FROM deals WHERE id = $1", int(deal_id)) is None
+    assert (
+        await app.pool.fetchval("SELECT last_activity_date FROM deals WHERE id = $1", db_id(deal_id)) is None
+    )
     logged = await engage(tom, "CALL", own, body="mine")
     assert logged["userErrors"] == [] and logged["associatedCount"] == 1
 

@@ -6,9 +6,13 @@ import asyncio
 import contextlib
 import dataclasses
 import json
-from typing import Any
+import random
+from collections.abc import Awaitable, Callable
+from typing import Any, cast
 
+import asyncpg
 import pytest
+from broadcaster import Broadcast
 from graphql import (
     ExecutionResult,
     GraphQLError,
@@ -17,17 +21,22 @@ from graphql import (
     GraphQLObjectType,
     get_named_type,
 )
+from starlette.websockets import WebSocketDisconnect
 from strawberry.extensions import MaskErrors
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.types.execution import ExecutionResult as StrawberryResult
 
 from db import events as event_store
+from domain.events import NewEvent, StoredEvent
 from domain.records import Scope
 from schema import build_schema, fanout
 from schema.fanout import STATS, FanoutStats, FastMaskErrors, SharedEventExecutionContext
+from subscriptions import streams
+from subscriptions.bus import AXES, EventBus, Interest, Listener
+from subscriptions.sessions import Session
 from tests.api.test_records import CREATE_CONTACT, MOVE_DEAL, make_deal, pipeline
-from tests.harness import Harness, WsClient
+from tests.harness import Harness, WsClient, db_id
 
 BOARD = """
 subscription($p: ID!, $a: String) { boardChanged(pipelineId: $p, after: $a) {
@@ -74,7 +83,7 @@ async def test_all_scope_subscribers_share_one_execution_and_one_encoding_per_ev
     admin = await app.user(super_admin=True)
     viewers = [await app.user() for _ in range(4)]  # different users, all with view scope ALL
     p = await pipeline(admin)
-    variables = {"p": p["id"], "a": str(await event_store.head(app.pool))}
+    variables = {"p": p["id"], "a": str(await event_store.stamp(app.pool))}
     async with contextlib.AsyncExitStack() as stack:
         sockets = [await stack.enter_async_context(app.ws(v)) for v in viewers]
         for ws in sockets:
@@ -110,7 +119,7 @@ async def test_all_scope_subscribers_share_one_execution_and_one_encoding_per_ev
 async def test_different_selections_or_variables_get_their_own_payloads(app: Harness) -> None:
     admin = await app.user(super_admin=True)
     p = await pipeline(admin)
-    after = str(await event_store.head(app.pool))
+    after = str(await event_store.stamp(app.pool))
     wanted = [(FLAGGED, {"full": True}), (FLAGGED, {"full": True}), (FLAGGED, {"full": False}), (NAMES, {})]
     async with contextlib.AsyncExitStack() as stack:
         sockets = [await stack.enter_async_context(app.ws(await app.user())) for _ in wanted]
@@ -135,7 +144,7 @@ async def test_a_scoped_viewer_gets_its_own_execution_and_sees_only_its_scope(ap
     )
     cid = contact["createContact"]["contact"]["id"]
     p = await pipeline(admin)
-    variables = {"p": p["id"], "a": str(await event_store.head(app.pool))}
+    variables = {"p": p["id"], "a": str(await event_store.stamp(app.pool))}
     async with contextlib.AsyncExitStack() as stack:
         all_ws = [await stack.enter_async_context(app.ws(c)) for c in everyone]
         mine_ws = [await stack.enter_async_context(app.ws(mine)) for _ in range(2)]  # one user, two tabs
@@ -160,9 +169,9 @@ async def test_subscribers_resuming_from_different_points_still_share(app: Harne
     """`after` (like `pipelineId`) only chooses the events: it is not part of the sharing key."""
     admin = await app.user(super_admin=True)
     p = await pipeline(admin)
-    earlier = str(await event_store.head(app.pool))
+    earlier = str(await event_store.stamp(app.pool))
     await admin(CREATE_CONTACT, {"input": {"email": "elsewhere@example.com"}})  # an event off this board
-    later = str(await event_store.head(app.pool))
+    later = str(await event_store.stamp(app.pool))  # the head with it, whether or not the relay stamped yet
     assert int(later) > int(earlier)
     async with app.ws(await app.user()) as first, app.ws(await app.user()) as second:
         await first.subscribe(BOARD, {"p": p["id"], "a": earlier})
@@ -224,3 +233,336 @@ def test_fast_mask_errors_masks_exactly_as_strawberry_does() -> None:
         extension._process_result(StrawberryResult(data={"x": 1}, errors=None))
         results.append([e.message for e in result.errors or ()])
     assert results == [["shown", "Unexpected error."], ["shown", "Unexpected error."]]
+
+
+# ---------------------------------------------------------------------------------------------
+# The fast paths against the general ones: indexed wake-up, direct delivery through a sink
+
+WATCHED = """
+subscription($a: String) { recordChanged(objectType: CONTACT, after: $a) { sequence type record } }
+"""
+ONE_CONTACT = """
+subscription($id: ID, $a: String) { recordChanged(objectType: CONTACT, id: $id, after: $a) { sequence type } }
+"""
+MINE = (
+    "subscription($a: String) { notificationReceived(after: $a) { sequence type notification { message } } }"
+)
+
+
+async def test_direct_delivery_sends_each_subscriber_what_the_general_path_sends(
+    app: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Live, with the index and direct delivery, then replayed through strawberry with neither: the
+    same frames, byte for byte, for every subscriber (scopes ALL and OWNED, several subscriptions)."""
+    admin = await app.user(super_admin=True)
+    everyone = [await app.user(), await app.user()]
+    owner = await app.user(view_scope=Scope.OWNED, edit_scope=Scope.OWNED)
+    p = await pipeline(admin)
+    start = str(await event_store.stamp(app.pool))
+    watched = {"email": "watched@example.com", "ownerId": str(owner.user_id)}
+    contact = (await admin(CREATE_CONTACT, {"input": watched}))["createContact"]
+    wanted = [
+        *[(c, BOARD, {"p": p["id"]}) for c in everyone],
+        (everyone[0], NAMES, {"p": p["id"]}),
+        (owner, CONTACTS, {"p": p["id"]}),
+        (owner, BOARD, {"p": p["id"]}),
+        (everyone[1], WATCHED, {}),
+        (owner, ONE_CONTACT, {"id": contact["contact"]["id"]}),
+        (everyone[0], MINE, {}),
+    ]
+    after = str(await event_store.stamp(app.pool))
+    bus = app.server.app.state.services.bus
+
+    async def run(live: bool) -> list[list[str]]:
+        async with contextlib.AsyncExitStack() as stack:
+            sockets = [await stack.enter_async_context(app.ws(client)) for client, _, _ in wanted]
+            for ws, (_, query, variables) in zip(sockets, wanted, strict=True):
+                await ws.subscribe(query, {**variables, "a": after})
+            if live:
+                await _parked(bus, len(sockets))
+                assert len(bus.candidates(_deal_event(db_id(p["id"])))) == 5  # the board's subscribers only
+                await _changes(app, admin, owner, everyone[0], p, contact["contact"]["id"])
+            return [await _all_frames(ws) for ws in sockets]
+
+    before = dataclasses.replace(fanout.DIRECT)
+    live = await run(live=True)
+    assert fanout.DIRECT.frames - before.frames >= 20  # most went straight to the sockets
+    monkeypatch.setattr(bus, "indexed", False)
+    monkeypatch.setattr("schema.subscription.direct_sink", lambda: None)
+    before = dataclasses.replace(fanout.DIRECT)
+    replayed = await run(live=False)
+    assert before == fanout.DIRECT  # the general path only
+    assert [len(got) for got in live[:5]] == [5, 5, 5, 3, 3]  # the board: ALL sees 5 changes, OWNED 3
+    assert [len(got) for got in live[5:]] == [3, 2, 1]
+    assert replayed == live
+    assert start < after
+
+
+async def _changes(
+    app: Harness, admin: Any, owner: Any, reader: Any, p: dict[str, Any], contact: str
+) -> None:
+    from tests.api.test_events import send
+    from tests.api.test_records import UPDATE_CONTACT
+
+    mine = await make_deal(admin, ownerId=str(owner.user_id))
+    await make_deal(admin, ownerId=str(admin.user_id))
+    await admin(MOVE_DEAL, {"input": {"dealId": mine["id"], "stageId": p["stages"][1]["id"]}})
+    await admin(UPDATE_CONTACT, {"input": {"id": contact, "firstName": "Once"}})
+    await send(app.pool, reader.user_id, "for you", app)
+    await admin(CREATE_CONTACT, {"input": {"email": "another@example.com"}})
+    await admin(MOVE_DEAL, {"input": {"dealId": mine["id"], "stageId": p["stages"][2]["id"]}})
+    await admin(UPDATE_CONTACT, {"input": {"id": contact, "firstName": "Twice"}})
+    await make_deal(admin, ownerId=str(admin.user_id))
+
+
+async def _all_frames(ws: WsClient, quiet: float = 0.7) -> list[str]:
+    """Every frame until the socket has been quiet for `quiet` seconds."""
+    got: list[str] = []
+    while True:
+        try:
+            got += await asyncio.wait_for(frames(ws, 1), quiet)
+        except TimeoutError:
+            return got
+
+
+async def _parked(bus: EventBus, count: int) -> None:
+    async with asyncio.timeout(5):
+        while sum(listener.direct for listener in bus.listeners) < count:  # noqa: ASYNC110 (polls a count)
+            await asyncio.sleep(0.01)
+
+
+def _deal_event(pipeline_id: int) -> StoredEvent:
+    return StoredEvent(0, "deal.moved", {}, None, frozenset(), pipeline_id, None, None, None)
+
+
+FAMILIES = ("deal.", "approval.", "quote.", "contact.", "company.", "notification.", "session.", "import.")
+
+
+def _random_event(rng: random.Random, sequence: int) -> StoredEvent:
+    family = rng.choice(FAMILIES)
+    record = rng.choice([None, {"id": rng.choice([100, 101])}, {"type": "CONTACT"}])
+    return StoredEvent(
+        sequence=sequence,
+        type=family + rng.choice(["created", "moved", "updated"]),
+        payload={} if record is None else {"record": record},
+        owner_id=rng.choice([None, 1, 2]),
+        audience=frozenset(rng.sample([1, 2, 3], rng.randrange(3))),
+        pipeline_id=rng.choice([None, 1, 2, 3]),
+        deal_id=rng.choice([None, 10, 11, 12]),
+        quote_id=None,
+        import_id=None,
+    )
+
+
+def _interests() -> list[Interest | None]:
+    found: list[Interest | None] = [None]
+    for family in FAMILIES:
+        found.append(Interest(family))
+        found += [Interest(family, "pipeline_id", v) for v in (1, 2, 3)]
+        found += [Interest(family, "deal_id", v) for v in (10, 12)]
+        found += [Interest(family, "record", v) for v in (100, 101)]
+        found += [Interest(family, "audience", v) for v in (1, 3)]
+    return found
+
+
+def _match_of(interest: Interest | None, scope: int) -> Callable[[StoredEvent], bool]:
+    """What a subscription's match does: its family and value, and a scope of its own."""
+
+    def match(event: StoredEvent) -> bool:
+        in_scope = scope == 0 or event.owner_id == scope or scope in event.audience
+        if interest is None:
+            return in_scope
+        if not event.type.startswith(interest.family):
+            return False
+        if interest.axis is not None and interest.value not in AXES[interest.axis](event):
+            return False
+        return in_scope
+
+    return match
+
+
+async def test_indexed_wake_up_offers_each_listener_every_event_its_match_admits() -> None:
+    """Two buses fed the same events, one offering each to the listeners its index names, one to
+    every listener: each listener's match admits the very same events from both."""
+    rng = random.Random(20261123)
+    indexed, everyone = EventBus(Broadcast("memory://")), EventBus(Broadcast("memory://"))
+    everyone.indexed = False
+    watching = [(interest, _match_of(interest, scope)) for interest in _interests() for scope in (0, 1, 3)]
+    async with contextlib.AsyncExitStack() as stack:
+        pairs = [
+            (
+                await stack.enter_async_context(indexed.listen(interest, match=match)),
+                await stack.enter_async_context(everyone.listen(interest, match=match)),
+                match,
+            )
+            for interest, match in watching
+        ]
+        events = [_random_event(rng, n) for n in range(1, 401)]
+        for bus in (indexed, everyone):
+            await bus.receive(json.dumps({"sequence": 400, "batch": [e.to_wire() for e in events]}))
+        offered = {"indexed": 0, "everyone": 0}
+        for fast, general, match in pairs:
+            got = [_drain(fast), _drain(general)]
+            offered["indexed"] += len(got[0])
+            offered["everyone"] += len(got[1])
+            assert [e for e in got[0] if match(e)] == [e for e in got[1] if match(e)]
+            assert [e.sequence for e in got[0]] == sorted({e.sequence for e in got[0]})  # in order, once
+    assert offered["everyone"] == 400 * len(pairs)
+    assert offered["indexed"] < offered["everyone"] / 5  # most listeners never hear most events
+    assert indexed._index == {} and indexed._everything == set()  # left clean by the listeners
+
+
+def _drain(listener: Listener) -> list[StoredEvent]:
+    got = []
+    while not listener.queue.empty():
+        got.append(listener.queue.get_nowait())
+    return got
+
+
+class _Sink:
+    """A sink for the bus's own tests: records what it was given; its answers are set per test."""
+
+    def __init__(self) -> None:
+        self.written: list[int] = []
+        self.render_none: set[int] = set()
+        self.refuse: set[int] = set()
+        self.block: dict[int, asyncio.Future[None]] = {}
+
+    def group(self) -> str:
+        return "everyone"
+
+    async def render(self, event: StoredEvent) -> int | None:
+        return None if event.sequence in self.render_none else event.sequence
+
+    def write(self, rendered: object) -> bool | Awaitable[None]:
+        assert isinstance(rendered, int)
+        if rendered in self.refuse:
+            return False
+        self.written.append(rendered)
+        return self.block.get(rendered, True)
+
+
+async def _append(pool: asyncpg.Pool, n: int) -> list[StoredEvent]:
+    async with pool.acquire() as conn, conn.transaction():
+        await event_store.append(
+            conn, [NewEvent(type="deal.moved", payload={}, pipeline_id=7) for _ in range(n)]
+        )
+    last = await event_store.stamp(pool)  # as a relay does after a commit
+    return await event_store.read_after(pool, last - n, limit=n)
+
+
+async def test_a_parked_stream_takes_back_each_event_its_sink_cannot_deliver_in_order(
+    pool: asyncpg.Pool,
+) -> None:
+    """Through the sink while it can; to the stream's consumer when the render or the write fails,
+    when the socket is full (the consumer waits for that send first), when the session is being
+    re-read, and when the bus skipped sequences (the consumer reads them from the table). Every
+    event once, in order, the sink's and the consumer's together."""
+    bus = EventBus(Broadcast("memory://"))  # without a pool: holes reach the listeners
+    await bus.start()
+    sink = _Sink()
+    session = Session(cast(Any, None), cast(Any, None), lambda _: None)
+    consumed: list[tuple[int, bool]] = []  # (sequence, whether the blocked send had finished)
+    blocked: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    async def consume() -> None:
+        stream = streams.events(
+            pool, bus, await event_store.head(pool), lambda e: e.pipeline_id == 7, session,
+            interest=Interest("deal.", "pipeline_id", 7), sink=sink,
+        )  # fmt: skip
+        async for event in stream:
+            consumed.append((event.sequence, blocked.done()))
+
+    def handled() -> list[int]:
+        return sink.written + [sequence for sequence, _ in consumed]
+
+    async def parked_after(sequence: int) -> None:
+        """Until the stream has everything up to `sequence` and is parked again."""
+
+        def there() -> bool:
+            parked = bool(bus.listeners) and all(x.direct for x in bus.listeners)
+            return parked and max(handled(), default=0) >= sequence
+
+        async with asyncio.timeout(5):
+            while not there():  # noqa: ASYNC110 (polls the bus)
+                await asyncio.sleep(0.01)
+
+    task = asyncio.create_task(consume())
+    try:
+        bus.fanned_out = await event_store.head(pool)  # as start() does with a pool
+        await parked_after(0)
+        events = await _append(pool, 12)
+        seq = [e.sequence for e in events]
+        sink.render_none.add(seq[1])
+        sink.refuse.add(seq[2])
+        for event in events[:4]:  # 0 through the sink, 1 not rendered, 2 refused, 3 through the sink again
+            await bus.publish([event])
+            await parked_after(event.sequence)
+        sink.block[seq[4]] = blocked
+        await bus.publish(events[4:6])  # 4 written but waiting: 5 goes to the consumer, after 4 is sent
+        await asyncio.sleep(0.2)
+        assert seq[5] not in handled()
+        blocked.set_result(None)
+        await parked_after(seq[5])
+        await bus.publish(events[6:7])
+        await parked_after(seq[6])
+        session.settled.clear()  # a re-check under way: the consumer waits it out
+        await bus.publish(events[7:8])
+        await asyncio.sleep(0.2)
+        assert seq[7] not in handled()
+        session.settled.set()
+        await parked_after(seq[7])
+        await bus.publish(events[8:9])
+        await parked_after(seq[8])
+        await bus.publish(events[11:12])  # 9 and 10 never published: read from the table
+        await parked_after(seq[11])
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await bus.stop()
+    assert sink.written == [seq[0], seq[3], seq[4], seq[6], seq[8]]
+    assert not bus.listeners
+    assert consumed == [(seq[1], False), (seq[2], False), (seq[5], True), (seq[7], True), (seq[9], True),
+                        (seq[10], True), (seq[11], True)]  # fmt: skip
+    assert sorted(sink.written + [s for s, _ in consumed]) == seq
+
+
+async def test_send_now_finishes_at_once_or_in_a_task_from_where_the_send_stopped() -> None:
+    steps: list[str] = []
+    room: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    async def send(wait: asyncio.Future[None] | None, fail: bool = False) -> None:
+        steps.append("framed")
+        try:
+            if fail:
+                raise WebSocketDisconnect(1006)
+            if wait is not None:
+                await wait
+            steps.append("written")
+        finally:
+            steps.append("ended")
+
+    assert fanout.send_now(send(None)) is True
+    assert fanout.send_now(send(None, fail=True)) is False
+    assert steps == ["framed", "written", "ended", "framed", "ended"]
+    steps.clear()
+    pending = fanout.send_now(send(room))
+    assert isinstance(pending, asyncio.Future)
+    await asyncio.sleep(0)
+    assert steps == ["framed"]
+    assert not pending.done()  # nothing ran twice, nothing ran ahead
+    room.set_result(None)
+    await pending
+    assert steps == ["framed", "written", "ended"]
+    for started in (False, True):  # cancelled before its task ran, and while it waits
+        steps.clear()
+        never: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        cancelled = fanout.send_now(send(never))
+        assert isinstance(cancelled, asyncio.Future)
+        if started:
+            await asyncio.sleep(0)
+        cancelled.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await cancelled
+        assert steps == ["framed", "ended"]  # the send ended where it waited, and wrote nothing

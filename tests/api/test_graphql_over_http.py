@@ -10,7 +10,7 @@ import pytest
 
 from dealflow.responses import GRAPHQL_RESPONSE_JSON, JSON, negotiate
 from tests.api.test_auth import CREATE_USER
-from tests.harness import Harness
+from tests.harness import Harness, gid
 from tests.npm import JS, node_modules
 
 
@@ -45,7 +45,7 @@ async def test_a_client_accepting_graphql_response_json_gets_that_media_type(app
     response = await post(app, client.token, GRAPHQL_RESPONSE_JSON, {"query": "{ viewer { id } }"})
     assert response.status_code == 200
     assert response.headers["content-type"] == GRAPHQL_RESPONSE_JSON
-    assert response.json()["data"]["viewer"]["id"] == str(client.user_id)
+    assert response.json()["data"]["viewer"]["id"] == gid("User", client.user_id)
 
 
 @pytest.mark.parametrize(

@@ -27,7 +27,7 @@ from subscriptions.bus import EventBus
 from subscriptions.relay import Relay
 from tests.api.test_approvals import setup
 from tests.api.test_cli import ROOT, dealflow
-from tests.harness import Client, Harness
+from tests.harness import Client, Harness, db_id, gid
 
 START = """
 mutation($input: StartImportInput!) {
@@ -111,7 +111,7 @@ async def test_the_owner_column_takes_a_users_email_and_an_unknown_owner_is_repo
         {3: "Contact owner: no user with email nobody@example.com"},
     )
     contact = (await client(CONTACT, {"id": await contact_id(app, "a@example.com")}))["contact"]
-    assert contact["owner"] == {"id": str(owner.user_id)}
+    assert contact["owner"] == {"id": gid("User", owner.user_id)}
 
 
 async def test_an_assignment_by_import_sends_no_notification(app: Harness) -> None:
@@ -121,7 +121,7 @@ async def test_an_assignment_by_import_sends_no_notification(app: Harness) -> No
     cid = await contact_id(app, "a@example.com")
     job = await run_import(client, "CONTACT", f"Record ID,Contact owner\n{cid},then@example.com\n")
     assert job["rowsUpdated"] == 1
-    assert (await client(CONTACT, {"id": cid}))["contact"]["owner"] == {"id": str(then.user_id)}
+    assert (await client(CONTACT, {"id": cid}))["contact"]["owner"] == {"id": gid("User", then.user_id)}
     assert await app.pool.fetchval("SELECT count(*) FROM notifications") == 0
     assert await app.pool.fetchval("SELECT count(*) FROM email_outbox") == 0
     assert first.user_id != then.user_id
@@ -195,7 +195,9 @@ async def test_imported_changes_are_recorded_in_history_with_source_import(app: 
     history = (await client(HISTORY, {"id": await contact_id(app, "ada@example.com")}))["contact"][
         "propertyHistory"
     ]
-    assert history == [{"newValue": "Ada", "source": "IMPORT", "changedBy": {"id": str(client.user_id)}}]
+    assert history == [
+        {"newValue": "Ada", "source": "IMPORT", "changedBy": {"id": gid("User", client.user_id)}}
+    ]
 
 
 async def test_an_imported_record_has_the_history_and_event_the_api_would_write(app: Harness) -> None:
@@ -277,7 +279,7 @@ async def test_no_one_else_can_follow_an_import(app: Harness) -> None:
         message = await ws.receive()
     assert (
         message["type"] == "next"
-        and message["payload"]["errors"][0]["message"] == f"import {import_id} not found"
+        and message["payload"]["errors"][0]["message"] == f"import {db_id(import_id)} not found"
     )
 
 
@@ -499,4 +501,4 @@ async def test_importing_an_email_the_importer_cannot_see_answers_not_found_neve
     job = await run_import(importer, "CONTACT", "Email,First name\nhidden@example.com,Changed\n")
     assert [(e["line"], e["code"]) for e in job["errors"]] == [(2, "NOT_FOUND")]
     assert hidden_id not in job["errors"][0]["message"]
-    assert await app.pool.fetchval("SELECT first_name FROM contacts WHERE id = $1", int(hidden_id)) is None
+    assert await app.pool.fetchval("SELECT first_name FROM contacts WHERE id = $1", db_id(hidden_id)) is None

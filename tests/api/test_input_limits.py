@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from domain.limits import FREE_TEXT_MAX, NAME_MAX, text_limit
-from tests.harness import Client, Harness, WsClient
+from tests.harness import Client, Harness, WsClient, db_id
 
 from .mutation_inputs import Leaf, document, fingerprint, leaves, mutations, with_value
 
@@ -112,7 +112,7 @@ async def test_custom_properties_over_100_keys_or_64_kb_are_refused_with_too_lar
         {"id": contact},
     )
     assert codes(body) == ["TOO_LARGE"], body  # 101 keys once merged
-    stored = await app.pool.fetchval("SELECT properties FROM contacts WHERE id = $1", int(contact))
+    stored = await app.pool.fetchval("SELECT properties FROM contacts WHERE id = $1", db_id(contact))
     assert "extra" not in stored
 
 
@@ -188,7 +188,7 @@ async def test_update_deal_with_a_null_stage_is_refused_with_a_code_not_masked(a
     user_errors = (body.get("data") or {}).get("updateDeal", {}) or {}
     found = codes(body) + [e["code"] for e in user_errors.get("userErrors", [])]
     assert found == ["INVALID"], (errors, user_errors)
-    assert await app.pool.fetchval("SELECT version FROM deals WHERE id = $1", int(deal_id)) == 1
+    assert await app.pool.fetchval("SELECT version FROM deals WHERE id = $1", db_id(deal_id)) == 1
 
 
 @pytest.mark.parametrize(

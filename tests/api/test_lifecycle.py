@@ -264,7 +264,7 @@ async def test_every_automatic_change_is_in_history_as_automation_and_reaches_su
 ) -> None:
     client = await app.user()
     cid = await contact(client, "LEAD")
-    head = str(await event_store.head(app.pool))
+    head = str(await event_store.stamp(app.pool))
     async with app.ws(client) as ws:
         await ws.subscribe(
             "subscription($a: String) { recordChanged(objectType: CONTACT, after: $a) { type record } }",

@@ -6,7 +6,7 @@ import pytest
 
 import db.users
 from schema import LIMIT_RULES, MAX_ALIASES, MAX_DEPTH
-from tests.harness import Harness
+from tests.harness import Harness, gid
 
 
 def nested(depth: int) -> str:
@@ -68,7 +68,7 @@ async def test_queries_over_get_are_answered(app: Harness) -> None:
     response = await app.http.get(
         "/graphql", params={"query": "{ viewer { id } }"}, headers={"Authorization": f"Bearer {client.token}"}
     )
-    assert response.json()["data"]["viewer"]["id"] == str(client.user_id)
+    assert response.json()["data"]["viewer"]["id"] == gid("User", client.user_id)
 
 
 async def test_unexpected_errors_are_masked_outside_dev(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from tests.api.test_imports import run_import
 from tests.api.test_records import CREATE_CONTACT
 from tests.api.test_workflows import CREATE_WORKFLOW
-from tests.harness import Client, Harness
+from tests.harness import Client, Harness, db_id
 
 NOTES = "{ notifications { edges { node { kind message } } } }"
 
@@ -20,7 +20,7 @@ async def test_an_owner_given_at_creation_by_someone_else_is_notified(app: Harne
     rep = await app.user()
     created = await admin(CREATE_CONTACT, {"input": {"email": "a@example.com", "ownerId": str(rep.user_id)}})
     contact_id = created["createContact"]["contact"]["id"]
-    assert await assignments(rep) == [f"You were assigned contact {contact_id}."]
+    assert await assignments(rep) == [f"You were assigned contact {db_id(contact_id)}."]
     await admin(CREATE_CONTACT, {"input": {"email": "b@example.com", "ownerId": str(admin.user_id)}})
     assert await assignments(admin) == []  # no one is told of what they did themselves
 
@@ -33,7 +33,7 @@ async def test_an_owner_set_by_a_workflow_is_notified(app: Harness) -> None:
     assert made["createWorkflow"]["userErrors"] == []
     created = await admin(CREATE_CONTACT, {"input": {"email": "c@example.com"}})
     assert await assignments(rep) == [
-        f"You were assigned contact {created['createContact']['contact']['id']}."
+        f"You were assigned contact {db_id(created['createContact']['contact']['id'])}."
     ]
 
 

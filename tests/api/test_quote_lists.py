@@ -48,7 +48,7 @@ async def test_an_approver_lists_the_quotes_awaiting_their_approval_and_not_the_
     assert (ids(page), page["totalCount"]) == ([awaiting], 1)
     assert page["edges"][0]["node"]["status"] == "PENDING_APPROVAL"
     assert ids(await listed(s.approver)) == [awaiting]
-    deal = await s.approver(f"{{ quote(id: {awaiting}) {{ deal {{ quotes {{ id }} }} }} }}")
+    deal = await s.approver(f'{{ quote(id: "{awaiting}") {{ deal {{ quotes {{ id }} }} }} }}')
     assert deal["quote"]["deal"]["quotes"] == [{"id": awaiting}]
     assert sorted(ids(await listed(s.seller))) == sorted([awaiting, other, approved])
     assert ids(await listed(s.seller, mine)) == [awaiting]

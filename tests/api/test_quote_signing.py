@@ -12,7 +12,7 @@ from tests.api.test_approvals import setup as approval_setup
 from tests.api.test_quotes import CREATE, LINES, NOTES, PUBLISH, RECALL, Setup, call, draft, setup
 from tests.api.test_records import pipeline
 from tests.api.test_write_paths import CREATE_QUOTE_WORKFLOW, RUNS
-from tests.harness import Client, Harness
+from tests.harness import Client, Harness, db_id
 
 SIGNER = {"name": "Ada Lovelace", "email": "ada@example.com"}
 SIGNED = "query($id: ID!) { quote(id: $id) { status signedAt signerName signerEmail shareUrl } }"
@@ -162,7 +162,7 @@ async def test_a_signed_quote_moves_its_deal_to_the_stage_a_quote_workflow_names
     [done] = await outcomes(s.admin, workflow_id)
     assert (done["actionType"], done["ok"], done["code"]) == ("SET_PROPERTY", True, None)
     moved = await app.pool.fetchval(
-        "SELECT count(*) FROM events WHERE type = 'deal.moved' AND deal_id = $1", int(s.deal_id)
+        "SELECT count(*) FROM events WHERE type = 'deal.moved' AND deal_id = $1", db_id(s.deal_id)
     )
     assert moved == 1
 

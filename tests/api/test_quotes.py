@@ -9,7 +9,7 @@ from typing import Any
 from db import events as event_store
 from domain.records import Scope
 from tests.api.test_records import make_deal
-from tests.harness import Client, Harness
+from tests.harness import Client, Harness, gid
 
 QUOTE = "id status title total subtotal discountTotal currency version publishedAt shareUrl changeNotes properties"
 QUOTE_FIELDS = f"{QUOTE} lineItems {{ name quantity unitPrice discountPercent amount }} approver {{ id }}"
@@ -121,19 +121,24 @@ async def test_changes_requested_then_resubmitted_then_approved_publishes_and_te
     s = await setup(app)
     quote_id = (await draft(s))["id"]
     pending = (await call(s.seller, PUBLISH, id=quote_id))["quote"]
-    assert (pending["status"], pending["approver"]) == ("PENDING_APPROVAL", {"id": str(s.approver.user_id)})
+    assert (pending["status"], pending["approver"]) == (
+        "PENDING_APPROVAL",
+        {"id": gid("User", s.approver.user_id)},
+    )
     note = (await s.approver(NOTES))["notifications"]["edges"][0]["node"]
     assert note["kind"] == "QUOTE_PENDING_APPROVAL" and note["quote"] == {
         "id": quote_id,
         "status": "PENDING_APPROVAL",
     }
     task = (await s.approver(TASKS))["tasks"]["edges"][0]["node"]
-    assert task["title"] == "Review quote 'Q-1'" and task["assignee"] == {"id": str(s.approver.user_id)}
+    assert task["title"] == "Review quote 'Q-1'" and task["assignee"] == {
+        "id": gid("User", s.approver.user_id)
+    }
 
     changes = (await call(s.approver, REQUEST, id=quote_id, notes="Discount too deep"))["quote"]
     assert (changes["status"], changes["changeNotes"]) == ("CHANGES_REQUESTED", "Discount too deep")
     task = (await s.seller(TASKS))["tasks"]["edges"][0]["node"]
-    assert task["body"] == "Discount too deep" and task["assignee"] == {"id": str(s.seller.user_id)}
+    assert task["body"] == "Discount too deep" and task["assignee"] == {"id": gid("User", s.seller.user_id)}
     lines = [{**LINES[0], "discountPercent": 5}]
     edited = await call(s.seller, UPDATE, id=quote_id, lineItems=lines)
     assert (edited["quote"]["status"], edited["quote"]["total"]) == ("CHANGES_REQUESTED", "56.97")
@@ -330,7 +335,7 @@ subscription($d: ID, $a: String) { quoteStatusChanged(dealId: $d, after: $a) {
 async def test_quote_status_changes_stream_in_scope_and_resume(app: Harness) -> None:
     s = await setup(app)
     outsider = await app.user(view_scope=Scope.OWNED)
-    head = str(await event_store.head(app.pool))
+    head = str(await event_store.stamp(app.pool))
     async with app.ws(s.seller) as seller, app.ws(outsider) as other:
         await seller.subscribe(STATUS_CHANGED, {"d": s.deal_id, "a": head})
         await other.subscribe(STATUS_CHANGED, {"a": head})

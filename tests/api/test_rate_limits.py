@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import math
 import time
 
 import asyncpg
 import httpx
+import pytest
+import websockets
 
 from dealflow.ratelimit import COST_UNIT
 from dealflow.settings import Settings
@@ -131,3 +134,61 @@ async def test_a_page_size_given_as_a_variable_costs_its_value_and_the_largest_p
     query = "query($n: Int) { contacts(first: $n) { edges { node { id email firstName } } } }"
     assert (await client.raw(query, {"n": 20}))["extensions"]["cost"] == 9  # as CONTACTS, first: 20
     assert (await client.raw(query, {}))["extensions"]["cost"] == math.ceil((1 + 200 * 41) / COST_UNIT)
+
+
+async def test_paging_backward_costs_the_last_page_size_with_first_sent_as_null(app: Harness) -> None:
+    client = await app.user()
+    query = (
+        "query($f: Int, $l: Int) { contacts(first: $f, last: $l) { edges { node { id email firstName } } } }"
+    )
+    assert (await client.raw(query, {"f": None, "l": 20}))["extensions"]["cost"] == 9  # as first: 20
+    defaulted = "query($l: Int = 20) { contacts(last: $l) { edges { node { id email firstName } } } }"
+    assert (await client.raw(defaulted, {}))["extensions"]["cost"] == 9
+
+
+NOTIFICATIONS = "subscription { notificationReceived { sequence } }"  # costs 1 point
+
+
+@pytest.mark.parametrize("protocol", ["graphql-transport-ws", "graphql-ws"])
+async def test_operations_started_on_a_websocket_draw_on_the_tokens_budget(
+    db_dsn: str, pool: asyncpg.Pool, protocol: str
+) -> None:
+    """DESIGN 10: one budget per token, whichever way its operations arrive; over budget, the
+    operation is refused with RATE_LIMITED and the socket stays open for what fits later."""
+    settings = Settings(rate_limit_points=3, rate_limit_window_seconds=60)
+    async with live_server(db_dsn, settings) as server, httpx.AsyncClient(base_url=server.url) as http:
+        client = await Harness(pool=pool, server=server, http=http).user()
+        start = "subscribe" if protocol == "graphql-transport-ws" else "start"
+        async with websockets.connect(server.ws_url, subprotocols=[protocol]) as socket:  # type: ignore[list-item]
+            payload = {"Authorization": f"Bearer {client.token}"}
+            await socket.send(json.dumps({"type": "connection_init", "payload": payload}))
+            assert json.loads(await socket.recv())["type"] == "connection_ack"
+            for op in ("1", "2"):
+                await socket.send(json.dumps({"id": op, "type": start, "payload": {"query": NOTIFICATIONS}}))
+            await _charged(pool, 2)  # the socket's operations are charged as the server reads them
+            response = await http.post("/graphql", json={"query": VIEWER}, headers=bearer(client.token))
+            assert response.headers["X-RateLimit-Remaining"] == "0"  # two subscriptions and this request
+            await socket.send(json.dumps({"id": "3", "type": start, "payload": {"query": NOTIFICATIONS}}))
+            refused = await _first_error(socket)
+            assert refused["id"] == "3"
+            error = refused["payload"][0] if isinstance(refused["payload"], list) else refused["payload"]
+            assert error["extensions"]["code"] == "RATE_LIMITED"
+            assert 1 <= error["extensions"]["retryAfter"] <= 60
+            assert "costs 1 points and 0 of 3 are left" in error["message"]
+        over = await http.post("/graphql", json={"query": VIEWER}, headers=bearer(client.token))
+        assert over.status_code == 429
+
+
+async def _first_error(socket: websockets.ClientConnection) -> dict[str, object]:
+    while True:
+        message: dict[str, object] = json.loads(await asyncio.wait_for(socket.recv(), 5))
+        if message["type"] == "error":
+            return message
+
+
+async def _charged(pool: asyncpg.Pool, points: int) -> None:
+    for _ in range(500):  # the table is the only sign a socket's operation was charged: poll it
+        if await pool.fetchval("SELECT coalesce(max(used), 0) FROM rate_limits") >= points:
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"never charged {points} points")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.harness import Client, Harness
+from tests.harness import Client, Harness, db_id, gid
 
 CREATE_CONTACT = """
 mutation($input: CreateContactInput!) {
@@ -117,7 +117,7 @@ async def test_updating_a_contact_to_another_contacts_email_is_a_duplicate(app: 
     result = await client(UPDATE_CONTACT, {"input": {"id": b["id"], "email": "A@example.com"}})
     assert result["updateContact"]["userErrors"][0]["code"] == "DUPLICATE"
     assert (
-        await app.pool.fetchval("SELECT email FROM contacts WHERE id = $1", int(b["id"])) == "b@example.com"
+        await app.pool.fetchval("SELECT email FROM contacts WHERE id = $1", db_id(b["id"])) == "b@example.com"
     )
 
 
@@ -194,7 +194,7 @@ async def test_every_property_change_is_recorded_with_its_source(app: Harness) -
         ("Ann", "Anna", "API"),
         (None, "Ann", "UI"),
     ]
-    assert changes[0]["changedBy"]["id"] == str(client.user_id)
+    assert changes[0]["changedBy"]["id"] == gid("User", client.user_id)
 
 
 async def test_custom_properties_merge_and_are_recorded(app: Harness) -> None:

@@ -21,6 +21,8 @@ LINES = [{"name": "Seat", "quantity": 1, "unitPrice": "10.00"}]
 UPDATE_DEAL = "mutation($i: UpdateDealInput!) { updateDeal(input: $i) { userErrors { code } } }"
 DEAL = "query($id: ID!) { deal(id: $id) { id quotes { id } approval { id } } }"
 QUOTE = "query($id: ID!) { quote(id: $id) { id deal { id quotes { id } } } }"
+NODE = "query($id: ID!) { node(id: $id) { id ... on Deal { quotes { id } } ... on Quote { deal { id } } } }"
+NODES = "query($ids: [ID!]!) { nodes(ids: $ids) { id ... on Deal { quotes { id } } } }"
 LISTS = """query($p: ID!) {
   deals(first: 200) { edges { node { id quotes { id } } } }
   board(pipelineId: $p) { columns { deals { edges { node { id } } } } }
@@ -86,7 +88,7 @@ async def build(app: Harness, kind: str) -> World:
     if kind == "quote approver":
         on = await admin(quotes.SETTINGS, {"i": {"required": True, "approverId": str(viewer.user_id)}})
         assert on["setQuoteApprovalSettings"]["ok"]
-    before = str(await event_store.head(app.pool))
+    before = str(await event_store.stamp(app.pool))
     first = stages["Appointment scheduled"]
     deals = {
         "own": await deal(admin, p, first, "Matrix own", viewer),
@@ -157,6 +159,17 @@ async def test_every_read_shows_exactly_what_the_viewers_scope_allows(app: Harne
         deal_key = "other" if k.startswith("other") else k
         assert found["deal"]["id"] == w.deals[deal_key]
         assert names(w, [q["id"] for q in found["deal"]["quotes"]], w.quotes) == deal_quotes[deal_key], k
+    by_node = {k: (await v(NODE, {"id": d}))["node"] for k, d in w.deals.items()}
+    assert {k for k, n in by_node.items() if n is not None} == deals_seen
+    for k in deals_seen:
+        assert names(w, [q["id"] for q in by_node[k]["quotes"]], w.quotes) == deal_quotes[k], k
+    quotes_by_node = {k: (await v(NODE, {"id": q}))["node"] for k, q in w.quotes.items()}
+    assert {k for k, n in quotes_by_node.items() if n is not None} == quotes_seen
+    keys = list(w.deals) + list(w.quotes)
+    together = (await v(NODES, {"ids": [*w.deals.values(), *w.quotes.values()]}))["nodes"]
+    assert [n["id"] if n else None for n in together] == [
+        w.deals[k] if k in deals_seen else None for k in w.deals
+    ] + [w.quotes[k] if k in quotes_seen else None for k in w.quotes], keys
     lists = await v(LISTS, {"p": w.pipeline_id})
     listed = [e["node"] for e in lists["deals"]["edges"]]
     on_board = [e["node"]["id"] for c in lists["board"]["columns"] for e in c["deals"]["edges"]]
@@ -199,6 +212,7 @@ async def test_every_read_shows_exactly_what_the_viewers_scope_allows(app: Harne
 async def test_a_deactivated_or_revoked_viewer_reads_nothing_at_all(app: Harness, kind: str) -> None:
     w = await build(app, kind)
     for document, variables in [(DEAL, {"id": w.deals["own"]}), (QUOTE, {"id": w.quotes["own"]}),
+                                (NODE, {"id": w.deals["own"]}), (NODES, {"ids": [w.deals["own"]]}),
                                 (LISTS, {"p": w.pipeline_id})]:  # fmt: skip
         body = await w.viewer.raw(document, variables)
         assert w.viewer.last_status == 401 and "data" not in body

@@ -12,7 +12,7 @@ from tests.api.test_lifecycle import LINK, deal_with, stage_of
 from tests.api.test_lifecycle import contact as lifecycle_contact
 from tests.api.test_records import CREATE_COMPANY, CREATE_CONTACT, UPDATE_CONTACT
 from tests.api.test_workflows import ASSIGN, COUNTS, contacts, workflow
-from tests.harness import Client, Harness
+from tests.harness import Client, Harness, gid
 
 UPDATE_APPROVALS = """mutation($i: DealApprovalsInput!) { updateDealApprovals(input: $i) {
   pipeline { stages { id label probability displayOrder isApprovalStage }
@@ -52,7 +52,7 @@ async def test_update_deal_approvals_changes_each_setting_of_the_process(app: Ha
         "stageLabel": "Manager sign-off",
         "probability": 0.7,
         "position": 4,
-        "approverIds": [str(replacement.user_id)],
+        "approverIds": [gid("User", replacement.user_id)],
         "mode": "ALL",
         "note": "Check the margin",
     }[setting]
@@ -196,20 +196,20 @@ async def test_a_ticket_owner_is_set_at_creation_and_reassigned_with_notificatio
     )
     assert created["createTicket"]["userErrors"] == []
     ticket_id = created["createTicket"]["ticket"]["id"]
-    assert created["createTicket"]["ticket"]["owner"] == {"id": str(first.user_id)}
+    assert created["createTicket"]["ticket"]["owner"] == {"id": gid("User", first.user_id)}
     result = await admin(
         ASSIGN, {"i": {"objectType": "TICKET", "ids": [ticket_id], "ownerId": str(second.user_id)}}
     )
     assert result["assignOwner"] == {"count": 1, "userErrors": []}
     ticket = (await admin(TICKET, {"id": ticket_id}))["ticket"]
-    assert ticket["owner"] == {"id": str(second.user_id)}
+    assert ticket["owner"] == {"id": gid("User", second.user_id)}
     change = ticket["propertyHistory"][0]
     assert (change["oldValue"], change["newValue"], change["source"]) == (
         str(first.user_id),
         str(second.user_id),
         "API",
     )
-    assert change["changedBy"] == {"id": str(admin.user_id)}
+    assert change["changedBy"] == {"id": gid("User", admin.user_id)}
     messages = [e["node"]["message"] for e in (await second(NOTES))["notifications"]["edges"]
                 if e["node"]["kind"] == "OWNER_ASSIGNED"]  # fmt: skip
     assert len(messages) == 1 and "ticket" in messages[0]
@@ -232,8 +232,8 @@ async def test_two_rotate_actions_in_one_workflow_keep_separate_counts(app: Harn
         counts = (await admin(COUNTS, {"id": action["id"]}))["rotateAction"]["counts"]
         spreads.append({x["owner"]["id"]: x["count"] for x in counts})
     first, second = spreads
-    assert first == {str(a.user_id): 3, str(b.user_id): 3}
-    assert second == {str(c.user_id): 3, str(d.user_id): 3}
+    assert first == {gid("User", a.user_id): 3, gid("User", b.user_id): 3}
+    assert second == {gid("User", c.user_id): 3, gid("User", d.user_id): 3}
     owned = await app.pool.fetch("SELECT owner_id, count(*) AS n FROM contacts GROUP BY owner_id")
     assert {r["owner_id"]: r["n"] for r in owned} == {c.user_id: 3, d.user_id: 3}
 

@@ -11,7 +11,7 @@ import websockets
 
 from domain.records import Scope
 from tests.api.test_records import make_deal, pipeline
-from tests.harness import Client, Harness, WsClient
+from tests.harness import Client, Harness, WsClient, db_id
 
 BOARD = "subscription($p: ID!) { boardChanged(pipelineId: $p) { type deal { id name } } }"
 CREATE = "mutation($input: CreateApiTokenInput!) { createApiToken(input: $input) { token apiToken { id } } }"
@@ -62,7 +62,7 @@ async def test_an_expiring_token_closes_its_open_websocket_with_4403_when_it_exp
     token = made["createApiToken"]
     await app.pool.execute(
         "UPDATE api_tokens SET expires_at = now() + interval '1.5 seconds' WHERE id = $1",
-        int(token["apiToken"]["id"]),
+        db_id(token["apiToken"]["id"]),
     )
     async with app.ws(Client(app.http, token["token"], me.user_id)) as ws:
         await ws.subscribe(BOARD, {"p": (await pipeline(me))["id"]})

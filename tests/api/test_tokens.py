@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from tests.harness import Client, Harness
+from tests.harness import Client, Harness, gid
 
 TOKENS = "query($id: ID!) { users { id apiTokens { id name createdAt lastUsedAt expiresAt revokedAt } } }"
 CREATE = """
@@ -20,7 +20,9 @@ VIEWER = "{ viewer { id } }"
 
 async def tokens_of(client: Client, user_id: int | None) -> list[dict[str, object]]:
     data = await client("{ users { id apiTokens { id name createdAt lastUsedAt expiresAt revokedAt } } }")
-    found: list[dict[str, object]] = next(u for u in data["users"] if u["id"] == str(user_id))["apiTokens"]
+    found: list[dict[str, object]] = next(u for u in data["users"] if u["id"] == gid("User", user_id))[
+        "apiTokens"
+    ]
     return found
 
 
@@ -35,7 +37,7 @@ async def test_a_created_token_is_named_shown_once_and_authenticates_its_user(ap
     assert made["userErrors"] == []
     secret = str(made["token"])
     assert secret.startswith("df_")
-    assert (await Client(app.http, secret)(VIEWER))["viewer"]["id"] == str(me.user_id)
+    assert (await Client(app.http, secret)(VIEWER))["viewer"]["id"] == gid("User", me.user_id)
     listed = await tokens_of(me, me.user_id)
     assert [t["name"] for t in listed] == ["default", "laptop"]
     assert all(secret not in str(t) for t in listed)
@@ -58,13 +60,13 @@ async def test_a_token_revoked_through_the_api_is_unauthenticated(app: Harness) 
     me = await app.user()
     made = await create(me, name="ci")
     ci = Client(app.http, str(made["token"]))
-    assert (await ci(VIEWER))["viewer"]["id"] == str(me.user_id)
+    assert (await ci(VIEWER))["viewer"]["id"] == gid("User", me.user_id)
     token_id = made["apiToken"]["id"]  # type: ignore[index]
     revoked = (await me(REVOKE, {"input": {"id": token_id}}))["revokeApiToken"]
     assert revoked["userErrors"] == [] and revoked["apiToken"]["revokedAt"] is not None
     body = await ci.raw(VIEWER)
     assert ci.last_status == 401 and body["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
-    assert (await me(VIEWER))["viewer"]["id"] == str(me.user_id)  # the user's other token still works
+    assert (await me(VIEWER))["viewer"]["id"] == gid("User", me.user_id)  # the user's other token still works
 
 
 async def test_someone_elses_token_reads_as_not_found_and_stays_valid(app: Harness) -> None:
@@ -72,7 +74,7 @@ async def test_someone_elses_token_reads_as_not_found_and_stays_valid(app: Harne
     made = await create(other, name="theirs")
     payload = (await me(REVOKE, {"input": {"id": made["apiToken"]["id"]}}))["revokeApiToken"]  # type: ignore[index]
     assert payload["apiToken"] is None and payload["userErrors"][0]["code"] == "NOT_FOUND"
-    assert (await Client(app.http, str(made["token"]))(VIEWER))["viewer"]["id"] == str(other.user_id)
+    assert (await Client(app.http, str(made["token"]))(VIEWER))["viewer"]["id"] == gid("User", other.user_id)
     made_for_other = await create(me, name="x", userId=str(other.user_id))
     assert made_for_other["token"] is None and made_for_other["userErrors"][0]["code"] == "NOT_FOUND"
 
@@ -81,7 +83,7 @@ async def test_a_super_admin_creates_and_revokes_anyones_tokens(app: Harness) ->
     admin, other = await app.user(super_admin=True), await app.user()
     made = await create(admin, name="for other", userId=str(other.user_id))
     secret = str(made["token"])
-    assert (await Client(app.http, secret)(VIEWER))["viewer"]["id"] == str(other.user_id)
+    assert (await Client(app.http, secret)(VIEWER))["viewer"]["id"] == gid("User", other.user_id)
     payload = (await admin(REVOKE, {"input": {"id": made["apiToken"]["id"]}}))["revokeApiToken"]  # type: ignore[index]
     assert payload["userErrors"] == []
     assert (await Client(app.http, secret).raw(VIEWER))["errors"][0]["extensions"][
@@ -95,7 +97,7 @@ async def test_an_expired_token_is_unauthenticated(app: Harness) -> None:
     made = await create(me, name="short", expiresAt=soon.isoformat())
     assert made["userErrors"] == [] and made["apiToken"]["expiresAt"] is not None  # type: ignore[index]
     short = Client(app.http, str(made["token"]))
-    assert (await short(VIEWER))["viewer"]["id"] == str(me.user_id)
+    assert (await short(VIEWER))["viewer"]["id"] == gid("User", me.user_id)
     await app.pool.execute(
         "UPDATE api_tokens SET expires_at = now() - interval '1 second' WHERE name = 'short'"
     )

@@ -7,7 +7,7 @@ from typing import Any
 
 from domain.records import Scope
 from tests.api.test_records import CREATE_CONTACT
-from tests.harness import Client, Harness
+from tests.harness import Client, Harness, gid
 
 ASSIGN = (
     "mutation($i: AssignOwnerInput!) { assignOwner(input: $i) { count userErrors { field message code } } }"
@@ -48,7 +48,7 @@ async def test_assign_owner_sets_many_records_in_one_call_and_notifies_the_owner
     result = await admin(ASSIGN, {"i": {"objectType": "CONTACT", "ids": ids, "ownerId": str(rep.user_id)}})
     assert result["assignOwner"] == {"count": 5, "userErrors": []}
     for cid in ids:
-        assert (await admin(OWNER, {"id": cid}))["contact"]["owner"]["id"] == str(rep.user_id)
+        assert (await admin(OWNER, {"id": cid}))["contact"]["owner"]["id"] == gid("User", rep.user_id)
     notes = (await rep("{ notifications { totalCount edges { node { kind message } } } }"))["notifications"]
     assert notes["totalCount"] == 1
     assert notes["edges"][0]["node"]["message"] == "You were assigned 5 contacts."
@@ -107,7 +107,7 @@ async def test_a_set_property_workflow_runs_on_records_that_match_at_creation(ap
     )  # fmt: skip
     vip = (await admin(CREATE_CONTACT, {"input": {"email": "a@vip.com"}}))["createContact"]["contact"]
     plain = (await admin(CREATE_CONTACT, {"input": {"email": "b@plain.com"}}))["createContact"]["contact"]
-    assert vip["owner"]["id"] == str(rep.user_id)  # the create answer shows what workflows did
+    assert vip["owner"]["id"] == gid("User", rep.user_id)  # the create answer shows what workflows did
     seen = (await admin(OWNER, {"id": vip["id"]}))["contact"]
     assert seen["lifecycleStage"] == "LEAD"
     assert (await admin(OWNER, {"id": plain["id"]}))["contact"]["owner"] is None
@@ -189,12 +189,12 @@ async def test_rotation_skips_owned_records_unless_overwrite(app: Harness) -> No
     kept = (await admin(CREATE_CONTACT, {"input": {"email": "kept@x.com", "ownerId": str(first.user_id)}}))[
         "createContact"
     ]["contact"]
-    assert kept["owner"]["id"] == str(first.user_id)
+    assert kept["owner"]["id"] == gid("User", first.user_id)
     await workflow(admin, [{"type": "ROTATE_OWNER", "ownerIds": [str(other.user_id)], "overwrite": True}])
     taken = (await admin(CREATE_CONTACT, {"input": {"email": "taken@x.com", "ownerId": str(first.user_id)}}))[
         "createContact"
     ]["contact"]
-    assert taken["owner"]["id"] == str(other.user_id)
+    assert taken["owner"]["id"] == gid("User", other.user_id)
 
 
 async def test_a_team_rotation_uses_only_primary_members(app: Harness) -> None:

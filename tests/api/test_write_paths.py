@@ -9,7 +9,7 @@ from db import events as event_store
 from tests.api.test_approvals import APPROVE, Setup, deal_in, move, setup
 from tests.api.test_records import CREATE_CONTACT
 from tests.api.test_workflows import CREATE_WORKFLOW
-from tests.harness import Client, Harness
+from tests.harness import Client, Harness, gid
 
 MOVE = """mutation($input: MoveDealInput!) { moveDeal(input: $input) {
   deal { id latestApprovalStatus pipeline { id } stage { id label } version approval { status } }
@@ -91,7 +91,7 @@ async def test_system_properties_cannot_be_set_by_a_workflow(app: Harness) -> No
 async def test_moving_into_the_approval_stage_answers_and_announces_pending(app: Harness) -> None:
     s = await setup(app)
     deal_id = await deal_in(s, "Appointment scheduled")
-    before = await event_store.head(app.pool)
+    before = await event_store.stamp(app.pool)
     moved = await s.owner(MOVE, {"input": {"dealId": deal_id, "stageId": s.stages["Pending approval"]}})
     deal = moved["moveDeal"]["deal"]
     assert deal["latestApprovalStatus"] == "PENDING"
@@ -107,7 +107,7 @@ async def test_a_decision_lists_every_approver(app: Harness) -> None:
     await move(s.owner, deal_id, s.stages["Pending approval"])
     voted = (await s.approvers[0](APPROVE, {"i": {"dealId": deal_id}}))["approveDeal"]
     decisions = voted["approval"]["decisions"]
-    assert [d["approver"]["id"] for d in decisions] == [str(a.user_id) for a in s.approvers]
+    assert [d["approver"]["id"] for d in decisions] == [gid("User", a.user_id) for a in s.approvers]
     assert [d["decision"] for d in decisions] == ["APPROVED", None]
 
 
@@ -185,7 +185,7 @@ def the_use_case(statements: list[str]) -> list[str]:
     """The move's transaction: from locking the deal to appending its events (the last statement),
     without asyncpg's one-off type introspection on a connection that meets a type for the first time."""
     first = next(i for i, q in enumerate(statements) if "FOR UPDATE" in q and "deals" in q)
-    last = next(i for i, q in enumerate(statements) if "UPDATE event_head" in q)
+    last = next(i for i, q in enumerate(statements) if "INSERT INTO events" in q)
     return [q for q in statements[first : last + 1] if not INTROSPECTION.search(q)]
 
 

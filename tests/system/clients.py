@@ -15,7 +15,7 @@ import websockets
 
 from db import users as user_store
 from domain.records import Scope
-from tests.harness import Client, GraphQLErrors, WsClient
+from tests.harness import Client, GraphQLErrors, WsClient, db_id
 
 from .cluster import Server
 
@@ -112,7 +112,7 @@ async def board_events(dsn: str, pipeline_id: str, after: int) -> list[int]:
         rows = await conn.fetch(
             "SELECT sequence FROM events WHERE pipeline_id = $1 AND type LIKE 'deal.%' AND sequence > $2"
             " ORDER BY sequence",
-            int(pipeline_id),
+            db_id(pipeline_id),
             after,
         )
     finally:
@@ -191,9 +191,10 @@ class Mutator:
 
 
 async def event_head(dsn: str) -> int:
+    """The last sequence, with every event committed so far stamped (as the relays would soon)."""
     conn = await asyncpg.connect(dsn)
     try:
-        value: int = await conn.fetchval("SELECT sequence FROM event_head")
+        value: int = await conn.fetchval("SELECT stamp_events()")
     finally:
         await conn.close()
     return value

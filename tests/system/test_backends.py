@@ -45,8 +45,8 @@ async def bus_on(pool: asyncpg.Pool) -> AsyncIterator[object]:
 
 async def append(pool: asyncpg.Pool, payload: dict[str, object]) -> StoredEvent:
     async with pool.acquire() as conn, conn.transaction():
-        last = await event_store.append(conn, [NewEvent(type="test", payload=payload)])
-    assert last is not None
+        await event_store.append(conn, [NewEvent(type="test", payload=payload)])
+    last = await event_store.stamp(pool)  # as a relay does after a commit
     [event] = await event_store.read_after(pool, last - 1, limit=1)
     return event
 

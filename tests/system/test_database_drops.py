@@ -7,6 +7,8 @@ import asyncio
 import asyncpg
 import httpx
 
+from tests.harness import db_id
+
 from .clients import (
     MOVE_DEAL,
     Watcher,
@@ -41,11 +43,11 @@ async def test_servers_survive_their_database_connections_being_terminated(
         await admin(MOVE_DEAL, {"input": {"dealId": deal, "stageId": stages[1]}})
         await watcher.wait_for([start + 1])
 
-        blocker = await asyncpg.connect(database)  # holds the outbox head: a mutation waits on it
+        blocker = await asyncpg.connect(database)  # holds the deal's row: the move waits on it
         terminator = await asyncpg.connect(database)
         try:
             async with blocker.transaction():
-                await blocker.execute("SELECT sequence FROM event_head FOR UPDATE")
+                await blocker.execute("SELECT 1 FROM deals WHERE id = $1 FOR UPDATE", db_id(deal))
                 in_flight = asyncio.create_task(
                     admin.raw(MOVE_DEAL, {"input": {"dealId": deal, "stageId": stages[2]}})
                 )
