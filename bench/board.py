@@ -212,6 +212,7 @@ def raw_app(dsn: str) -> Any:
     from db import records as record_store
     from db import users as user_store
     from db.pool import create_pool
+    from domain.ids import global_id  # the app's own id encoding: the same JSON, the same work
     from domain.records import ObjectType
     from domain.visibility import visible_owner_ids
     from resolvers.auth import authenticate
@@ -258,19 +259,21 @@ def raw_app(dsn: str) -> Any:
                 pool, ObjectType.CONTACT, contact_ids, None, viewer.id, contact_columns
             )
         }
-        owners = {u.id: {"id": str(u.id), "name": u.name} for u in users}
+        owners = {u.id: {"id": global_id("User", u.id), "name": u.name} for u in users}
         by_deal: dict[int, list[dict[str, Any]]] = collections.defaultdict(list)
         for deal_id, contact_id in links:
             contact = contacts.get(contact_id)
             if contact is not None:
-                by_deal[deal_id].append({"id": str(contact.id), "email": contact.get("email")})
+                by_deal[deal_id].append(
+                    {"id": global_id("Contact", contact.id), "email": contact.get("email")}
+                )
         out = []
         for stage, column in columns:
             n, total = totals.get(stage.id, (0, Decimal(0)))
             edges = [
                 {
                     "node": {
-                        "id": str(d.id),
+                        "id": global_id("Deal", d.id),
                         "name": d.get("name"),
                         "amount": None if d.get("amount") is None else str(d.get("amount")),
                         "owner": owners.get(d.owner_id) if d.owner_id is not None else None,
@@ -281,7 +284,7 @@ def raw_app(dsn: str) -> Any:
             ]
             out.append(
                 {
-                    "stage": {"id": str(stage.id), "label": stage.label},
+                    "stage": {"id": global_id("Stage", stage.id), "label": stage.label},
                     "totalCount": n,
                     "totalAmount": str(total),
                     "deals": {"edges": edges},
@@ -457,6 +460,8 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
                     shape = check_board(boards[kind])
                     if kind != "raw" and boards[kind] != boards["raw"]:
                         raise RuntimeError(f"the raw endpoint and {kind} answer different boards")
+                    if kind == "graphql" and answers[kind]["data"] != answers["raw"]["data"]:
+                        raise RuntimeError("the raw endpoint's JSON differs from /graphql's")  # ids too
                 for kind in kinds:
                     if args.warmup > 0:
                         await load(args.loadgen, live[kind].url + "/graphql", bodies[kind], headers,

@@ -11,7 +11,7 @@ from schema.compiled import Plan
 from schema.execution import DIFFERENTIAL, STATS, Differential
 from tests.api.test_board import BOARD, new_pipeline, seed_deals
 from tests.api.test_records import CREATE_CONTACT, make_deal
-from tests.harness import Client, Harness
+from tests.harness import Client, Harness, db_id
 
 PAGED_BOARD = """
 query($p: ID!, $n: Int) {
@@ -25,7 +25,7 @@ async def board_pipeline(app: Harness, admin: Client, stages: int, per_stage: in
     contact = (await admin(CREATE_CONTACT, {"input": {"email": f"c{stages}@example.com"}}))["createContact"]
     pid = await new_pipeline(admin, stages)
     assert admin.user_id is not None
-    await seed_deals(app.pool, pid, admin.user_id, per_stage, int(contact["contact"]["id"]))
+    await seed_deals(app.pool, pid, admin.user_id, per_stage, db_id(contact["contact"]["id"]))
     return str(pid)
 
 
