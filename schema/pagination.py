@@ -131,19 +131,26 @@ class PageInfo:
     )
 
 
-@strawberry.type
+@strawberry.type(description="One item of a page and its position in the list.")
 class Edge(Generic[T]):
-    node: T
-    cursor: str
+    node: T = strawberry.field(description="The item.")
+    cursor: str = strawberry.field(
+        description="The item's position: pass it as after (or before) to continue the list from here."
+    )
 
 
-@strawberry.type
+@strawberry.type(
+    description="One page of a list (Relay's cursor connections): its items in the list's order, how to"
+    " reach the pages around it, and the list's total."
+)
 class Connection(Generic[T]):
-    edges: list[Edge[T]]
-    page_info: PageInfo
+    edges: list[Edge[T]] = strawberry.field(description="The page's items, in the list's order.")
+    page_info: PageInfo = strawberry.field(
+        description="Whether more pages follow or precede, and their cursors."
+    )
     count: strawberry.Private[Callable[[], Awaitable[int]]]
 
-    @strawberry.field
+    @strawberry.field(description="How many items the whole list has, across pages (counted when asked for).")
     async def total_count(self) -> int:
         return await self.count()
 
