@@ -12,6 +12,7 @@ import pytest
 
 from db.pool import create_pool
 from tests.harness import (
+    TLS,
     Harness,
     clone_database,
     create_template,
@@ -55,7 +56,10 @@ async def conn(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
 
 @pytest.fixture
 async def app(pool: asyncpg.Pool, db_dsn: str) -> AsyncIterator[Harness]:
-    async with live_server(db_dsn) as server, httpx.AsyncClient(base_url=server.url, timeout=10) as http:
+    async with (
+        live_server(db_dsn) as server,
+        httpx.AsyncClient(base_url=server.url, timeout=10, verify=TLS) as http,
+    ):
         yield Harness(pool=pool, server=server, http=http)
 
 
