@@ -1,4 +1,5 @@
-"""Fixtures: a migrated template database per session, a clone and a live server per test."""
+"""Fixtures: a migrated template database per session, a clone and a live server per test, and a
+shared clone for tests that roll back."""
 
 from __future__ import annotations
 
@@ -45,13 +46,28 @@ async def pool(db_dsn: str) -> AsyncIterator[asyncpg.Pool]:
     await pool.close()
 
 
+@pytest.fixture(scope="session")
+def rollback_db(template_db: str) -> Iterator[str]:
+    """One clone per process for the tests that roll back everything they do (`conn`)."""
+    name = asyncio.run(clone_database(template_db))
+    yield dsn_for(server_dsn(), name)
+    asyncio.run(drop_database(name))
+
+
 @pytest.fixture
-async def conn(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
-    async with pool.acquire() as c:
-        tx = c.transaction()
-        await tx.start()
-        yield c  # type: ignore[misc]
-        await tx.rollback()
+async def conn(rollback_db: str, request: pytest.FixtureRequest) -> AsyncIterator[asyncpg.Connection]:
+    """A connection in a transaction that is rolled back, on the process's shared clone: a clone per
+    test cost ~0.4 s of PostgreSQL's CPU, this ~ms. Not for tests that also commit (`pool`, `app`)."""
+    assert "db_dsn" not in request.fixturenames, "conn is on a shared clone: use pool or app alone"
+    pool = await create_pool(rollback_db, min_size=1, max_size=1)
+    try:
+        async with pool.acquire() as c:
+            tx = c.transaction()
+            await tx.start()
+            yield c  # type: ignore[misc]
+            await tx.rollback()
+    finally:
+        await pool.close()
 
 
 @pytest.fixture
