@@ -15,12 +15,14 @@ from db.pool import create_pool
 from tests.harness import (
     TLS,
     Harness,
+    ReusedDatabase,
     clone_database,
     create_template,
     drop_database,
     dsn_for,
     live_server,
     server_dsn,
+    take_snapshot,
 )
 
 
@@ -32,11 +34,18 @@ def template_db() -> Iterator[str]:
     asyncio.run(drop_database(name))
 
 
+@pytest.fixture(scope="session")
+def reused_db(template_db: str) -> Iterator[ReusedDatabase]:
+    snapshot = asyncio.run(take_snapshot(dsn_for(server_dsn(), template_db)))
+    reused = ReusedDatabase(template_db, snapshot)
+    yield reused
+    asyncio.run(reused.drop())
+
+
 @pytest.fixture
-async def db_dsn(template_db: str) -> AsyncIterator[str]:
-    name = await clone_database(template_db)
-    yield dsn_for(server_dsn(), name)
-    await drop_database(name)
+async def db_dsn(reused_db: ReusedDatabase) -> str:
+    """A database in the state of a fresh clone of the template, the test's alone."""
+    return await reused_db.fresh()
 
 
 @pytest.fixture
