@@ -6,6 +6,8 @@ import asyncio
 import atexit
 import contextlib
 import fcntl
+import functools
+import io
 import json
 import os
 import shutil
@@ -24,6 +26,7 @@ import httpx
 import uvicorn
 import websockets
 
+import dealflow.app
 from db import users as user_store
 from db.migrate import apply_migrations
 from dealflow.app import create_app
@@ -31,6 +34,21 @@ from dealflow.settings import Settings
 from domain.records import Scope
 
 _embedded: Any = None
+
+# A served process builds its schema and the schema's cost model once; a test process does too,
+# once per flavour (dev or not), instead of once per live server. Built per server they cost ~0.3 s
+# of CPU each, and strawberry's process-wide validation cache, keyed by the schema object, kept up to
+# 512 schemas alive (~1.3 MB each).
+dealflow.app.build_schema = functools.cache(dealflow.app.build_schema)
+dealflow.app.OperationCosts = functools.cache(dealflow.app.OperationCosts)  # type: ignore[misc]
+# The GC policy of a served process (a full collection at start-up, then everything frozen out of
+# later ones) is for a process that only serves: the `dealflow serve` processes of tests/system keep
+# it. In the test process it ran a full collection of pytest's whole heap at every live server.
+dealflow.app.serving_gc = contextlib.nullcontext
+
+# Test clients speak plain HTTP to 127.0.0.1; one TLS context for all of them spares reading the CA
+# bundle for each client (~0.06 s of CPU).
+TLS = httpx.create_ssl_context()
 
 
 def server_dsn() -> str:
@@ -105,6 +123,151 @@ async def clone_database(template: str) -> str:
 
 async def drop_database(name: str) -> None:
     await admin_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+# Everything in the database's schema that a test could change with DDL, one line per object.
+SCHEMA_DIGEST = r"""
+SELECT md5(string_agg(line, E'\n' ORDER BY line)) FROM (
+  SELECT format('class %s %s %s %s %s', relname, relkind, relpersistence, relrowsecurity, reloptions) AS line
+    FROM pg_class WHERE relnamespace = 'public'::regnamespace
+  UNION ALL
+  SELECT format('column %s.%s %s %s %s %s', c.relname, a.attname, format_type(a.atttypid, a.atttypmod),
+                a.attnotnull, a.attgenerated, pg_get_expr(d.adbin, d.adrelid))
+    FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+    LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+   WHERE c.relnamespace = 'public'::regnamespace AND a.attnum > 0 AND NOT a.attisdropped
+  UNION ALL
+  SELECT format('constraint %s %s %s', conrelid::regclass, conname, pg_get_constraintdef(oid))
+    FROM pg_constraint WHERE connamespace = 'public'::regnamespace
+  UNION ALL
+  SELECT format('index %s', indexdef) FROM pg_indexes WHERE schemaname = 'public'
+  UNION ALL
+  SELECT format('trigger %s %s %s %s', tgrelid::regclass, tgname, tgenabled,
+                CASE WHEN NOT tgisinternal THEN pg_get_triggerdef(oid) END) FROM pg_trigger
+  UNION ALL
+  SELECT format('function %s %s', oid::regprocedure, md5(prosrc)) FROM pg_proc
+   WHERE pronamespace = 'public'::regnamespace
+  UNION ALL
+  SELECT format('type %s', oid::regtype) FROM pg_type WHERE typnamespace = 'public'::regnamespace
+  UNION ALL
+  SELECT format('enum %s %s %s', enumtypid::regtype, enumsortorder, enumlabel) FROM pg_enum
+  UNION ALL
+  SELECT format('view %s %s', oid::regclass, pg_get_viewdef(oid)) FROM pg_class
+   WHERE relkind IN ('v', 'm') AND relnamespace = 'public'::regnamespace
+  UNION ALL
+  SELECT format('policy %s %s', polrelid::regclass, polname) FROM pg_policy
+  UNION ALL
+  SELECT format('rule %s %s', ev_class::regclass, rulename) FROM pg_rewrite
+   WHERE ev_class IN (SELECT oid FROM pg_class WHERE relnamespace = 'public'::regnamespace AND relkind = 'r')
+  UNION ALL
+  SELECT format('extension %s %s', extname, extversion) FROM pg_extension
+  UNION ALL
+  SELECT format('namespace %s', nspname) FROM pg_namespace
+  UNION ALL
+  SELECT format('setting %s', s.setconfig) FROM pg_db_role_setting s
+    JOIN pg_database d ON d.oid = s.setdatabase WHERE d.datname = current_database()
+) lines
+"""
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What a fresh clone of the template holds: its schema's digest, the rows of the tables that have
+    any (the migrations' seeds), and where every sequence stands."""
+
+    digest: str
+    tables: tuple[str, ...]
+    rows: dict[str, tuple[list[str], bytes]]  # table: its stored columns, its rows as binary COPY
+    sequences: tuple[tuple[str, int, bool], ...]
+
+
+async def take_snapshot(dsn: str) -> Snapshot:
+    conn = await asyncpg.connect(dsn)
+    try:
+        digest: str = await conn.fetchval(SCHEMA_DIGEST)
+        tables = tuple(
+            r["relname"]
+            for r in await conn.fetch(
+                "SELECT relname FROM pg_class WHERE relnamespace = 'public'::regnamespace"
+                " AND relkind IN ('r', 'p') ORDER BY relname"
+            )
+        )
+        rows: dict[str, tuple[list[str], bytes]] = {}
+        for table in tables:
+            if await conn.fetchval(f'SELECT EXISTS (SELECT FROM "{table}")'):
+                columns = [
+                    r["attname"]
+                    for r in await conn.fetch(
+                        "SELECT attname FROM pg_attribute WHERE attrelid = $1::regclass AND attnum > 0"
+                        " AND NOT attisdropped AND attgenerated = '' ORDER BY attnum",
+                        f'"{table}"',
+                    )
+                ]
+                out = io.BytesIO()
+                await conn.copy_from_table(table, columns=columns, output=out, format="binary")
+                rows[table] = (columns, out.getvalue())
+        sequences = []
+        for r in await conn.fetch(
+            "SELECT relname FROM pg_class WHERE relnamespace = 'public'::regnamespace AND relkind = 'S'"
+            " ORDER BY relname"
+        ):
+            state = await conn.fetchrow(f'SELECT last_value, is_called FROM "{r["relname"]}"')
+            sequences.append((r["relname"], state["last_value"], state["is_called"]))
+        return Snapshot(digest, tables, rows, tuple(sequences))
+    finally:
+        await conn.close()
+
+
+async def restore_snapshot(dsn: str, snapshot: Snapshot) -> bool:
+    """Make the database hold what a fresh clone holds, as a clone would: its other connections
+    ended, every row deleted, the seeds copied back, every sequence set back. False, with nothing
+    changed, when its schema is not the template's any more (a test ran DDL): clone anew then."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        if await conn.fetchval(SCHEMA_DIGEST) != snapshot.digest:
+            return False
+        async with conn.transaction():
+            # Replica mode: no foreign-key triggers, so the order of the deletes does not matter.
+            await conn.execute("SET LOCAL session_replication_role = replica")
+            await conn.execute("".join(f'DELETE FROM "{table}";' for table in snapshot.tables))
+            for table, (columns, data) in snapshot.rows.items():
+                await conn.copy_to_table(table, columns=columns, source=io.BytesIO(data), format="binary")
+            await conn.executemany(
+                "SELECT setval($1::regclass, $2, $3)",
+                [(f'"{name}"', value, called) for name, value, called in snapshot.sequences],
+            )
+        return True
+    finally:
+        await conn.close()
+
+
+class ReusedDatabase:
+    """One clone of the template per test process, handed from test to test in the state a fresh
+    clone is in: creating and dropping a database per test cost ~0.3 to 1 s of PostgreSQL's CPU
+    and file system work, restoring the snapshot costs milliseconds."""
+
+    def __init__(self, template: str, snapshot: Snapshot) -> None:
+        self.template = template
+        self.snapshot = snapshot
+        self.name: str | None = None
+
+    async def fresh(self) -> str:
+        """The DSN of a database equal to a fresh clone of the template."""
+        if self.name is not None:
+            if await restore_snapshot(dsn_for(server_dsn(), self.name), self.snapshot):
+                return dsn_for(server_dsn(), self.name)
+            await drop_database(self.name)
+        self.name = await clone_database(self.template)
+        return dsn_for(server_dsn(), self.name)
+
+    async def drop(self) -> None:
+        if self.name is not None:
+            await drop_database(self.name)
+            self.name = None
 
 
 @dataclass
