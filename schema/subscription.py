@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable
 from typing import Annotated
 
 import strawberry
@@ -31,6 +31,24 @@ def in_scope(ctx: Context, event: StoredEvent) -> bool:
     return ctx.session is not None and event.deal_id is not None and event.deal_id in ctx.session.awaiting
 
 
+async def _stream(
+    ctx: Context, after: str | None, match: Callable[[StoredEvent], bool], interest: Interest
+) -> AsyncGenerator[Event, None]:
+    """What every subscription but importProgress runs: the events after `after` replayed, then live
+    ones, each that `match` accepts for this subscriber, woken by its `interest` and delivered
+    straight to an idle socket where it can be (schema/fanout.py)."""
+    async for event in streams.events(
+        ctx.pool,
+        ctx.services.bus,
+        parse_after(after),
+        match,
+        ctx.session,
+        interest=interest,
+        sink=direct_sink(),
+    ):
+        yield event_for(event)
+
+
 @strawberry.type(
     description="Live streams over WebSocket (graphql-transport-ws). Each checks the subscriber's scope on"
     " every event, and those that take `after` first replay what was missed since that sequence."
@@ -54,16 +72,8 @@ class Subscription:
         def mine(event: StoredEvent) -> bool:
             return event.type == NOTIFICATION_CREATED and ctx.me.id in event.audience
 
-        async for event in streams.events(
-            ctx.pool,
-            ctx.services.bus,
-            parse_after(after),
-            mine,
-            ctx.session,
-            interest=Interest("notification.", "audience", ctx.me.id),
-            sink=direct_sink(),
-        ):
-            yield event_for(event)
+        async for event in _stream(ctx, after, mine, Interest("notification.", "audience", ctx.me.id)):
+            yield event
 
     @strawberry.subscription(description="A pipeline's deals created, moved, updated and deleted, in scope.")
     async def board_changed(
@@ -83,16 +93,8 @@ class Subscription:
         def on_board(event: StoredEvent) -> bool:
             return event.pipeline_id == pipeline and event.type.startswith("deal.") and in_scope(ctx, event)
 
-        async for event in streams.events(
-            ctx.pool,
-            ctx.services.bus,
-            parse_after(after),
-            on_board,
-            ctx.session,
-            interest=Interest("deal.", "pipeline_id", pipeline),
-            sink=direct_sink(),
-        ):
-            yield event_for(event)
+        async for event in _stream(ctx, after, on_board, Interest("deal.", "pipeline_id", pipeline)):
+            yield event
 
     @strawberry.subscription(description="Every approval status change and decision, in scope; resumable.")
     async def deal_approval_changed(
@@ -131,16 +133,8 @@ class Subscription:
             if pipeline is not None
             else Interest(APPROVAL_EVENT_PREFIX)
         )
-        async for event in streams.events(
-            ctx.pool,
-            ctx.services.bus,
-            parse_after(after),
-            on_approval,
-            ctx.session,
-            interest=watch,
-            sink=direct_sink(),
-        ):
-            yield event_for(event)
+        async for event in _stream(ctx, after, on_approval, watch):
+            yield event
 
     @strawberry.subscription(
         description="Contacts, companies or tickets created, updated or deleted, in scope."
@@ -173,16 +167,8 @@ class Subscription:
             )
 
         watch = Interest(prefix, "record", record_id) if record_id is not None else Interest(prefix)
-        async for event in streams.events(
-            ctx.pool,
-            ctx.services.bus,
-            parse_after(after),
-            on_record,
-            ctx.session,
-            interest=watch,
-            sink=direct_sink(),
-        ):
-            yield event_for(event)
+        async for event in _stream(ctx, after, on_record, watch):
+            yield event
 
     @strawberry.subscription(
         description="Every quote change (created, edited, status changed) on a deal or all, in scope; resumable."
@@ -216,16 +202,8 @@ class Subscription:
             if deal is not None
             else Interest(QUOTE_EVENT_PREFIX)
         )
-        async for event in streams.events(
-            ctx.pool,
-            ctx.services.bus,
-            parse_after(after),
-            on_quote,
-            ctx.session,
-            interest=watch,
-            sink=direct_sink(),
-        ):
-            yield event_for(event)
+        async for event in _stream(ctx, after, on_quote, watch):
+            yield event
 
     @strawberry.subscription(
         description="An import's progress until it finishes; its creator's or an admin's."
