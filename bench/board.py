@@ -68,6 +68,7 @@ from common import (
     Server,
     cpu_seconds,
     database_kind,
+    dealflow_app,
     find_py_spy,
     fresh_database,
     load,
@@ -87,7 +88,6 @@ from common import (
 RESULTS = RESULTS_DIR / "board.json"
 KINDS = ("raw", "graphql")
 PEERS = ("postgraphile",)
-BUDGET = 2_000_000_000  # rate-limit points a window for the bench token (an int4; the board costs 15)
 POSTGRAPHILE_DIR = Path(__file__).resolve().parent / "peers" / "postgraphile"
 DEALS = 10_000
 STAGES = 8
@@ -303,16 +303,7 @@ def raw_app(dsn: str) -> Any:
 def serve(kind: str, dsn: str, port: int, gc_threshold: int | None) -> None:
     if kind == "postgraphile":  # this process becomes node, so its pid is the server's
         os.execvp("node", ["node", str(POSTGRAPHILE_DIR / "server.js"), dsn, str(port)])
-    serve_uvicorn(raw_app(dsn) if kind == "raw" else graphql_app(dsn), port, gc_threshold=gc_threshold)
-
-
-def graphql_app(dsn: str) -> Any:
-    """The real app as production runs it, with a rate-limit budget the run cannot spend: every
-    request is still charged (the same statement), none is refused."""
-    from dealflow.app import create_app
-    from dealflow.settings import Settings
-
-    return create_app(Settings(env="production", database_url=dsn, rate_limit_points=BUDGET), dsn)
+    serve_uvicorn(raw_app(dsn) if kind == "raw" else dealflow_app(dsn), port, gc_threshold=gc_threshold)
 
 
 def install_postgraphile() -> str | None:
