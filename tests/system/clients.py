@@ -107,14 +107,21 @@ class Watcher:
 
 async def board_events(dsn: str, pipeline_id: str, after: int) -> list[int]:
     """What the outbox committed for the board: the truth every watcher must match."""
+    return await committed_sequences(
+        dsn, "pipeline_id = $1 AND type LIKE 'deal.%' AND sequence > $2", db_id(pipeline_id), after
+    )
+
+
+async def committed_sequences(dsn: str, where: str, *args: object) -> list[int]:
+    """Sequences of the committed events matching `where`, every one stamped first.
+
+    An event commits with a provisional sequence and gets its place when a relay next stamps; the
+    truth a test compares against must not depend on whether that poll has run yet.
+    """
     conn = await asyncpg.connect(dsn)
     try:
-        rows = await conn.fetch(
-            "SELECT sequence FROM events WHERE pipeline_id = $1 AND type LIKE 'deal.%' AND sequence > $2"
-            " ORDER BY sequence",
-            db_id(pipeline_id),
-            after,
-        )
+        await conn.fetchval("SELECT stamp_events()")
+        rows = await conn.fetch(f"SELECT sequence FROM events WHERE {where} ORDER BY sequence", *args)
     finally:
         await conn.close()
     return [r["sequence"] for r in rows]

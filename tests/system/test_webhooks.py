@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from .clients import add_user, api, create_deal, event_head, first_pipeline
+from .clients import add_user, api, committed_sequences, create_deal, event_head, first_pipeline
 from .cluster import Cluster, free_port, listening, spawn, stop
 
 # http to 127.0.0.1 needs dev; retries come quickly and a timeout is 2 s so the test stays short.
@@ -78,17 +78,7 @@ class ReceiverProcess:
 
 
 async def deal_created_sequences(dsn: str, after: int) -> list[int]:
-    import asyncpg
-
-    conn = await asyncpg.connect(dsn)
-    try:
-        rows = await conn.fetch(
-            "SELECT sequence FROM events WHERE type = 'deal.created' AND sequence > $1 ORDER BY sequence",
-            after,
-        )
-    finally:
-        await conn.close()
-    return [r["sequence"] for r in rows]
+    return await committed_sequences(dsn, "type = 'deal.created' AND sequence > $1", after)
 
 
 async def wait_for(receiver: ReceiverProcess, expected: list[int], timeout: float) -> None:
