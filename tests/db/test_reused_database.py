@@ -28,6 +28,13 @@ async def state(dsn: str) -> dict[str, Any]:
                 found[name] = await conn.fetchval(
                     f"SELECT coalesce(string_agg(x::text, '|' ORDER BY x::text), '') FROM \"{name}\" x"
                 )
+                # Where the rows are stored: a plain scan reads them in this order, as in a fresh clone.
+                found[f"{name} stored"] = tuple(
+                    await conn.fetchrow(
+                        f"SELECT pg_relation_size('\"{name}\"'), array_agg(ctid ORDER BY ctid)::text"
+                        f' FROM "{name}"'
+                    )
+                )
         return found
     finally:
         await conn.close()
@@ -50,7 +57,7 @@ async def test_a_restored_database_holds_exactly_what_a_fresh_clone_holds(
         fresh = await state(dsn_for(server_dsn(), name))
         changed = await state(dsn)
         assert changed["schema"] == fresh["schema"]
-        edited = {"contacts", "deals", "pipelines", "stages", "outbox_pruned"}
+        edited = {"contacts", "deals", "pipelines", "stages", "outbox_pruned", "deals stored"}
         assert {t for t in fresh if changed[t] != fresh[t]} >= edited
 
         assert await reused_db.fresh() == dsn  # restored in place, not cloned
