@@ -34,11 +34,14 @@ lint: $(VENV)/.installed
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-# mypy (~17 s of CPU from a cold cache) runs beside pytest, whose workers spend part of their time
-# waiting on sockets and PostgreSQL; its output is shown only when it fails, after pytest's.
+# The tests' node tools (tests/js, ~7 s of `npm ci`) install in the background as the tests start;
+# the tests that use them wait for it. mypy (~17 s of CPU from a cold cache) runs beside pytest, whose
+# workers spend part of their time waiting on sockets and PostgreSQL; its output is shown only when it
+# fails, after pytest's.
 test: $(VENV)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/python -m tests.npm > /dev/null 2>&1 &
 	$(BIN)/mypy > $(VENV)/mypy.log 2>&1 & mypy=$$!; \
 	$(BIN)/pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS); tests=$$?; \
 	if ! wait $$mypy; then cat $(VENV)/mypy.log; exit 1; fi; exit $$tests

@@ -418,6 +418,10 @@ class Harness:
             self.server.ws_url,
             subprotocols=["graphql-transport-ws"],
             additional_headers=headers,  # type: ignore[list-item]
+            # websockets stops reading at 16 unread frames; a test that leaves more unread (many
+            # subscriptions, one read) then could not read the server's close frame, and closing
+            # waited out the 10 s close timeout.
+            max_queue=None,
         ) as socket:
             ws = WsClient(socket)
             await ws.init(client.token)

@@ -282,7 +282,7 @@ async def test_direct_delivery_sends_each_subscriber_what_the_general_path_sends
                 await _parked(bus, len(sockets))
                 assert len(bus.candidates(_deal_event(db_id(p["id"])))) == 5  # the board's subscribers only
                 await _changes(app, admin, owner, everyone[0], p, contact["contact"]["id"])
-            return [await _all_frames(ws) for ws in sockets]
+            return list(await asyncio.gather(*(_all_frames(ws) for ws in sockets)))  # quiet together
 
     before = dataclasses.replace(fanout.DIRECT)
     live = await run(live=True)

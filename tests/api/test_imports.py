@@ -9,12 +9,14 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import httpx
 import pytest
 from broadcaster import Broadcast
 
 from db import imports as import_store
 from db import records as record_store
 from db import users as user_store
+from dealflow.settings import Settings
 from domain.records import ObjectType, Scope, Viewer
 from resolvers import import_batch
 from resolvers import imports as use_cases
@@ -27,7 +29,7 @@ from subscriptions.bus import EventBus
 from subscriptions.relay import Relay
 from tests.api.test_approvals import setup
 from tests.api.test_cli import ROOT, dealflow
-from tests.harness import Client, Harness, db_id, gid
+from tests.harness import Client, Harness, db_id, gid, live_server
 
 START = """
 mutation($input: StartImportInput!) {
@@ -473,19 +475,25 @@ async def test_a_row_the_database_refuses_is_reported_alone_and_the_other_rows_o
     assert [r["first_name"] for r in names] == ["Alice", "Bob"]
 
 
-async def test_a_csv_upload_over_the_json_limit_is_streamed_and_imported(app: Harness) -> None:
-    client = await app.user()
-    rows = "".join(f"c{i:06d}@example.com,First {i:06d},Last name {i:06d}\n" for i in range(50_000))
+async def test_a_csv_upload_over_the_json_limit_is_streamed_and_imported(
+    pool: asyncpg.Pool, db_dsn: str
+) -> None:
+    # A JSON limit of 64 KiB (1 MiB by default) so that a file over it, in several batches, is small.
+    settings = Settings(env="production", allowed_origins=("https://app.example.com",), max_body_bytes=65_536)
+    rows = "".join(f"c{i:06d}@example.com,First {i:06d},Last name {i:06d}\n" for i in range(5_000))
     content = ("Email,First name,Last name\n" + rows).encode()
-    assert len(content) > 2_400_000
-    job = await upload(app, client, "CONTACT", content)
-    assert (job["status"], job["rowsCreated"], job["errors"]) == ("DONE", 50_000, [])
-    too_big = await app.http.post(
-        "/graphql",
-        json={"query": START, "variables": {"input": {"objectType": "CONTACT", "csv": content.decode()}}},
-        headers={"Authorization": f"Bearer {client.token}"},
-    )
-    assert too_big.status_code == 413
+    assert len(content) > 3 * settings.max_body_bytes and 2 * use_cases.BATCH_SIZE < 5_000
+    async with live_server(db_dsn, settings) as server, httpx.AsyncClient(base_url=server.url) as http:
+        app = Harness(pool=pool, server=server, http=http)
+        client = await app.user()
+        job = await upload(app, client, "CONTACT", content)
+        assert (job["status"], job["rowsCreated"], job["errors"]) == ("DONE", 5_000, [])
+        too_big = await app.http.post(
+            "/graphql",
+            json={"query": START, "variables": {"input": {"objectType": "CONTACT", "csv": content.decode()}}},
+            headers={"Authorization": f"Bearer {client.token}"},
+        )
+        assert too_big.status_code == 413
 
 
 async def test_importing_an_email_the_importer_cannot_see_answers_not_found_never_forbidden(
