@@ -22,6 +22,7 @@ from domain.events import StoredEvent
 from domain.imports import FINISHED, ImportJob, ImportStatus, Raw, RecordSplitter, RowError, map_headers
 from domain.records import ObjectType
 from subscriptions import streams
+from subscriptions.waking import next_turn
 
 from .context import Context, Services
 from .import_batch import (
@@ -199,9 +200,7 @@ class ImportRunner:
 
     async def _run(self) -> None:
         while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), POLL_SECONDS)
-            self._wake.clear()
+            await next_turn(self._wake, POLL_SECONDS)
             try:
                 while await self.run_once() is not None:
                     pass

@@ -14,6 +14,7 @@ import asyncpg
 
 from db import emails as email_store
 from domain.retry import MAX_ATTEMPTS, retry_delay
+from subscriptions.waking import next_turn
 
 logger = logging.getLogger(__name__)
 
@@ -74,9 +75,7 @@ class Mailer:
 
     async def _run(self) -> None:
         while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), POLL_SECONDS)
-            self._wake.clear()
+            await next_turn(self._wake, POLL_SECONDS)
             try:
                 await self.drain_once()
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):

@@ -20,6 +20,7 @@ from db import events as event_store
 from db import webhooks as webhook_store
 from domain import webhooks as policy
 from domain.events import StoredEvent
+from subscriptions.waking import next_turn
 
 from .notifications import notify
 from .webhook_transport import Outcome, Transport
@@ -123,9 +124,7 @@ class WebhookSender:
 
     async def _run(self) -> None:
         while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), POLL_SECONDS)
-            self._wake.clear()
+            await next_turn(self._wake, POLL_SECONDS)
             try:
                 await self.claim()
             except DbError:

@@ -12,6 +12,7 @@ from asyncpg.pool import PoolConnectionProxy
 from db import events as event_store
 
 from .bus import EventBus
+from .waking import next_turn
 
 logger = logging.getLogger(__name__)
 
@@ -114,9 +115,7 @@ class Relay:
             except DbError as exc:
                 logger.warning("relay cannot hold its connection (%s); polling", exc)
                 await self._drop()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), POLL_SECONDS)
-            self._wake.clear()
+            await next_turn(self._wake, POLL_SECONDS)
             try:
                 await self.drain()
                 backoff = MIN_BACKOFF
