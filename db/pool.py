@@ -44,11 +44,20 @@ def decode_json(text: str) -> Any:
     return json.loads(text)
 
 
+def encode_json(value: Any) -> str:
+    """json.dumps for PostgreSQL's json types, faster (~5x: the outbox payloads of an import's rows
+    were 11% of its CPU); json.dumps for what orjson refuses (integers beyond 64 bits, subclasses)."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+    except TypeError:
+        return json.dumps(value)
+
+
 async def init_connection(conn: asyncpg.Connection) -> None:
     if QUERY_OBSERVERS:  # attached only when observed: logging costs a little on every statement
         conn.add_query_logger(_observe)
     for name in ("json", "jsonb"):
-        await conn.set_type_codec(name, encoder=json.dumps, decoder=decode_json, schema="pg_catalog")
+        await conn.set_type_codec(name, encoder=encode_json, decoder=decode_json, schema="pg_catalog")
 
 
 class DealflowConnection(asyncpg.Connection):
