@@ -411,6 +411,15 @@ class Harness:
     def anonymous(self) -> Client:
         return Client(self.http, None)
 
+    async def listening(self, count: int = 1) -> None:
+        """Until the server listens for `count` subscriptions. A live subscription (no `after`) starts
+        at the head when the server has set it up, not when the client sent it: a change committed
+        in between is not its to see (on a loaded machine a test lost its first event that way)."""
+        bus = self.server.app.state.services.bus
+        async with asyncio.timeout(5):
+            while len(bus.listeners) < count:  # noqa: ASYNC110 (polls a count)
+                await asyncio.sleep(0.005)
+
     @contextlib.asynccontextmanager
     async def ws(self, client: Client, *, origin: str | None = None) -> AsyncIterator[WsClient]:
         headers = {"Origin": origin} if origin else None

@@ -76,6 +76,7 @@ async def test_narrowing_view_scope_from_all_to_owned_filters_the_next_event_on_
     p = await pipeline(admin)
     async with app.ws(me) as ws:
         await ws.subscribe(BOARD, {"p": p["id"]})
+        await app.listening()
         await make_deal(admin, name="seen while ALL", ownerId=str(admin.user_id))
         assert (await ws.next())["boardChanged"]["deal"]["name"] == "seen while ALL"
         await admin(UPDATE_USER, {"input": {"id": str(me.user_id), "viewScope": "OWNED"}})
@@ -92,6 +93,7 @@ async def test_joining_a_team_widens_team_scope_on_an_open_socket(app: Harness) 
     p = await pipeline(admin)
     async with app.ws(me) as ws:
         await ws.subscribe(BOARD, {"p": p["id"]})
+        await app.listening()
         await make_deal(admin, name="before the team", ownerId=str(mate.user_id))
         await admin(
             "mutation($i: CreateTeamInput!) { createTeam(input: $i) { team { id } } }",
