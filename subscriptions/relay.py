@@ -49,6 +49,9 @@ class Relay:
         self.shared = shared
         self.leader = not shared
         self.published_through = 0
+        self.stamped_through = 0  # the head this relay's last stamp returned
+        self.notified_through = 0  # the highest head a stamp's NOTIFY announced
+        self._work = False  # a local commit, a leadership gained or a failure: drain at the next turn
         self.started_at = 0
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -67,10 +70,23 @@ class Relay:
         await self._drop()
 
     def wake(self) -> None:
+        """Something committed in this process (or there is work to redo): stamp and drain."""
+        self._work = True
         self._wake.set()
 
-    def _on_notify(self, *_: object) -> None:
+    def _on_notify(self, _conn: object, _pid: int, _channel: str, payload: object) -> None:
+        """A stamp committed somewhere; its payload is the head after it."""
+        try:
+            self.notified_through = max(self.notified_through, int(str(payload)))
+        except ValueError:  # not a stamp's NOTIFY: look anyway
+            self._work = True
         self._wake.set()
+
+    def _news(self) -> bool:
+        """Whether the NOTIFYs received hold anything to publish: not for a relay that does not
+        publish, nor past this relay's own last stamp, which its drain reads through (its own
+        stamp's NOTIFY, often handled before the stamp's own answer, woke it to read nothing)."""
+        return self.holding and self.notified_through > self.stamped_through
 
     @property
     def holding(self) -> bool:
@@ -96,6 +112,7 @@ class Relay:
     def become_leader(self) -> None:
         self.leader = True
         self.published_through = self.bus.last_seen or self.started_at
+        self.wake()  # publish what was stamped while it did not lead, without waiting for a poll
         logger.info("relay leads: publishing after sequence %s", self.published_through)
 
     async def _drop(self) -> None:
@@ -115,7 +132,10 @@ class Relay:
             except DbError as exc:
                 logger.warning("relay cannot hold its connection (%s); polling", exc)
                 await self._drop()
-            await next_turn(self._wake, POLL_SECONDS)
+            woken = await next_turn(self._wake, POLL_SECONDS)
+            work, self._work = self._work, False
+            if woken and not work and not self._news():
+                continue  # only NOTIFYs of stamps already read through; a poll always drains
             try:
                 await self.drain()
                 backoff = MIN_BACKOFF
@@ -123,14 +143,14 @@ class Relay:
                 logger.warning("relay could not publish (%s); retrying in %.2fs", exc, backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, MAX_BACKOFF)
-                self._wake.set()
+                self.wake()
 
     async def drain(self) -> None:
         """Stamp what committed, then publish every stamped event after the cursor, in order; the
         cursor moves only past events the broker accepted, so a failure resumes where it stopped."""
         # Every relay stamps, leader or not: what committed since the last stamp gets its sequences,
         # and the stamp's NOTIFY wakes the leader (and webhook senders) in every process.
-        await event_store.stamp(self.pool)
+        self.stamped_through = max(self.stamped_through, await event_store.stamp(self.pool))
         while self.holding:
             batch = await event_store.read_after(self.pool, self.published_through, limit=BATCH)
             if not batch:

@@ -85,7 +85,8 @@ async def test_only_one_relay_publishes_when_the_broker_is_shared(pool: asyncpg.
     assert len({name for name, _ in broker.published}) == 1
     assert [a.leader, b.leader].count(True) == 1
     holders = await pool.fetchval(
-        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = $1 AND granted",
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = $1 AND granted"
+        " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
         LEADER_LOCK & 0xFFFFFFFF,
     )
     assert holders == 1
@@ -117,7 +118,8 @@ async def test_a_leader_whose_session_is_terminated_stops_leading_and_nothing_is
     await append(pool, 2)
     await until(lambda: len(broker.published) == 2)
     await pool.execute(
-        "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND objid = $1",
+        "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND objid = $1"
+        " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
         LEADER_LOCK & 0xFFFFFFFF,
     )
     await append(pool, 3)
@@ -165,3 +167,39 @@ def test_a_new_leader_publishes_after_what_its_bus_heard_else_the_head_at_start(
     relay.started_at = started_at
     relay.become_leader()
     assert relay.published_through == cursor
+
+
+async def test_a_relay_drains_for_another_process_stamp_but_not_again_for_its_own(
+    pool: asyncpg.Pool, relays, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its drain reads through what its own stamp numbered, so the NOTIFY of that stamp (handled,
+    often, before the stamp's own answer) is no reason to stamp and read again; a stamp by another
+    process is. Before, every local commit cost a second drain that read nothing."""
+    import subscriptions.relay
+
+    monkeypatch.setattr(subscriptions.relay, "POLL_SECONDS", 60.0)  # wake-ups only, no polls
+    reads: list[int] = []
+    read_after = event_store.read_after
+
+    async def counted(*args: object, **kwargs: object) -> list[StoredEvent]:
+        found = await read_after(*args, **kwargs)  # type: ignore[arg-type]
+        reads.append(len(found))
+        return found
+
+    monkeypatch.setattr(event_store, "read_after", counted)
+    broker = Broker()
+    a = await relays(broker.bus("a"))
+    await until(lambda: a.leader)
+    await asyncio.sleep(0.1)
+    reads.clear()
+
+    await append(pool, 1)
+    a.wake()  # as a commit in its own process does
+    await until(lambda: len(broker.published) == 1)
+    await asyncio.sleep(0.3)  # its own stamp's NOTIFY has come and gone
+    assert reads == [1, 0]  # one drain: the event, then nothing more
+
+    await append(pool, 1)
+    await event_store.stamp(pool)  # as another process's relay would after its commit: news
+    await until(lambda: len(broker.published) == 2)
+    assert [seq for _, seq in broker.published] == [1, 2]
