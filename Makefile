@@ -19,9 +19,12 @@ PYTEST_WORKERS ?= $(shell $(PYTHON) -c 'import os; print(max(2, 3 * (os.cpu_coun
 
 .PHONY: run test test-fast lint schema bench upgrade clean
 
+# The virtualenv without pip (ensurepip took ~7 s): the system's pip puts uv into it; without a pip
+# that can (`--python` needs pip 22.3), the virtualenv gets its own pip first.
 $(BIN)/python:
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q -c constraints.txt uv
+	$(PYTHON) -m venv --without-pip $(VENV)
+	$(PYTHON) -m pip --python $(BIN)/python install -q -c constraints.txt uv 2>/dev/null \
+	  || { $(BIN)/python -m ensurepip > /dev/null && $(BIN)/python -m pip install -q -c constraints.txt uv; }
 
 # The runtime dependencies only: what `make run` needs.
 $(VENV)/.installed-run: pyproject.toml constraints.txt | $(BIN)/python

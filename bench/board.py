@@ -32,7 +32,7 @@ meanwhile weighs on every server alike; each server's figures are summed over it
                                     [--profile]
 
 `--profile` also records where the GraphQL server spends its time with py-spy (when installed:
-`.venv/bin/pip install py-spy`; not a project dependency) during an extra load run, and prints the
+`.venv/bin/uv pip install py-spy`; not a project dependency) during an extra load run, and prints the
 functions with the most samples. DATABASE_URL: the server to use (a database is created and dropped
 there); unset, an embedded PostgreSQL in a temporary directory. Results: printed, and written to
 bench/results/board.json. Not a test: nothing here runs under pytest.
@@ -410,7 +410,7 @@ async def profile(
 ) -> list[str]:
     """py-spy samples of the GraphQL server under the same load as the timed run."""
     if args.py_spy is None:
-        return ["py-spy is not installed (.venv/bin/pip install py-spy); no profile"]
+        return ["py-spy is not installed (.venv/bin/uv pip install py-spy); no profile"]
     recording = await start_profile(args.py_spy, live.pid, logs / "graphql.pyspy.txt")
     await load(
         args.loadgen, live.url + "/graphql", body, headers, args.duration, args.connections, args.threads

@@ -468,7 +468,7 @@ def write_results(path: Path, summary: Mapping[str, Any]) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# Profiling a server with py-spy (when installed: `.venv/bin/pip install py-spy`; not a dependency)
+# Profiling a server with py-spy (when installed: `.venv/bin/uv pip install py-spy`; not a dependency)
 
 
 def find_py_spy() -> str | None:

@@ -29,7 +29,7 @@ events x N. Ratios dealflow / node are from this one run.
 
 Needs node and npm (skipped with a message without them); runs `npm ci` in bench/peers/node-fanout
 when its node_modules is missing. `--profile` records the dealflow server with py-spy during the
-timed events of the largest N (`.venv/bin/pip install py-spy`). DATABASE_URL: the PostgreSQL server
+timed events of the largest N (`.venv/bin/uv pip install py-spy`). DATABASE_URL: the PostgreSQL server
 to use (a database is created and dropped there); unset, an embedded one in a temporary directory.
 Results: printed, and written to bench/results/fanout.json. Not a test: nothing here runs under pytest.
 """
@@ -426,7 +426,7 @@ def main() -> int:
     args.node_version = subprocess.run(["node", "--version"], capture_output=True, text=True).stdout.strip()
     args.py_spy = find_py_spy() if args.profile else None
     if args.profile and args.py_spy is None:
-        print("fanout: --profile needs py-spy: .venv/bin/pip install py-spy")
+        print("fanout: --profile needs py-spy: .venv/bin/uv pip install py-spy")
         return 2
     summary = asyncio.run(bench(args))
     print(report(summary))

@@ -42,7 +42,7 @@ clients are reported for the load and for the time after it until every subscrib
 
 DATABASE_URL: the server to use (a database is created and dropped there); unset, an embedded
 PostgreSQL in a temporary directory. Results: printed, written to bench/results/load.json, and
-drawn to bench/results/load.png (when matplotlib is installed: `pip install -e '.[bench]'`).
+drawn to bench/results/load.png (when matplotlib is installed: `.venv/bin/uv pip install -e '.[bench]'`).
 Not a test: nothing here runs under pytest.
 """
 

@@ -6,7 +6,7 @@ results; run by hand it redraws every one:
 
     .venv/bin/python bench/plots.py [NAME ...]
 
-Needs matplotlib, a bench-only dependency: `.venv/bin/pip install -e '.[bench]'` (`make bench` does).
+Needs matplotlib, a bench-only dependency: `.venv/bin/uv pip install -e '.[bench]'` (`make bench` does).
 Not a test: nothing here runs under pytest.
 """
 
@@ -261,7 +261,7 @@ def draw_available(names: Sequence[str] = ()) -> list[Path]:
     try:
         import matplotlib  # noqa: F401
     except ImportError:
-        print("plots: matplotlib is not installed (pip install -e '.[bench]'); no PNG drawn", file=sys.stderr)
+        print("plots: matplotlib is not installed (.venv/bin/uv pip install -e '.[bench]'); no PNG drawn", file=sys.stderr)
         return []
     drawn = []
     for name in names or DRAWINGS:
