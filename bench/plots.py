@@ -261,7 +261,10 @@ def draw_available(names: Sequence[str] = ()) -> list[Path]:
     try:
         import matplotlib  # noqa: F401
     except ImportError:
-        print("plots: matplotlib is not installed (.venv/bin/uv pip install -e '.[bench]'); no PNG drawn", file=sys.stderr)
+        print(
+            "plots: matplotlib is not installed (.venv/bin/uv pip install -e '.[bench]'); no PNG drawn",
+            file=sys.stderr,
+        )
         return []
     drawn = []
     for name in names or DRAWINGS:
