@@ -151,3 +151,24 @@ async def test_without_smtp_emails_are_logged_marked_sent_and_not_kept_for_ever(
     assert sum("email to ada@example.com" in r.getMessage() for r in caplog.records) == LOGGED_KEPT + 20
     assert len(mailer.sent_to_log) == LOGGED_KEPT
     assert mailer.sent_to_log[-1] == ("ada@example.com", f"s{LOGGED_KEPT + 19}")
+
+
+async def test_a_drain_sends_every_due_email_and_ends_without_an_empty_claim(
+    query_log: list[str], pool: asyncpg.Pool
+) -> None:
+    await queue_email(pool, "one")
+    mailer = Mailer(pool, None)
+    query_log.clear()
+    assert await mailer.drain_once() == 1
+    claims = [q for q in query_log if "FROM email_outbox" in q]
+    assert len(claims) == 1  # the email's own claim; it told that nothing else was due
+
+    async with pool.acquire() as conn, conn.transaction():
+        user_id = await conn.fetchval("SELECT id FROM users WHERE email = 'ada@example.com'")
+        for subject in ("two", "three", "four"):
+            await email_store.insert_emails(conn, [user_id], subject=subject, body="b")
+    query_log.clear()
+    assert await mailer.drain_once() == 3
+    assert len([q for q in query_log if "FROM email_outbox" in q]) == 3
+    assert [s for _, s in mailer.sent_to_log] == ["one", "two", "three", "four"]
+    assert await pool.fetchval("SELECT count(*) FROM email_outbox WHERE sent_at IS NULL") == 0
