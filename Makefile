@@ -8,7 +8,7 @@ export PYTHONDONTWRITEBYTECODE :=
 VENV := .venv
 BIN := $(VENV)/bin
 # uv installs (~3 s for everything `make run` needs, against ~20 s for pip, most of it pip reading
-# index pages); it is itself installed, pinned, by the virtualenv's own pip.
+# index pages); it is itself installed, pinned, when the virtualenv is made (below).
 PIP := $(BIN)/uv pip install -q --python $(BIN)/python -c constraints.txt
 BENCH_ARGS ?=
 # Tests run in parallel, one database template per worker; PYTEST_WORKERS=0 runs them in one process.

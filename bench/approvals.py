@@ -64,6 +64,7 @@ from common import (
     percentiles,
     postgres_server,
     running,
+    sales_stages,
     serve_uvicorn,
     start_profile,
     stop_profile,
@@ -120,7 +121,6 @@ class Setup:
 async def load_data(conn: asyncpg.Connection, deals: int, seed: int) -> Setup:
     """Users, a pipeline and 2 x `deals` (+ warm-up) deals, owned by reps, before the gate: batched."""
     from db.pipelines import insert_pipeline
-    from domain.records import StageKind
 
     rng = random.Random(seed)
     _, admin_token = await new_user(conn, "admin@bench.example", "Admin", is_super_admin=True)
@@ -142,12 +142,7 @@ async def load_data(conn: asyncpg.Connection, deals: int, seed: int) -> Setup:
         pipeline = await insert_pipeline(
             conn,
             "Approvals bench",
-            [
-                ("Qualified", 0.3, StageKind.OPEN),
-                ("Proposal", 0.6, StageKind.OPEN),
-                ("Won", 1.0, StageKind.CLOSED_WON),
-                ("Lost", 0.0, StageKind.CLOSED_LOST),
-            ],
+            sales_stages(),
         )
         proposal = pipeline.stages[1].id
         deal_ids: list[int] = [

@@ -126,6 +126,19 @@ async def fresh_database(server: str) -> AsyncIterator[str]:
             await admin.close()
 
 
+def sales_stages() -> list[tuple[str, float, Any]]:
+    """The pipeline the benchmarks build: two open stages, won and lost (label, probability, kind).
+    Imported when called, so a script can run against another commit's code (bench/compare.py)."""
+    from domain.records import StageKind
+
+    return [
+        ("Qualified", 0.3, StageKind.OPEN),
+        ("Proposal", 0.6, StageKind.OPEN),
+        ("Won", 1.0, StageKind.CLOSED_WON),
+        ("Lost", 0.0, StageKind.CLOSED_LOST),
+    ]
+
+
 async def new_user(conn: asyncpg.Connection, email: str, name: str, **kwargs: Any) -> tuple[int, str]:
     """A user and an API token for it: (user id, token)."""
     from db.users import insert_token, insert_user

@@ -65,6 +65,7 @@ from common import (
     now_iso,
     postgres_server,
     running,
+    sales_stages,
     serve_uvicorn,
     start_profile,
     stop_profile,
@@ -117,7 +118,6 @@ def node_missing() -> str | None:
 
 async def load_data(conn: asyncpg.Connection, users: int) -> dict[str, Any]:
     from db.pipelines import insert_pipeline
-    from domain.records import StageKind
 
     _, admin_token = await new_user(conn, "admin@bench.example", "Admin", is_super_admin=True)
     tokens = [(await new_user(conn, f"viewer{i}@bench.example", f"Viewer {i}"))[1] for i in range(users)]
@@ -126,12 +126,7 @@ async def load_data(conn: asyncpg.Connection, users: int) -> dict[str, Any]:
         pipeline = await insert_pipeline(
             conn,
             "Fan-out bench",
-            [
-                ("Qualified", 0.3, StageKind.OPEN),
-                ("Proposal", 0.6, StageKind.OPEN),
-                ("Won", 1.0, StageKind.CLOSED_WON),
-                ("Lost", 0.0, StageKind.CLOSED_LOST),
-            ],
+            sales_stages(),
         )
         row = await conn.fetchrow(
             "INSERT INTO deals (name, amount, pipeline_id, stage_id, owner_id)"

@@ -84,6 +84,7 @@ from common import (
     now_iso,
     percentiles,
     postgres_server,
+    sales_stages,
     write_results,
 )
 from websockets.typing import Subprotocol
@@ -235,7 +236,7 @@ class Setup:
 
 async def load_data(conn: asyncpg.Connection, deals: int, seed: int) -> Setup:
     from db.pipelines import insert_pipeline
-    from domain.records import Scope, StageKind
+    from domain.records import Scope
 
     rng = random.Random(seed)
     admin_id, admin_token = await new_user(conn, "admin@load.example", "Admin", is_super_admin=True)
@@ -254,12 +255,7 @@ async def load_data(conn: asyncpg.Connection, deals: int, seed: int) -> Setup:
         pipeline = await insert_pipeline(
             conn,
             "Load bench",
-            [
-                ("Qualified", 0.3, StageKind.OPEN),
-                ("Proposal", 0.6, StageKind.OPEN),
-                ("Won", 1.0, StageKind.CLOSED_WON),
-                ("Lost", 0.0, StageKind.CLOSED_LOST),
-            ],
+            sales_stages(),
         )
         stage_ids = [pipeline.stages[0].id, pipeline.stages[1].id]
         owners = [rng.randrange(REPS) for _ in range(deals)]

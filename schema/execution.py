@@ -36,7 +36,6 @@ class Differential:
     recording: bool = False
     recorded: list[tuple[Plan, PlannedExecutionContext]] = field(default_factory=list)
     compared: int = 0
-    repeated: int = 0
 
     async def replay(self) -> list[str]:
         mismatches = []
@@ -46,7 +45,6 @@ class Differential:
             # asks one question many times): each is compared once.
             question = _question(executor)
             if question in asked:
-                self.repeated += 1
                 continue
             asked.add(question)
             expected = await _general(_fresh(executor))
