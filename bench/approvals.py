@@ -3,11 +3,12 @@
 One dealflow server (the real app, uvicorn, one worker) in a subprocess. A pipeline with an
 approval process (two approvers, ANY). In one run, on two sets of `--deals` deals each:
 
-- **baseline**: no subscribers; `--clients` concurrent HTTP clients move every deal into the
+- **baseline**: no subscribers; `--clients` concurrent HTTP clients (common.KeepAlive, one keep-alive
+  connection each) move every deal into the
   approval stage (`moveDeal`, which starts a PENDING approval), then approve every one
   (`approveDeal`, the approvers taking turns);
-- **subscribed**: the same with `--subscribers` WebSocket connections (graphql-transport-ws, the
-  `websockets` package) each subscribed to `dealApprovalChanged(pipelineId, after: <head>)`.
+- **subscribed**: the same with `--subscribers` WebSocket connections (graphql-transport-ws,
+  common.RawSubscriber) each subscribed to `dealApprovalChanged(pipelineId, after: <head>)`.
 
 Reported: moves/s and decisions/s (first request sent to last response); decisions/s end to end
 (until every subscriber has every decision); and whether every subscriber got every approval event
@@ -18,8 +19,8 @@ its events and commits), from the client sending the `approveDeal` request, and 
 receiving its response (negative when the event arrived first); for `approval.started`, from the
 `moveDeal` response. Per phase also: the server's CPU and garbage-collection seconds, the embedded
 PostgreSQL's CPU seconds, this client's CPU seconds, and how many statements waited for a lock on
-average (sampled from pg_stat_activity every 10 ms). Subscribers keep the raw frames with their
-receipt times and parse them after the run, so the client's own CPU stays low.
+average (sampled from pg_stat_activity every 10 ms). Subscribers keep the raw bytes with their
+receipt times and decode them after the run, so the client's own CPU stays low.
 
     .venv/bin/python bench/approvals.py [--deals 500] [--subscribers 100] [--clients 8] [--profile]
 
@@ -46,10 +47,11 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-import httpx
-import websockets
+import uvloop
 from common import (
     RESULTS_DIR,
+    KeepAlive,
+    RawSubscriber,
     Server,
     cpu_seconds,
     database_cpu_seconds,
@@ -70,7 +72,6 @@ from common import (
     stop_profile,
     write_results,
 )
-from websockets.typing import Subprotocol
 
 from domain.limits import parse_id
 
@@ -172,23 +173,18 @@ async def load_data(conn: asyncpg.Connection, deals: int, seed: int) -> Setup:
     )
 
 
-async def graphql(
-    http: httpx.AsyncClient, token: str, query: str, variables: dict[str, Any]
-) -> dict[str, Any]:
-    response = await http.post(
-        "/graphql",
-        json={"query": query, "variables": variables},
-        headers={"Authorization": f"Bearer {token}"},
-    )
-    body: dict[str, Any] = response.json()
-    if response.status_code != 200 or body.get("errors"):
-        raise RuntimeError(f"{response.status_code}: {json.dumps(body)[:1000]}")
-    data: dict[str, Any] = body["data"]
+async def graphql(http: KeepAlive, token: str, query: str, variables: dict[str, Any]) -> dict[str, Any]:
+    body = json.dumps({"query": query, "variables": variables}).encode()
+    status, raw = await http.post("/graphql", body, {"Authorization": f"Bearer {token}"})
+    answer: dict[str, Any] = json.loads(raw)
+    if status != 200 or answer.get("errors"):
+        raise RuntimeError(f"{status}: {raw[:1000]!r}")
+    data: dict[str, Any] = answer["data"]
     return data
 
 
 async def enable_approvals(url: str, setup: Setup, approver_ids: Sequence[int]) -> None:
-    async with httpx.AsyncClient(base_url=url, timeout=30) as http:
+    async with KeepAlive(url) as http:
         data = await graphql(
             http, setup.admin_token, ENABLE,
             {"i": {"pipelineId": str(setup.pipeline_id), "approverIds": [str(i) for i in approver_ids],
@@ -282,8 +278,7 @@ async def run_phase(
     sent: list[Sent] = []
 
     async def worker(n: int) -> None:
-        limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
-        async with httpx.AsyncClient(base_url=live.url, limits=limits, timeout=60) as http:
+        async with KeepAlive(live.url) as http:
             while not queue.empty():
                 deal_id = queue.get_nowait()
                 t0 = time.time()
@@ -316,7 +311,7 @@ async def run_phase(
 
 
 def mover(setup: Setup) -> Any:
-    async def move(http: httpx.AsyncClient, n: int, deal_id: int) -> int:
+    async def move(http: KeepAlive, n: int, deal_id: int) -> int:
         data = await graphql(
             http, setup.admin_token, MOVE, {"i": {"dealId": str(deal_id), "stageId": str(setup.gate_id)}}
         )
@@ -329,7 +324,7 @@ def mover(setup: Setup) -> Any:
 
 
 def approver(setup: Setup) -> Any:
-    async def approve(http: httpx.AsyncClient, n: int, deal_id: int) -> int:
+    async def approve(http: KeepAlive, n: int, deal_id: int) -> int:
         token = setup.approver_tokens[n % len(setup.approver_tokens)]
         data = await graphql(http, token, APPROVE, {"i": {"dealId": str(deal_id), "message": "OK"}})
         payload = data["approveDeal"]
@@ -345,49 +340,6 @@ def approver(setup: Setup) -> Any:
 
 
 @dataclass
-class Subscriber:
-    frames: list[tuple[float, str | bytes]] = field(default_factory=list)  # (receipt time, raw frame)
-    task: asyncio.Task[None] | None = None
-    error: str | None = None
-
-
-async def subscribe(live: Server, token: str, pipeline_id: int, after: int, sub: Subscriber, ready: asyncio.Event,
-                    stop: asyncio.Event) -> None:  # fmt: skip
-    try:
-        async with websockets.connect(
-            live.ws_url, subprotocols=[Subprotocol("graphql-transport-ws")], compression=None, max_size=None
-        ) as ws:
-            await ws.send(
-                json.dumps({"type": "connection_init", "payload": {"Authorization": f"Bearer {token}"}})
-            )
-            ack = json.loads(await ws.recv())
-            if ack.get("type") != "connection_ack":
-                raise RuntimeError(f"not acknowledged: {ack}")
-            await ws.send(json.dumps({
-                "id": "1", "type": "subscribe",
-                "payload": {"query": SUBSCRIPTION, "variables": {"p": str(pipeline_id), "a": str(after)}},
-            }))  # fmt: skip
-            ready.set()
-            frames = sub.frames
-            receiving = asyncio.ensure_future(_receive(ws, frames))
-            await stop.wait()
-            receiving.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await receiving
-    except Exception as exc:
-        sub.error = repr(exc)
-        ready.set()
-        raise
-
-
-async def _receive(ws: Any, frames: list[tuple[float, str | bytes]]) -> None:
-    async for raw in ws:
-        frames.append((time.time(), raw))
-        if '"ping"' in raw:
-            await ws.send('{"type": "pong"}')
-
-
-@dataclass
 class Delivery:
     subscriber: int
     sequence: int
@@ -397,11 +349,11 @@ class Delivery:
     decided_at: float | None  # the server's stamp of an approval.decided event
 
 
-def parse(subscribers: Sequence[Subscriber]) -> tuple[list[Delivery], list[str]]:
+def parse(subscribers: Sequence[RawSubscriber]) -> tuple[list[Delivery], list[str]]:
     deliveries: list[Delivery] = []
     problems: list[str] = []
     for i, sub in enumerate(subscribers):
-        for received, raw in sub.frames:
+        for received, raw in sub.frames():
             message = json.loads(raw)
             if message.get("type") != "next":
                 if message.get("type") not in ("ping", "pong"):
@@ -426,11 +378,13 @@ def parse(subscribers: Sequence[Subscriber]) -> tuple[list[Delivery], list[str]]
 # The run
 
 
-async def wait_until_delivered(subscribers: Sequence[Subscriber], frames_each: int, timeout: float) -> float:
+async def wait_until_delivered(
+    subscribers: Sequence[RawSubscriber], frames_each: int, timeout: float
+) -> float:
     """Wait until every subscriber holds `frames_each` frames (or the timeout); the time it took."""
     start = time.time()
     while time.time() - start < timeout:
-        if all(len(s.frames) >= frames_each for s in subscribers):
+        if all(s.received >= frames_each for s in subscribers):
             break
         await asyncio.sleep(0.05)
     return time.time() - start
@@ -481,18 +435,12 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
                     head: int = await conn.fetchval("SELECT sequence FROM event_head")
                 finally:
                     await conn.close()
-                subscribers = [Subscriber() for _ in range(args.subscribers)]
-                stop = asyncio.Event()
                 tokens = [setup.admin_token, *setup.approver_tokens]
-                for i, sub in enumerate(subscribers):
-                    ready = asyncio.Event()
-                    sub.task = asyncio.create_task(
-                        subscribe(live, tokens[i % len(tokens)], setup.pipeline_id, head, sub, ready, stop)
-                    )
-                    await ready.wait()
-                failed = [s.error for s in subscribers if s.error]
-                if failed:
-                    raise RuntimeError(f"{len(failed)} subscribers failed: {failed[0]}")
+                variables = {"p": str(setup.pipeline_id), "a": str(head)}
+                subscribers = [
+                    await RawSubscriber.open(live.ws_url, tokens[i % len(tokens)], SUBSCRIPTION, variables)
+                    for i in range(args.subscribers)
+                ]
                 await asyncio.sleep(1.0)  # every subscription set up on the server before the first event
 
                 recording = (
@@ -514,8 +462,8 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
                 profile_lines = await stop_profile(recording, args.profile_top) if recording else []
                 print(f"subscribed: {phases['subscribed decisions'].per_second:,.1f} decisions/s", flush=True)
                 await asyncio.sleep(0.5)  # anything extra (a duplicate) would arrive now
-                stop.set()
-                await asyncio.gather(*(s.task for s in subscribers if s.task), return_exceptions=True)
+                for sub in subscribers:
+                    sub.close()
 
             conn = await asyncpg.connect(dsn)
             try:
@@ -656,7 +604,7 @@ def main() -> int:
         serve(args.dsn, args.port)
         return 0
     args.py_spy = find_py_spy() if args.profile else None
-    summary = asyncio.run(bench(args))
+    summary = uvloop.run(bench(args))  # the client's loop as lean as the server's
     print(report(summary))
     write_results(args.out, summary)
     return 0

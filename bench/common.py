@@ -8,9 +8,12 @@ this folder first on sys.path). Not a test: nothing here runs under pytest.
 from __future__ import annotations
 
 import asyncio
+import base64
+import bisect
 import collections
 import contextlib
 import gc
+import itertools
 import json
 import os
 import platform
@@ -284,6 +287,186 @@ async def running(
             await asyncio.to_thread(proc.wait, 30)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+# ---------------------------------------------------------------------------------------------
+# A lean HTTP/1.1 client for the scripts that post one request at a time and look at each answer
+
+
+class KeepAlive:
+    """One keep-alive connection posting JSON and reading each answer whole (Content-Length).
+
+    httpx spends ~2 ms of CPU per request here, as much as the server's whole approval use case, on
+    the same two cores: a bench measured with it measures its own client. This one reads the status
+    line and the length from the headers and nothing else, enough for uvicorn's JSON answers."""
+
+    def __init__(self, url: str) -> None:
+        parts = urlsplit(url)
+        self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 80
+        self._reader: asyncio.StreamReader | None = None
+        self._writer: asyncio.StreamWriter | None = None
+
+    async def __aenter__(self) -> KeepAlive:
+        self._reader, self._writer = await asyncio.open_connection(self.host, self.port)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            with contextlib.suppress(OSError):
+                await self._writer.wait_closed()
+
+    async def post(self, path: str, body: bytes, headers: Mapping[str, str]) -> tuple[int, bytes]:
+        assert self._reader is not None
+        assert self._writer is not None
+        head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+        self._writer.write(
+            f"POST {path} HTTP/1.1\r\nHost: {self.host}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n{head}\r\n".encode()
+            + body
+        )
+        raw = await self._reader.readuntil(b"\r\n\r\n")
+        status = int(raw[9:12])
+        length = None
+        for line in raw.split(b"\r\n")[1:]:
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value)
+            elif name.strip().lower() == b"transfer-encoding":
+                raise RuntimeError("KeepAlive reads only answers with a Content-Length")
+        if length is None:
+            raise RuntimeError(f"an answer without a Content-Length: {raw[:200]!r}")
+        return status, await self._reader.readexactly(length)
+
+
+class RawSubscriber(asyncio.Protocol):
+    """A graphql-transport-ws subscriber that keeps what it receives as raw chunks with their
+    receipt times and decodes the frames after the run (`frames`), so that a hundred of them cost
+    the machine they share with the server little CPU (the `websockets` client spends ~30 µs a
+    frame). While running it only reads frame headers, to answer pings: WebSocket pings with a
+    pong frame, graphql-transport-ws pings with a pong message."""
+
+    def __init__(self) -> None:
+        self.chunks: list[tuple[float, bytes]] = []
+        self.received = 0  # text frames so far
+        self.heard = asyncio.Event()  # set by the first text frame
+        self._buffer = bytearray()  # the HTTP answer to the upgrade, until it is whole
+        self._pending = b""  # the start of a frame not yet whole
+        self._handshake: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        self._transport: asyncio.Transport | None = None
+        self.closed = asyncio.get_running_loop().create_future()
+
+    @classmethod
+    async def open(cls, url: str, token: str, query: str, variables: Mapping[str, Any]) -> RawSubscriber:
+        parts = urlsplit(url)
+        loop = asyncio.get_running_loop()
+        _, sub = await loop.create_connection(cls, parts.hostname, parts.port)
+        key = base64.b64encode(os.urandom(16)).decode()
+        assert sub._transport is not None
+        sub._transport.write(
+            f"GET {parts.path or '/'} HTTP/1.1\r\nHost: {parts.hostname}:{parts.port}\r\nUpgrade: websocket\r\n"
+            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+            "Sec-WebSocket-Protocol: graphql-transport-ws\r\n\r\n".encode()
+        )
+        head = await sub._handshake
+        if not head.startswith(b"HTTP/1.1 101"):
+            raise RuntimeError(f"no upgrade: {head[:200]!r}")
+        sub.send({"type": "connection_init", "payload": {"Authorization": f"Bearer {token}"}})
+        await asyncio.wait_for(sub.heard.wait(), 10)
+        frames = sub.frames()
+        if json.loads(frames[0][1]).get("type") != "connection_ack":
+            raise RuntimeError(f"not acknowledged: {frames[0][1][:200]}")
+        sub.chunks.clear()
+        sub.received = 0
+        sub.send({"id": "1", "type": "subscribe", "payload": {"query": query, "variables": dict(variables)}})
+        return sub
+
+    def send(self, message: Mapping[str, Any]) -> None:
+        self._send_frame(0x1, json.dumps(message).encode())
+
+    def close(self) -> None:
+        if self._transport is not None and not self._transport.is_closing():
+            self._send_frame(0x8, (1000).to_bytes(2, "big"))
+            self._transport.close()
+
+    def _send_frame(self, opcode: int, payload: bytes) -> None:
+        n = len(payload)
+        if n < 126:
+            head = bytes([0x80 | opcode, 0x80 | n])
+        elif n < 65536:
+            head = bytes([0x80 | opcode, 0x80 | 126]) + n.to_bytes(2, "big")
+        else:
+            head = bytes([0x80 | opcode, 0x80 | 127]) + n.to_bytes(8, "big")
+        mask = os.urandom(4)
+        masked = bytes(b ^ mask[i & 3] for i, b in enumerate(payload))
+        assert self._transport is not None
+        self._transport.write(head + mask + masked)
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = transport  # type: ignore[assignment]  # a stream transport (uvloop's is no subclass)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self._handshake.done():
+            self._handshake.set_exception(exc or ConnectionError("closed during the handshake"))
+        if not self.closed.done():
+            self.closed.set_result(None)
+
+    def data_received(self, data: bytes) -> None:
+        if not self._handshake.done():
+            self._buffer += data
+            end = self._buffer.find(b"\r\n\r\n")
+            if end >= 0:
+                head, rest = bytes(self._buffer[: end + 4]), bytes(self._buffer[end + 4 :])
+                self._buffer.clear()
+                self._handshake.set_result(head)
+                if rest:
+                    self.data_received(rest)
+            return
+        self.chunks.append((time.time(), data))
+        buf = self._pending + data if self._pending else data
+        at, n = 0, len(buf)
+        while (parsed := _frame_at(buf, at)) is not None:
+            opcode, start, end = parsed
+            if opcode == 0x1:
+                self.received += 1
+                if (
+                    end - start < 40 and b'"ping"' in buf[start:end]
+                ):  # a graphql message worth a look is short
+                    self.send({"type": "pong"})
+            elif opcode == 0x9:
+                self._send_frame(0xA, bytes(buf[start:end]))
+            at = end
+        self._pending = buf[at:] if at < n else b""
+        if self.received:
+            self.heard.set()
+
+    def frames(self) -> list[tuple[float, str]]:
+        """Every whole text frame received so far, with the time its last byte arrived."""
+        data = b"".join(chunk for _, chunk in self.chunks)
+        ends = list(itertools.accumulate(len(chunk) for _, chunk in self.chunks))
+        out: list[tuple[float, str]] = []
+        at = 0
+        while (parsed := _frame_at(data, at)) is not None:
+            opcode, start, end = parsed
+            if opcode == 0x1:
+                out.append((self.chunks[bisect.bisect_left(ends, end)][0], data[start:end].decode()))
+            at = end
+        return out
+
+
+def _frame_at(buf: bytes | bytearray, at: int) -> tuple[int, int, int] | None:
+    """(opcode, payload start, payload end) of the unmasked frame at `at`, if all of it is there."""
+    if len(buf) - at < 2:
+        return None
+    opcode, n = buf[at] & 0x0F, buf[at + 1] & 0x7F
+    start = at + 2
+    if n == 126:
+        n, start = int.from_bytes(buf[at + 2 : at + 4], "big"), at + 4
+    elif n == 127:
+        n, start = int.from_bytes(buf[at + 2 : at + 10], "big"), at + 10
+    if start > len(buf) or start + n > len(buf):
+        return None
+    return opcode, start, start + n
 
 
 # ---------------------------------------------------------------------------------------------

@@ -21,10 +21,15 @@ from .pool import Conn, Executor
 PROCESS_COLUMNS = """p.id, p.pipeline_id, p.approval_stage_id, p.mode, p.note, p.enabled,
     ARRAY(SELECT a.user_id FROM approval_process_approvers a WHERE a.process_id = p.id ORDER BY a.position)
     AS approver_ids"""
-APPROVAL_COLUMNS = """a.id, a.deal_id, a.process_id, a.status, a.blocker_code, a.reason, a.next_step,
+APPROVAL_FIELDS = """a.id, a.deal_id, a.process_id, a.status, a.blocker_code, a.reason, a.next_step,
     a.created_at, a.updated_at, a.note, a.submitted_by,
     ARRAY(SELECT x.user_id FROM approval_process_approvers x WHERE x.process_id = a.process_id ORDER BY x.position)
     AS approver_ids"""
+VOTE_ORDER = "ORDER BY v.decided_at, v.approver_id"
+# An approval with its votes in one row: the votes as an array of anonymous records (asyncpg: tuples).
+APPROVAL_COLUMNS = f"""{APPROVAL_FIELDS},
+    ARRAY(SELECT ROW(v.approver_id, v.action, v.text, v.decided_at) FROM approval_votes v
+           WHERE v.approval_id = a.id {VOTE_ORDER}) AS votes"""  # noqa: S608
 
 
 def process_from_row(row: asyncpg.Record) -> ApprovalProcess:
@@ -195,44 +200,22 @@ async def insert_exemptions(conn: Conn, process_id: int, pipeline_id: int) -> No
     )
 
 
-async def _votes(conn: Executor, approval_ids: Sequence[int]) -> dict[int, list[ApprovalVote]]:
-    rows = await conn.fetch(
-        """
-        SELECT approval_id, approver_id, action, text, decided_at FROM approval_votes
-         WHERE approval_id = ANY($1) ORDER BY decided_at, approver_id
-        """,
-        list(approval_ids),
+def approval_from_row(r: asyncpg.Record) -> DealApproval:
+    return DealApproval(
+        id=r["id"],
+        deal_id=r["deal_id"],
+        process_id=r["process_id"],
+        status=ApprovalStatus(r["status"]),
+        blocker_code=r["blocker_code"],
+        reason=r["reason"],
+        next_step=r["next_step"],
+        votes=tuple(ApprovalVote(*vote) for vote in r["votes"]),
+        created_at=r["created_at"],
+        updated_at=r["updated_at"],
+        approver_ids=tuple(r["approver_ids"]),
+        note=r["note"],
+        submitted_by=r["submitted_by"],
     )
-    by_approval: dict[int, list[ApprovalVote]] = {}
-    for r in rows:
-        vote = ApprovalVote(r["approver_id"], r["action"], r["text"], r["decided_at"])
-        by_approval.setdefault(r["approval_id"], []).append(vote)
-    return by_approval
-
-
-async def _with_votes(
-    conn: Executor, rows: Sequence[asyncpg.Record], votes: dict[int, list[ApprovalVote]] | None = None
-) -> list[DealApproval]:
-    if votes is None:
-        votes = await _votes(conn, [r["id"] for r in rows]) if rows else {}
-    return [
-        DealApproval(
-            id=r["id"],
-            deal_id=r["deal_id"],
-            process_id=r["process_id"],
-            status=ApprovalStatus(r["status"]),
-            blocker_code=r["blocker_code"],
-            reason=r["reason"],
-            next_step=r["next_step"],
-            votes=tuple(votes.get(r["id"], ())),
-            created_at=r["created_at"],
-            updated_at=r["updated_at"],
-            approver_ids=tuple(r["approver_ids"]),
-            note=r["note"],
-            submitted_by=r["submitted_by"],
-        )
-        for r in rows
-    ]
 
 
 async def lock_latest_approval(conn: Conn, deal_id: int) -> DealApproval | None:
@@ -240,8 +223,7 @@ async def lock_latest_approval(conn: Conn, deal_id: int) -> DealApproval | None:
         f"SELECT {APPROVAL_COLUMNS} FROM deal_approvals a WHERE a.deal_id = $1 ORDER BY a.id DESC LIMIT 1 FOR UPDATE",  # noqa: S608
         deal_id,
     )
-    found = await _with_votes(conn, rows)
-    return found[0] if found else None
+    return approval_from_row(rows[0]) if rows else None
 
 
 async def latest_approvals(conn: Executor, deal_ids: Sequence[int]) -> list[DealApproval]:
@@ -252,7 +234,7 @@ async def latest_approvals(conn: Executor, deal_ids: Sequence[int]) -> list[Deal
         """,  # noqa: S608
         list(deal_ids),
     )
-    return await _with_votes(conn, rows)
+    return [approval_from_row(r) for r in rows]
 
 
 async def insert_started(
@@ -284,7 +266,7 @@ async def insert_started(
         note,
     )
     assert row is not None
-    return (await _with_votes(conn, [row], votes={}))[0]
+    return approval_from_row(row)
 
 
 async def save_decision(
@@ -305,7 +287,8 @@ async def save_decision(
         WITH cleared AS (DELETE FROM approval_votes WHERE approval_id = $1 AND $10),
         voted AS (
             INSERT INTO approval_votes (approval_id, approver_id, action, text)
-            SELECT $1, $7, $8, $9 WHERE $7::bigint IS NOT NULL),
+            SELECT $1, $7, $8, $9 WHERE $7::bigint IS NOT NULL
+            RETURNING approver_id, action, text, decided_at),
         a AS (
             UPDATE deal_approvals SET status = $2, blocker_code = $3, reason = $4, next_step = $5,
                    updated_at = now(), note = coalesce($12, note),
@@ -313,7 +296,14 @@ async def save_decision(
              WHERE id = $1 RETURNING *),
         h AS (INSERT INTO approval_history (approval_id, status, actor_id) SELECT a.id, a.status, $11 FROM a),
         d AS (UPDATE deals SET latest_approval_status = $2 WHERE id = $6)
-        SELECT {APPROVAL_COLUMNS} FROM a
+        SELECT {APPROVAL_FIELDS},
+               -- the votes as the statement leaves them (its own changes are invisible to a subquery)
+               ARRAY(SELECT ROW(v.approver_id, v.action, v.text, v.decided_at)
+                       FROM (SELECT k.approver_id, k.action, k.text, k.decided_at FROM approval_votes k
+                              WHERE k.approval_id = a.id AND NOT $10
+                             UNION ALL SELECT * FROM voted) v
+                     {VOTE_ORDER}) AS votes
+          FROM a
         """,  # noqa: S608
         approval.id,
         status,
@@ -325,7 +315,7 @@ async def save_decision(
         resubmitted_note,
     )
     assert row is not None
-    return (await _with_votes(conn, [row]))[0]
+    return approval_from_row(row)
 
 
 async def insert_history(conn: Conn, approval_ids: Sequence[int], status: str, actor_id: int | None) -> None:
@@ -353,7 +343,7 @@ async def cancel_open(conn: Conn, process_id: int) -> list[DealApproval]:
         """,  # noqa: S608
         process_id,
     )
-    return await _with_votes(conn, rows)
+    return [approval_from_row(r) for r in rows]
 
 
 async def list_history(conn: Executor, approval_ids: Sequence[int]) -> list[ApprovalStatusChange]:
@@ -394,4 +384,4 @@ async def get_approvals(conn: Executor, ids: Sequence[int]) -> list[DealApproval
         f"SELECT {APPROVAL_COLUMNS} FROM deal_approvals a WHERE a.id = ANY($1)",  # noqa: S608
         list(ids),
     )
-    return await _with_votes(conn, rows)
+    return [approval_from_row(r) for r in rows]

@@ -25,18 +25,25 @@ async def insert_notifications(
     message: str,
     deal_id: int | None = None,
     quote_id: int | None = None,
+    email_body: str | None = None,
 ) -> list[Notification]:
+    """One notification per user; with `email_body`, also an email to each active one (the
+    message its subject) for the mailer to send after commit: both in one statement."""
     rows = await conn.fetch(
         f"""
+        WITH mail AS (
+            INSERT INTO email_outbox (user_id, to_address, subject, body)
+            SELECT u.id, u.email, $3, $6 FROM users u WHERE $6::text IS NOT NULL AND u.id = ANY($1) AND u.active)
         INSERT INTO notifications (user_id, kind, message, deal_id, quote_id)
         SELECT unnest($1::bigint[]), $2, $3, $4, $5
         RETURNING {NOTIFICATION_COLUMNS}
-        """,
+        """,  # noqa: S608
         list(user_ids),
         kind,
         message,
         deal_id,
         quote_id,
+        email_body,
     )
     return [notification_from_row(r) for r in rows]
 

@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from db import approvals as approval_store
-from db import emails as email_store
 from db import events as event_store
 from db import pipelines as pipeline_store
 from db import records as record_store
@@ -93,8 +92,9 @@ async def _announce(
                 message, text = f"{message} Note: {note}", note
             notices.append((sorted(change.notify), kind, message, text))
     for users, kind, message, text in notices:
-        events += await notify(conn, users, kind=kind, message=message, deal_id=deal.id)
-        await email_store.insert_emails(conn, users, subject=message, body=_email_body(message, text))
+        events += await notify(
+            conn, users, kind=kind, message=message, deal_id=deal.id, email=_email_body(message, text)
+        )
     return events
 
 
@@ -215,8 +215,9 @@ async def comment(ctx: Context, deal_id: int, body: str) -> Result[Comment]:
         other_side = approvers if ctx.me.id == deal.owner_id else ({deal.owner_id} - {None})
         recipients = sorted(u for u in other_side if u is not None and u != ctx.me.id)
         message = f"New comment on the approval of deal '{deal.get('name')}'."
-        events = await notify(conn, recipients, kind="APPROVAL_COMMENT", message=message, deal_id=deal_id)
-        await email_store.insert_emails(conn, recipients, subject=message, body=body.strip())
+        events = await notify(
+            conn, recipients, kind="APPROVAL_COMMENT", message=message, deal_id=deal_id, email=body.strip()
+        )
         await event_store.append(conn, events)
     ctx.committed()
     return Ok(saved)

@@ -45,13 +45,16 @@ async def notify(
     message: str,
     deal_id: int | None = None,
     quote_id: int | None = None,
+    email: str | None = None,
 ) -> list[NewEvent]:
-    """Store one notification per user; return their events for the caller's outbox append."""
+    """Store one notification per user, and with `email` (its body) an email to each active one;
+    return the notifications' events for the caller's outbox append."""
     if not user_ids:
         return []
     stored = await notification_store.insert_notifications(
-        conn, sorted(set(user_ids)), kind=kind, message=message, deal_id=deal_id, quote_id=quote_id
-    )
+        conn, sorted(set(user_ids)), kind=kind, message=message, deal_id=deal_id, quote_id=quote_id,
+        email_body=email,
+    )  # fmt: skip
     return [notification_event(n) for n in stored]
 
 

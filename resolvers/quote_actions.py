@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from db import emails as email_store
 from db import engagements as engagement_store
 from db import quotes as quote_store
 from db import records as record_store
@@ -37,8 +36,7 @@ async def act_on_quote(
     if action.type is ActionType.SEND_NOTIFICATION:
         message = rules.render(action.value or action.title, quote)
         events = await notify(conn, users, kind=f"QUOTE_{quote.status.value}", message=message,
-                              deal_id=deal.id, quote_id=quote.id)  # fmt: skip
-        await email_store.insert_emails(conn, users, subject=message, body=message)
+                              deal_id=deal.id, quote_id=quote.id, email=message)  # fmt: skip
         return f"notified {users}", quote, events
     if action.type is ActionType.SET_PROPERTY and action.property == QUOTE_DEAL_STAGE:
         done, events = await _move_deal(ctx, conn, deal, action.value)

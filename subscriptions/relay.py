@@ -161,6 +161,10 @@ class Relay:
                 chunk = batch[start : start + PUBLISH_CHUNK]
                 await self.bus.publish(chunk)  # one broker round trip per chunk, not per event
                 self.published_through = chunk[-1].sequence
+            if len(batch) < BATCH:
+                # Stamps are serial and numbered in commit order, so a read shows a prefix of what
+                # was stamped: a short batch is all of it. A later stamp NOTIFYs (see _news).
+                return
 
 
 def _alive(conn: PoolConnectionProxy | None) -> bool:

@@ -197,9 +197,41 @@ async def test_a_relay_drains_for_another_process_stamp_but_not_again_for_its_ow
     a.wake()  # as a commit in its own process does
     await until(lambda: len(broker.published) == 1)
     await asyncio.sleep(0.3)  # its own stamp's NOTIFY has come and gone
-    assert reads == [1, 0]  # one drain: the event, then nothing more
+    assert reads == [1]  # one drain, one read: a batch short of BATCH is all that was stamped
 
     await append(pool, 1)
     await event_store.stamp(pool)  # as another process's relay would after its commit: news
     await until(lambda: len(broker.published) == 2)
     assert [seq for _, seq in broker.published] == [1, 2]
+
+
+async def test_a_drain_reads_on_after_a_full_batch_and_stops_after_a_short_one(
+    pool: asyncpg.Pool, relays, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A read shows a prefix of what was stamped (stamps are serial, numbered in commit order): a
+    full batch may have more behind it, a short one has not."""
+    import subscriptions.relay
+
+    monkeypatch.setattr(subscriptions.relay, "POLL_SECONDS", 60.0)
+    monkeypatch.setattr(subscriptions.relay, "BATCH", 2)
+    reads: list[int] = []
+    read_after = event_store.read_after
+
+    async def counted(*args: object, **kwargs: object) -> list[StoredEvent]:
+        found = await read_after(*args, **kwargs)  # type: ignore[arg-type]
+        reads.append(len(found))
+        return found
+
+    monkeypatch.setattr(event_store, "read_after", counted)
+    broker = Broker()
+    a = await relays(broker.bus("a"))
+    await until(lambda: a.leader)
+    await asyncio.sleep(0.1)
+    for appended, expected in ((5, [2, 2, 1]), (2, [2, 0])):
+        reads.clear()
+        await append(pool, appended)
+        a.wake()
+        await until(lambda n=appended: len(broker.published) >= n)
+        await asyncio.sleep(0.3)
+        assert reads == expected
+        broker.published.clear()
