@@ -31,25 +31,36 @@ async def insert_emails(conn: Conn, user_ids: Sequence[int], *, subject: str, bo
     )
 
 
-async def claim_due(conn: Conn, limit: int, max_attempts: int) -> list[Email]:
-    """Due, unsent emails, row-locked so no other sender (in any process) takes them.
+async def claim_due(conn: Conn, limit: int, max_attempts: int, lease_seconds: float) -> list[Email]:
+    """Lease due, unsent emails to this session, oldest first, so no other sender (in any process)
+    takes them until the lease ends or this session does (migration 0017).
 
     An email that failed max_attempts times stays in the outbox with its last error, for a person."""
     rows = await conn.fetch(
         """
-        SELECT id, to_address, subject, body, attempts FROM email_outbox
-         WHERE sent_at IS NULL AND next_attempt_at <= now() AND attempts < $2
-         ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED
+        UPDATE email_outbox SET lease_until = now() + make_interval(secs => $3), lease_pid = pg_backend_pid()
+         WHERE id IN (
+               SELECT e.id FROM email_outbox e
+                WHERE e.sent_at IS NULL AND e.next_attempt_at <= now() AND e.attempts < $2
+                  AND (e.lease_until IS NULL OR e.lease_until < now()
+                       OR NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = e.lease_pid))
+                ORDER BY e.id LIMIT $1 FOR UPDATE SKIP LOCKED)
+        RETURNING id, to_address, subject, body, attempts
         """,
         limit,
         max_attempts,
+        lease_seconds,
     )
-    return [Email(**dict(r)) for r in rows]
+    return sorted((Email(**dict(r)) for r in rows), key=lambda e: e.id)
 
 
 async def mark_sent(conn: Conn, email_id: int) -> None:
     await conn.execute(
-        "UPDATE email_outbox SET sent_at = now(), attempts = attempts + 1 WHERE id = $1", email_id
+        """
+        UPDATE email_outbox SET sent_at = now(), attempts = attempts + 1, lease_until = NULL, lease_pid = NULL
+         WHERE id = $1
+        """,
+        email_id,
     )
 
 
@@ -57,7 +68,7 @@ async def mark_failed(conn: Conn, email_id: int, error: str, retry_in_seconds: f
     await conn.execute(
         """
         UPDATE email_outbox SET attempts = attempts + 1, last_error = $2,
-               next_attempt_at = now() + make_interval(secs => $3)
+               next_attempt_at = now() + make_interval(secs => $3), lease_until = NULL, lease_pid = NULL
          WHERE id = $1
         """,
         email_id,

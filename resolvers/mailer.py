@@ -20,6 +20,8 @@ logger = logging.getLogger(__name__)
 
 POLL_SECONDS = 1.0
 BATCH = 20
+SMTP_TIMEOUT = 10
+LEASE_SECONDS = 2 * BATCH * SMTP_TIMEOUT  # a batch sent one by one, each within its timeout, fits twice
 SENDER = "dealflow@localhost"
 LOGGED_KEPT = 100  # emails "sent" to the log that a Mailer remembers, newest last
 DEFAULT_PORTS = {"smtp": 25, "smtp+starttls": 587, "smtps": 465}
@@ -43,14 +45,14 @@ async def send_smtp(url: str, sender: str, to: str, subject: str, body: str) -> 
         password=unquote(parts.password or "") if login else None,
         use_tls=parts.scheme == "smtps",
         start_tls=parts.scheme == "smtp+starttls",
-        timeout=10,
+        timeout=SMTP_TIMEOUT,
     )
 
 
 class Mailer:
-    """Claims due emails one at a time with FOR UPDATE SKIP LOCKED, so several processes never send one
-    twice; a row is marked sent in the short transaction that sent it (a crash between the SMTP send and
-    that commit can send it again: at-least-once, the best SMTP allows)."""
+    """Leases due emails (db.emails.claim_due), so several processes never send one twice, and marks
+    each sent right after its SMTP send (a crash between the two sends it again once its lease is
+    free: at-least-once, the best SMTP allows)."""
 
     def __init__(self, pool: asyncpg.Pool, smtp_url: str | None, sender: str = SENDER) -> None:
         self.pool = pool
@@ -84,31 +86,30 @@ class Mailer:
                 logger.exception("mailer failed; retrying")
 
     async def drain_once(self) -> int:
-        """Send up to BATCH due emails, each in its own short transaction: one bad email fails alone."""
+        """Send the due emails, BATCH leased at a time, each marked as soon as it is sent or has
+        failed: one bad email fails alone, and a crash resends at most the one being sent."""
         sent = 0
-        for _ in range(BATCH):
-            async with self.pool.acquire() as conn, conn.transaction():
-                # Two: the second says, without another transaction, whether one is left after this
-                # one (an empty claim ended every drain). It stays locked only while this one is
-                # sent (other senders skip it) and is claimed again next.
-                due = await email_store.claim_due(conn, 2, MAX_ATTEMPTS)
-                if not due:
-                    break
-                email = due[0]
-                try:
-                    await self._send(email.to_address, email.subject, email.body)
-                except Exception as exc:  # recorded on the row and retried with backoff
-                    attempts = email.attempts + 1
-                    await email_store.mark_failed(conn, email.id, repr(exc), retry_delay(attempts))
-                    logger.warning(
-                        "email %s to %s failed (attempt %s): %s", email.id, email.to_address, attempts, exc
-                    )
-                else:
-                    await email_store.mark_sent(conn, email.id)
-                sent += 1
-            if len(due) < 2:
-                break
-        return sent
+        async with self.pool.acquire() as conn:  # the session the leases name, held to the end
+            while True:
+                due = await email_store.claim_due(conn, BATCH, MAX_ATTEMPTS, LEASE_SECONDS)
+                for email in due:
+                    try:
+                        await self._send(email.to_address, email.subject, email.body)
+                    except Exception as exc:  # recorded on the row and retried with backoff
+                        attempts = email.attempts + 1
+                        await email_store.mark_failed(conn, email.id, repr(exc), retry_delay(attempts))
+                        logger.warning(
+                            "email %s to %s failed (attempt %s): %s",
+                            email.id,
+                            email.to_address,
+                            attempts,
+                            exc,
+                        )
+                    else:
+                        await email_store.mark_sent(conn, email.id)
+                    sent += 1
+                if len(due) < BATCH:  # a short claim took every due email: no empty claim to end on
+                    return sent
 
     async def _send(self, to: str, subject: str, body: str) -> None:
         if self.smtp_url:

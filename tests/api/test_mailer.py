@@ -169,6 +169,34 @@ async def test_a_drain_sends_every_due_email_and_ends_without_an_empty_claim(
             await email_store.insert_emails(conn, [user_id], subject=subject, body="b")
     query_log.clear()
     assert await mailer.drain_once() == 3
-    assert len([q for q in query_log if "FROM email_outbox" in q]) == 3
+    assert len([q for q in query_log if "FROM email_outbox" in q]) == 1  # one lease for the three
+    assert len(query_log) == 4  # the claim and a mark per email: no BEGIN or COMMIT
     assert [s for _, s in mailer.sent_to_log] == ["one", "two", "three", "four"]
     assert await pool.fetchval("SELECT count(*) FROM email_outbox WHERE sent_at IS NULL") == 0
+
+
+async def test_a_leased_email_is_left_alone_until_its_session_ends_or_its_lease_expires(
+    pool: asyncpg.Pool, db_dsn: str
+) -> None:
+    """Leases, not row locks held across the SMTP send (migration 0017): another sender skips a
+    leased email while the session that leased it lives, and takes it once it is gone or too late."""
+    await queue_email(pool, "leased")
+    mailer = Mailer(pool, None)
+    other = await asyncpg.connect(db_dsn)
+    try:
+        assert [e.subject for e in await email_store.claim_due(other, 5, 5, lease_seconds=60)] == ["leased"]
+        assert await mailer.drain_once() == 0
+    finally:
+        await other.close()
+    assert await mailer.drain_once() == 1  # the session that held the lease ended: a process died
+
+    async with pool.acquire() as conn:
+        user_id = await conn.fetchval("SELECT id FROM users WHERE email = 'ada@example.com'")
+        await email_store.insert_emails(conn, [user_id], subject="expired", body="b")
+        assert len(await email_store.claim_due(conn, 5, 5, lease_seconds=60)) == 1
+        assert await mailer.drain_once() == 0
+        await conn.execute(
+            "UPDATE email_outbox SET lease_until = now() - interval '1 s' WHERE sent_at IS NULL"
+        )
+        assert await mailer.drain_once() == 1
+    assert [s for _, s in mailer.sent_to_log] == ["leased", "expired"]
