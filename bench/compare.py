@@ -8,6 +8,9 @@ each figure whose path matches `--metric`, every round's value and the median of
 
     .venv/bin/python bench/compare.py --base 41ad9d6 --rounds 3 approvals.py -- --deals 200
 
+Run it from a worktree of the commit to measure (`git worktree add /tmp/head HEAD`, then that tree's
+bench/compare.py with this venv's python) to keep editing this checkout meanwhile.
+
 Results: printed, and written to bench/results/compare-<script>-<base>.json. Not a test.
 """
 
@@ -39,10 +42,11 @@ def numbers(found: Any, path: str = "") -> Iterator[tuple[str, float]]:
         yield path, float(found)
 
 
-def run_once(script: str, args: list[str], tree: Path | None, out: Path) -> dict[str, float]:
+def run_once(script: str, args: list[str], tree: Path, out: Path) -> dict[str, float]:
     env = dict(os.environ)
-    if tree is not None:
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(tree), env.get("PYTHONPATH")]))
+    # The tree first on the path, for head too: the venv's editable install may point at another
+    # checkout (a compare run from a worktree of the commit to measure, while work goes on in main).
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(tree), env.get("PYTHONPATH")]))
     command = [sys.executable, str(HERE / script), *args, "--out", str(out)]
     subprocess.run(command, cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
     return dict(numbers(json.loads(out.read_text())))
@@ -66,7 +70,7 @@ def main() -> int:
         )
         try:
             for i in range(args.rounds):
-                for name, tree in (("base", base_tree), ("head", None)):
+                for name, tree in (("base", base_tree), ("head", ROOT)):
                     print(f"round {i + 1}/{args.rounds}: {name}", file=sys.stderr, flush=True)
                     rounds[name].append(run_once(args.script, script_args, tree, Path(tmp) / f"{name}.json"))
         finally:

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 import asyncpg
 
+from domain.pipelines import Gate
 from domain.records import (
     ApprovalProcess,
     ApprovalStatus,
@@ -14,9 +15,11 @@ from domain.records import (
     Comment,
     DealApproval,
     Mode,
+    User,
 )
 
 from .pool import Conn, Executor
+from .users import USER_RECORD, user_from_values
 
 PROCESS_COLUMNS = """p.id, p.pipeline_id, p.approval_stage_id, p.mode, p.note, p.enabled,
     ARRAY(SELECT a.user_id FROM approval_process_approvers a WHERE a.process_id = p.id ORDER BY a.position)
@@ -30,6 +33,11 @@ VOTE_ORDER = "ORDER BY v.decided_at, v.approver_id"
 APPROVAL_COLUMNS = f"""{APPROVAL_FIELDS},
     ARRAY(SELECT ROW(v.approver_id, v.action, v.text, v.decided_at) FROM approval_votes v
            WHERE v.approval_id = a.id {VOTE_ORDER}) AS votes"""  # noqa: S608
+
+
+# The process's approvers as users, by id: what deciding needs to know of them (active, permitted).
+APPROVERS = f"""ARRAY(SELECT {USER_RECORD} FROM users u JOIN approval_process_approvers x ON x.user_id = u.id
+                  WHERE x.process_id = p.id ORDER BY u.id) AS approvers"""  # noqa: S608
 
 
 def process_from_row(row: asyncpg.Record) -> ApprovalProcess:
@@ -52,35 +60,42 @@ async def get_processes(conn: Executor, pipeline_ids: Sequence[int]) -> list[App
     return [process_from_row(r) for r in rows]
 
 
-async def share_process(conn: Conn, pipeline_id: int) -> ApprovalProcess | None:
-    """The enabled process, share-locked so a concurrent disable waits for (or precedes) this change."""
+async def share_process(conn: Conn, pipeline_id: int) -> tuple[ApprovalProcess, tuple[User, ...]] | None:
+    """The enabled process, share-locked so a concurrent disable waits for (or precedes) this change,
+    with its approvers."""
     row = await conn.fetchrow(
-        f"SELECT {PROCESS_COLUMNS} FROM approval_processes p WHERE p.pipeline_id = $1 AND p.enabled FOR SHARE",  # noqa: S608
+        f"""
+        SELECT {PROCESS_COLUMNS}, {APPROVERS}
+          FROM approval_processes p WHERE p.pipeline_id = $1 AND p.enabled FOR SHARE OF p
+        """,  # noqa: S608
         pipeline_id,
     )
-    return process_from_row(row) if row else None
+    return (process_from_row(row), tuple(map(user_from_values, row["approvers"]))) if row else None
 
 
-async def share_gate(
-    conn: Conn, pipeline_id: int, deal_id: int | None
-) -> tuple[ApprovalProcess | None, str | None, bool]:
-    """The enabled process (share-locked), the deal's latest approval status under it and whether the
-    deal is exempt: what the approval gate needs, in one statement."""
+async def share_gate(conn: Conn, pipeline_id: int, deal_id: int | None, to_stage_id: int) -> Gate:
+    """What the approval gate needs, in one statement: the enabled process (share-locked), the deal's
+    latest approval status under it, whether the deal is exempt and, for a move to the approval
+    stage, the approvers."""
     row = await conn.fetchrow(
         f"""
         SELECT {PROCESS_COLUMNS},
                (SELECT a.status FROM deal_approvals a WHERE a.deal_id = $2 AND a.process_id = p.id
                  ORDER BY a.id DESC LIMIT 1) AS latest_status,
                EXISTS (SELECT 1 FROM approval_exempt_deals e WHERE e.process_id = p.id AND e.deal_id = $2)
-               AS exempt
+               AS exempt,
+               CASE WHEN p.approval_stage_id = $3 THEN {APPROVERS.removesuffix(" AS approvers")} END AS approvers
           FROM approval_processes p WHERE p.pipeline_id = $1 AND p.enabled FOR SHARE OF p
         """,  # noqa: S608
         pipeline_id,
         deal_id,
+        to_stage_id,
     )
     if row is None:
-        return None, None, False
-    return process_from_row(row), row["latest_status"], row["exempt"]
+        return Gate()
+    status = row["latest_status"]
+    approvers = tuple(map(user_from_values, row["approvers"] or ()))
+    return Gate(process_from_row(row), ApprovalStatus(status) if status else None, row["exempt"], approvers)
 
 
 async def lock_process(conn: Conn, pipeline_id: int) -> ApprovalProcess | None:

@@ -20,6 +20,16 @@ USER_COLUMNS = (
     "u.id, u.email, u.name, u.active, u.is_super_admin, u.can_approve_deals,"
     " u.view_scope, u.edit_scope, u.created_at"
 )
+USER_NAMES = tuple(c.strip().removeprefix("u.") for c in USER_COLUMNS.split(","))
+
+
+# A user as one value inside another statement's row (an array of them: approvers), read by user_from_values.
+USER_RECORD = f"ROW({USER_COLUMNS})"
+
+
+def user_from_values(values: tuple[object, ...]) -> User:
+    """A user from USER_RECORD's anonymous record (asyncpg: a tuple in USER_COLUMNS' order)."""
+    return user_from_row(dict(zip(USER_NAMES, values, strict=True)))  # type: ignore[arg-type]
 
 
 def user_from_row(row: asyncpg.Record) -> User:

@@ -10,7 +10,6 @@ from db import approvals as approval_store
 from db import events as event_store
 from db import pipelines as pipeline_store
 from db import records as record_store
-from db import users as user_store
 from db.errors import NotFound
 from db.pool import Conn
 from domain import approvals as rules
@@ -26,6 +25,7 @@ from domain.records import (
     ObjectType,
     Pipeline,
     Record,
+    User,
 )
 from domain.visibility import can_edit, can_see
 
@@ -140,13 +140,14 @@ def _email_body(message: str, text: str | None) -> str:
 
 async def _deal_for_approval(
     ctx: Context, conn: Conn, deal_id: int
-) -> tuple[Record, ApprovalProcess, DealApproval]:
+) -> tuple[Record, ApprovalProcess, tuple[User, ...], DealApproval]:
     """Lock the deal, then share-lock its process (the order every path uses), then the approval."""
     try:
         deal = await record_store.lock_record(conn, ObjectType.DEAL, deal_id, None)
     except NotFound:
         raise _not_found(deal_id) from None
-    process = await approval_store.share_process(conn, deal.ref("pipeline_id"))
+    found = await approval_store.share_process(conn, deal.ref("pipeline_id"))
+    process, approvers = found if found else (None, ())
     approval = await approval_store.lock_latest_approval(conn, deal_id) if process else None
     current = process is not None and approval is not None and approval.process_id == process.id
     is_open = current and approval is not None and approval.status in OPEN
@@ -156,7 +157,7 @@ async def _deal_for_approval(
         raise _not_found(deal_id)
     if process is None or approval is None or not current:
         raise Refusal.one(RuleCode.NOT_FOUND, f"deal {deal_id} has no approval", "dealId")
-    return deal, process, approval
+    return deal, process, approvers, approval
 
 
 def _not_found(deal_id: int) -> Refusal:
@@ -167,8 +168,7 @@ def _not_found(deal_id: int) -> Refusal:
 async def act(ctx: Context, deal_id: int, action: Action, text: str | None = None) -> Result[DealApproval]:
     """approve, reject, request changes, resubmit or restart: one transaction per decision."""
     async with ctx.pool.acquire() as conn, conn.transaction():
-        deal, process, approval = await _deal_for_approval(ctx, conn, deal_id)
-        approvers = await user_store.list_users(conn, process.approver_ids)
+        deal, process, approvers, approval = await _deal_for_approval(ctx, conn, deal_id)
         state = ApprovalState(
             deal_id, deal.owner_id, process.mode, tuple(approvers), approval.status,
             tuple(Vote(v.approver_id, Action(v.action), v.text) for v in approval.votes),
@@ -203,7 +203,7 @@ async def comment(ctx: Context, deal_id: int, body: str) -> Result[Comment]:
     if not body.strip():
         return Refused.one(RuleCode.INVALID, "a comment needs a body", ("body",))
     async with ctx.pool.acquire() as conn, conn.transaction():
-        deal, process, approval = await _deal_for_approval(ctx, conn, deal_id)
+        deal, process, _, approval = await _deal_for_approval(ctx, conn, deal_id)
         approvers = set(process.approver_ids)
         if ctx.me.id != deal.owner_id and ctx.me.id not in approvers:
             raise Refusal(

@@ -7,14 +7,13 @@ from dataclasses import dataclass, replace
 from db import approvals as approval_store
 from db import associations
 from db import pipelines as pipeline_store
-from db import users as user_store
 from db.errors import NotFound
 from db.pool import Conn
-from domain.approvals import ApprovalStatus, for_deal
+from domain.approvals import for_deal
 from domain.codes import Refusal as DomainRefusal
 from domain.codes import RuleCode
 from domain.events import NewEvent
-from domain.pipelines import Gate, Move, approvers_needed, decide_move
+from domain.pipelines import Move, decide_move
 from domain.records import ApprovalProcess, Pipeline, Record, StageKind
 
 from . import approvals, lifecycle
@@ -75,10 +74,8 @@ async def place(
         raise Refusal.one(RuleCode.WRONG_PIPELINE, message, "stageId")
     from_pipeline = _int(deal.get("pipeline_id")) if deal else None
     from_stage = _int(deal.get("stage_id")) if deal and from_pipeline == pipeline.id else None
-    process, status, exempt = await approval_store.share_gate(conn, pipeline.id, deal.id if deal else None)
-    gate = Gate(process, ApprovalStatus(status) if status else None, exempt)
-    if process is not None and approvers_needed(from_stage, stage_id, gate):
-        gate = replace(gate, approvers=tuple(await user_store.list_users(conn, process.approver_ids)))
+    gate = await approval_store.share_gate(conn, pipeline.id, deal.id if deal else None, stage_id)
+    process = gate.process
     outcome = decide_move(
         pipeline, from_pipeline, from_stage, stage_id, gate,
         deal_id=deal.id if deal else 0, owner_id=deal.owner_id if deal else owner_id, actor_id=ctx.me.id,
