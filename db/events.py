@@ -66,6 +66,13 @@ async def stamp(conn: Executor) -> int:
     return last
 
 
+async def stamp_and_read(conn: Executor, after: int, *, limit: int) -> tuple[list[StoredEvent], int]:
+    """stamp, then read_after(after, limit=limit), in one round trip (migration 0018): the events
+    and the head after the stamp."""
+    rows = await conn.fetch("SELECT * FROM stamp_and_read($1, $2)", after, limit)
+    return [event_from_row(r) for r in rows[:-1]], rows[-1]["head"]
+
+
 async def head(conn: Executor) -> int:
     """The last committed sequence."""
     value: int = await conn.fetchval("SELECT sequence FROM event_head")

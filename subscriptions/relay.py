@@ -149,22 +149,25 @@ class Relay:
         """Stamp what committed, then publish every stamped event after the cursor, in order; the
         cursor moves only past events the broker accepted, so a failure resumes where it stopped."""
         # Every relay stamps, leader or not: what committed since the last stamp gets its sequences,
-        # and the stamp's NOTIFY wakes the leader (and webhook senders) in every process.
-        self.stamped_through = max(self.stamped_through, await event_store.stamp(self.pool))
-        while self.holding:
-            batch = await event_store.read_after(self.pool, self.published_through, limit=BATCH)
-            if not batch:
-                return
+        # and the stamp's NOTIFY wakes the leader (and webhook senders) in every process. The one
+        # that publishes reads the first batch in the same round trip.
+        if not self.holding:
+            self.stamped_through = max(self.stamped_through, await event_store.stamp(self.pool))
+            return
+        batch, head = await event_store.stamp_and_read(self.pool, self.published_through, limit=BATCH)
+        self.stamped_through = max(self.stamped_through, head)
+        while batch:
             for start in range(0, len(batch), PUBLISH_CHUNK):
                 if not self.holding:
                     return
                 chunk = batch[start : start + PUBLISH_CHUNK]
                 await self.bus.publish(chunk)  # one broker round trip per chunk, not per event
                 self.published_through = chunk[-1].sequence
-            if len(batch) < BATCH:
+            if len(batch) < BATCH or not self.holding:
                 # Stamps are serial and numbered in commit order, so a read shows a prefix of what
                 # was stamped: a short batch is all of it. A later stamp NOTIFYs (see _news).
                 return
+            batch = await event_store.read_after(self.pool, self.published_through, limit=BATCH)
 
 
 def _alive(conn: PoolConnectionProxy | None) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
-from typing import cast
+from typing import Any, cast
 
 import asyncpg
 import pytest
@@ -64,6 +64,26 @@ async def append(pool: asyncpg.Pool, n: int) -> None:
     for i in range(n):
         async with pool.acquire() as conn, conn.transaction():
             await event_store.append(conn, [NewEvent(type="test", payload={"i": i})])
+
+
+def count_reads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The events each read of the relay returned, whether it stamped in the same round trip or not."""
+    reads: list[int] = []
+    read_after, stamp_and_read = event_store.read_after, event_store.stamp_and_read
+
+    async def counted_read(*args: Any, **kwargs: Any) -> list[StoredEvent]:
+        found = await read_after(*args, **kwargs)
+        reads.append(len(found))
+        return found
+
+    async def counted_stamp_and_read(*args: Any, **kwargs: Any) -> tuple[list[StoredEvent], int]:
+        found, head = await stamp_and_read(*args, **kwargs)
+        reads.append(len(found))
+        return found, head
+
+    monkeypatch.setattr(event_store, "read_after", counted_read)
+    monkeypatch.setattr(event_store, "stamp_and_read", counted_stamp_and_read)
+    return reads
 
 
 async def until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
@@ -178,15 +198,7 @@ async def test_a_relay_drains_for_another_process_stamp_but_not_again_for_its_ow
     import subscriptions.relay
 
     monkeypatch.setattr(subscriptions.relay, "POLL_SECONDS", 60.0)  # wake-ups only, no polls
-    reads: list[int] = []
-    read_after = event_store.read_after
-
-    async def counted(*args: object, **kwargs: object) -> list[StoredEvent]:
-        found = await read_after(*args, **kwargs)  # type: ignore[arg-type]
-        reads.append(len(found))
-        return found
-
-    monkeypatch.setattr(event_store, "read_after", counted)
+    reads = count_reads(monkeypatch)
     broker = Broker()
     a = await relays(broker.bus("a"))
     await until(lambda: a.leader)
@@ -214,15 +226,7 @@ async def test_a_drain_reads_on_after_a_full_batch_and_stops_after_a_short_one(
 
     monkeypatch.setattr(subscriptions.relay, "POLL_SECONDS", 60.0)
     monkeypatch.setattr(subscriptions.relay, "BATCH", 2)
-    reads: list[int] = []
-    read_after = event_store.read_after
-
-    async def counted(*args: object, **kwargs: object) -> list[StoredEvent]:
-        found = await read_after(*args, **kwargs)  # type: ignore[arg-type]
-        reads.append(len(found))
-        return found
-
-    monkeypatch.setattr(event_store, "read_after", counted)
+    reads = count_reads(monkeypatch)
     broker = Broker()
     a = await relays(broker.bus("a"))
     await until(lambda: a.leader)

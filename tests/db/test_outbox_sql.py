@@ -34,6 +34,20 @@ async def test_an_appended_event_is_invisible_to_readers_until_stamped(pool: asy
     assert await event_store.stamp(pool) == 1  # nothing new: the head stays
 
 
+async def test_stamp_and_read_is_a_stamp_then_a_read_after_the_cursor_in_one_round_trip(
+    pool: asyncpg.Pool,
+) -> None:
+    assert await event_store.stamp_and_read(pool, 0, limit=10) == ([], 0)
+    await committed(pool, event(1), event(2), event(3))
+    found, head = await event_store.stamp_and_read(pool, 1, limit=10)
+    assert ([e.sequence for e in found], head) == ([2, 3], 3)
+    assert found == await event_store.read_after(pool, 1)  # the same events, decoded alike
+    await committed(pool, event(4))
+    found, head = await event_store.stamp_and_read(pool, 0, limit=2)
+    assert ([e.sequence for e in found], head) == ([1, 2], 4)  # a full batch; the head says there is more
+    assert await event_store.stamp_and_read(pool, 4, limit=2) == ([], 4)
+
+
 async def test_concurrent_appends_and_stamps_give_gap_free_sequences_each_transaction_in_order(
     pool: asyncpg.Pool,
 ) -> None:
