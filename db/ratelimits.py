@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from domain.records import Viewer
+
 from .pool import Executor
+from .users import VIEWER_SELECT, viewer_from_row
 
 # Charged only while the window has room; a refused charge reads the window as it stands.
 CHARGE = """
@@ -35,3 +38,66 @@ async def charge(
     row = await conn.fetchrow(CHARGE, token_hash, cost, limit, window_seconds)
     assert row is not None
     return row["granted"], row["used"], row["window_start"]
+
+
+# The caller's viewer by token and, only when there is one, a charge to its window: what every
+# request over HTTP does first, in one statement. No row: no such (live) token, nothing written.
+AUTHENTICATE_AND_CHARGE = f"""
+WITH v AS ({VIEWER_SELECT} AND t.token_hash = $1
+), w AS (
+    SELECT to_timestamp(floor(extract(epoch FROM now()) / $4::int) * $4::int) AS start
+), charged AS (
+    INSERT INTO rate_limits AS r (token_hash, window_start, used)
+    SELECT $1, w.start, $2::int FROM w WHERE $2::int <= $3::int AND EXISTS (SELECT 1 FROM v)
+    ON CONFLICT (token_hash) DO UPDATE
+       SET window_start = EXCLUDED.window_start,
+           used = CASE WHEN r.window_start = EXCLUDED.window_start
+                       THEN r.used + EXCLUDED.used ELSE EXCLUDED.used END
+     WHERE r.window_start <> EXCLUDED.window_start OR r.used + EXCLUDED.used <= $3::int
+    RETURNING used, window_start
+), reading AS (
+    SELECT true AS granted, used, window_start FROM charged
+    UNION ALL
+    SELECT false, CASE WHEN r.window_start = w.start THEN r.used ELSE 0 END, w.start
+      FROM w LEFT JOIN rate_limits r ON r.token_hash = $1
+     WHERE NOT EXISTS (SELECT 1 FROM charged)
+)
+SELECT v.*, reading.granted, reading.used, reading.window_start FROM v, reading
+"""  # noqa: S608 (constant fragments)
+
+
+async def authenticate_and_charge(
+    conn: Executor, token_hash: bytes, cost: int, limit: int, window_seconds: int
+) -> tuple[Viewer, bool, int, datetime] | None:
+    """(the viewer, granted, points used in the window, the window's start), or None for a token
+    that does not authenticate (then nothing is charged)."""
+    row = await conn.fetchrow(AUTHENTICATE_AND_CHARGE, token_hash, cost, limit, window_seconds)
+    if row is None:
+        return None
+    return viewer_from_row(row), row["granted"], row["used"], row["window_start"]
+
+
+REFUND = """
+WITH w AS (
+    SELECT to_timestamp(floor(extract(epoch FROM now()) / $3::int) * $3::int) AS start
+), back AS (
+    UPDATE rate_limits r SET used = greatest(r.used - $2::int, 0)
+     WHERE r.token_hash = $1 AND r.window_start = $4
+    RETURNING used, window_start
+)
+SELECT CASE WHEN b.window_start = w.start THEN b.used ELSE 0 END AS used, w.start AS window_start FROM w, back b
+UNION ALL
+SELECT CASE WHEN r.window_start = w.start THEN r.used ELSE 0 END, w.start
+  FROM w LEFT JOIN rate_limits r ON r.token_hash = $1
+ WHERE NOT EXISTS (SELECT 1 FROM back)
+"""
+
+
+async def refund(
+    conn: Executor, token_hash: bytes, cost: int, window_start: datetime, window_seconds: int
+) -> tuple[int, datetime]:
+    """Give back `cost` points charged in the window that starts at `window_start` (none once that
+    window has passed); (points used in the current window, its start)."""
+    row = await conn.fetchrow(REFUND, token_hash, cost, window_seconds, window_start)
+    assert row is not None
+    return row["used"], row["window_start"]

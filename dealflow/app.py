@@ -31,7 +31,7 @@ from strawberry.types.unset import UnsetType
 from db.migrate import apply_migrations
 from db.pool import create_pool
 from db.users import hash_token
-from resolvers.auth import authenticate, bearer_token
+from resolvers.auth import authenticate, bearer_token, touch
 from resolvers.context import Context, Services
 from resolvers.imports import ImportRunner
 from resolvers.mailer import Mailer
@@ -88,16 +88,17 @@ class DealflowGraphQL(GraphQL[Context, None]):
         wants_ide = request.method == "GET" and "text/html" in request.headers.get("accept", "")
         if not (wants_ide and self.graphql_ide and "query" not in request.query_params):
             services: Services = request.app.state.services
-            header = request.headers.get("authorization")
-            viewer = await authenticate(services.pool, header)
-            token = bearer_token(header)
-            if viewer is None or token is None:
+            token = bearer_token(request.headers.get("authorization"))
+            token_hash = hash_token(token) if token else None
+            found = await self.limiter.authenticate(services.pool, token_hash) if token_hash else None
+            if found is None or token_hash is None:
                 headers = {"WWW-Authenticate": "Bearer"}
                 response = error_response(UNAUTHENTICATED, "UNAUTHENTICATED", 401, media_type, headers)
                 await response(scope, receive, send)
                 return
-            state["viewer"] = viewer
-            state["token_hash"] = hash_token(token)
+            state["viewer"], state["provisional"] = found
+            state["token_hash"] = token_hash
+            await touch(services.pool, found[0])
         try:
             async with asyncio.timeout(self.settings.request_timeout_seconds):
                 response = await self.respond(request, media_type)
@@ -108,8 +109,8 @@ class DealflowGraphQL(GraphQL[Context, None]):
         except RecursionError:  # JSON nested deeper than the parser goes (DESIGN 3: never a bare 500)
             response = error_response("The request's JSON nests too deeply.", "BAD_JSON", 400, media_type)
         if "token_hash" in state:
-            reading = state.get("reading") or await self.limiter.charge(
-                request.app.state.services.pool, state["token_hash"], 0
+            reading = state.get("reading") or await self.limiter.refund(  # nothing was executed
+                request.app.state.services.pool, state["token_hash"], state["provisional"]
             )
             response.headers.update(reading.headers())
         await response(scope, receive, send)
@@ -144,7 +145,9 @@ class DealflowGraphQL(GraphQL[Context, None]):
             raise HTTPException(400, "The GraphQL operation's `operationName` must be a string or null.")
         state = request.scope["state"]
         cost = self.costs.of(request_data.query, request_data.operation_name, request_data.variables)
-        reading = state["reading"] = await self.limiter.charge(context.pool, state["token_hash"], cost)
+        reading = state["reading"] = await self.limiter.settle(
+            context.pool, state["token_hash"], state["provisional"], cost
+        )
         if not reading.granted:
             raise RateLimited(reading)
         return await super().execute_single(

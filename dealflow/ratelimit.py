@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import cached_property, lru_cache
 
@@ -14,10 +14,12 @@ import strawberry
 from graphql import FragmentDefinitionNode, GraphQLError, OperationDefinitionNode
 
 from db import ratelimits
+from domain.records import Viewer
 from schema import MAX_TOKENS
 from schema.complexity import MAX_COMPLEXITY, Estimate
 
 COST_UNIT = 100  # complexity points per rate-limit point, GitHub's normalisation: most reads cost 1
+PROVISIONAL_COST = 1  # charged with the authentication, before the operation is known (RateLimiter)
 
 
 @dataclass(frozen=True)
@@ -119,5 +121,41 @@ class RateLimiter:
 
     async def charge(self, pool: asyncpg.Pool, token_hash: bytes, cost: int) -> Reading:
         granted, used, start = await ratelimits.charge(pool, token_hash, cost, self.points, self.window)
+        return self._reading(granted, cost, used, start)
+
+    def _reading(self, granted: bool, cost: int, used: int, start: datetime) -> Reading:
         reset_at = start + timedelta(seconds=self.window)
         return Reading(granted=granted, cost=cost, limit=self.points, used=used, reset_at=reset_at)
+
+    # Over HTTP a request is authenticated and charged PROVISIONAL_COST points in one statement,
+    # before its operation is known; `settle` charges the rest once it is, `refund` gives the points
+    # back for a request that executed nothing. Most operations cost exactly that: one statement.
+
+    async def authenticate(self, pool: asyncpg.Pool, token_hash: bytes) -> tuple[Viewer, Reading] | None:
+        """The token's viewer and the provisional charge; None (nothing charged) for a bad token."""
+        found = await ratelimits.authenticate_and_charge(
+            pool, token_hash, PROVISIONAL_COST, self.points, self.window
+        )
+        if found is None:
+            return None
+        viewer, granted, used, start = found
+        return viewer, self._reading(granted, PROVISIONAL_COST, used, start)
+
+    async def settle(self, pool: asyncpg.Pool, token_hash: bytes, provisional: Reading, cost: int) -> Reading:
+        """The operation's charge, `cost` in all: a refused operation is charged nothing."""
+        if not provisional.granted:  # no room for the least an operation costs: nothing was charged
+            return replace(provisional, cost=cost)
+        if cost <= provisional.cost:
+            return provisional
+        rest = await self.charge(pool, token_hash, cost - provisional.cost)
+        if rest.granted:
+            return replace(rest, cost=cost)
+        return replace(await self.refund(pool, token_hash, provisional), granted=False, cost=cost)
+
+    async def refund(self, pool: asyncpg.Pool, token_hash: bytes, provisional: Reading) -> Reading:
+        """Give the provisional charge back: the window after, for the response's headers."""
+        if not provisional.granted:
+            return replace(provisional, cost=0)
+        start = provisional.reset_at - timedelta(seconds=self.window)
+        used, now_start = await ratelimits.refund(pool, token_hash, provisional.cost, start, self.window)
+        return self._reading(True, 0, used, now_start)

@@ -32,14 +32,17 @@ async def authenticate(pool: asyncpg.Pool, authorization: str | None) -> Viewer 
     if token is None:
         return None
     viewer = await user_store.get_viewer_by_token(pool, token)
-    if viewer is not None and viewer.token_id is not None:
-        await touch(pool, viewer.token_id)
+    if viewer is not None:
+        await touch(pool, viewer)
     return viewer
 
 
-async def touch(pool: asyncpg.Pool, token_id: int) -> None:
-    """Record the token's use, cheaply: one UPDATE per token and minute in this process, and the
-    statement itself skips a row touched within the minute by another process."""
+async def touch(pool: asyncpg.Pool, viewer: Viewer) -> None:
+    """Record the use of the viewer's token, cheaply: one UPDATE per token and minute in this
+    process, and the statement itself skips a row touched within the minute by another process."""
+    token_id = viewer.token_id
+    if token_id is None:
+        return
     now = time.monotonic()
     if id(pool) not in _touched and len(_touched) >= POOLS_KEPT:
         _touched.clear()
