@@ -116,6 +116,16 @@ async def replay_webhook(conn: Conn, webhook_id: int, after: int) -> Webhook | N
     return webhook_from_row(row) if row else None
 
 
+# NOTIFYed on the commit of every statement that adds, removes, activates or deactivates an
+# endpoint (migration 0019).
+CHANGES_CHANNEL = "dealflow_webhooks"
+
+
+async def any_active(conn: Executor) -> bool:
+    found: bool = await conn.fetchval("SELECT EXISTS (SELECT 1 FROM webhooks WHERE active)")
+    return found
+
+
 async def claim_due(
     conn: Executor, *, limit: int, token: uuid.UUID, pid: int, lease_seconds: float, serving: Sequence[int]
 ) -> list[Webhook]:

@@ -86,8 +86,14 @@ class WebhookSender:
         self._task: asyncio.Task[None] | None = None
         self._conn: PoolConnectionProxy | None = None
         self._rng = random.Random()
+        # Whether any endpoint is active (None: not known). While there is none, a wake-up claims
+        # nothing: every stamp's NOTIFY would cost a statement for nothing. It is forgotten on the
+        # NOTIFY of any change to which endpoints are active, and a poll always claims.
+        self._endpoints: bool | None = None
+        self._changes = 0  # NOTIFYs of such changes so far: an answer read across one is stale
 
     async def start(self) -> None:
+        self._wake.set()  # claim at once: what was due when the process stopped, and LISTEN from now
         self._task = asyncio.create_task(self._run(), name="webhook-sender")
 
     async def stop(self) -> None:
@@ -106,6 +112,11 @@ class WebhookSender:
     def _on_notify(self, *_: object) -> None:
         self._wake.set()
 
+    def _on_change(self, *_: object) -> None:
+        self._changes += 1
+        self._endpoints = None
+        self._wake.set()
+
     async def _hold(self) -> int:
         """The session that LISTENs for commits and whose pid marks this process's leases."""
         if self._conn is not None and self._conn.is_closed():
@@ -113,6 +124,8 @@ class WebhookSender:
         if self._conn is None:
             self._conn = conn = await self.pool.acquire(timeout=5)
             await conn.add_listener(event_store.EVENTS_CHANNEL, self._on_notify)
+            await conn.add_listener(webhook_store.CHANGES_CHANNEL, self._on_change)
+            self._endpoints = None  # changes may have gone unheard while it did not listen
         return self._conn.get_server_pid()
 
     async def _drop(self) -> None:
@@ -124,7 +137,9 @@ class WebhookSender:
 
     async def _run(self) -> None:
         while True:
-            await next_turn(self._wake, POLL_SECONDS)
+            woken = await next_turn(self._wake, POLL_SECONDS)
+            if woken and self._endpoints is False and self._conn is not None:
+                continue  # no endpoint to serve; a change would have said otherwise
             try:
                 await self.claim()
             except DbError:
@@ -148,6 +163,13 @@ class WebhookSender:
             lease_seconds=self.policy.lease_seconds,
             serving=list(self._serving),
         )
+        if claimed or self._serving:
+            self._endpoints = True
+        elif self._endpoints is None:
+            changes = self._changes
+            active = await webhook_store.any_active(self.pool)
+            if changes == self._changes:
+                self._endpoints = active
         for webhook in claimed:
             task = asyncio.create_task(self._serve(webhook, token), name=f"webhook-{webhook.id}")
             self._serving[webhook.id] = task

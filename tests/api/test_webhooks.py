@@ -15,6 +15,7 @@ import pytest
 from db import events as event_store
 from dealflow.settings import Settings
 from domain.events import NewEvent
+from resolvers import webhook_sender
 from resolvers.retention import Horizons, Pruner
 from resolvers.webhook_transport import Refused, resolve_allowed
 from tests.harness import Client, GraphQLErrors, Harness, live_server
@@ -371,3 +372,38 @@ async def test_redirects_are_not_followed_but_count_as_failures(dev_app: Harness
     assert receiver.received[0]["query"] == ""  # the retry went to the URL, not to the Location
     node = (await admin(DELIVERIES))["webhooks"][0]["deliveries"]["edges"][0]["node"]
     assert (node["sequence"], node["status"], node["attempts"]) == (str(last), "DELIVERED", 2)
+
+
+@pytest.fixture
+def no_sender_polls(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The webhook sender wakes only when told (a poll always claims): set before the server starts."""
+    monkeypatch.setattr(webhook_sender, "POLL_SECONDS", 60.0)
+
+
+async def test_without_an_active_endpoint_a_stamp_costs_no_claim_and_a_new_one_is_served_at_once(
+    query_log: list[str], no_sender_polls: None, dev_app: Harness
+) -> None:
+    """Every stamp NOTIFYs the senders; with no active endpoint there is nothing to claim, so they
+    do not ask (migration 0019 tells them when an endpoint is added or switched on)."""
+    admin = await dev_app.user(super_admin=True)
+    await append(dev_app.pool, "deal.created")  # the sender claims once and learns there is none
+    await asyncio.sleep(0.3)
+    query_log.clear()
+    for _ in range(3):
+        await append(dev_app.pool, "deal.created")
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(0.3)
+    assert [q for q in query_log if "UPDATE webhooks SET lease_token" in q] == []
+    receiver = Receiver()
+    async with serve(receiver) as url:
+        created = await create(admin, url, ["deal.*"])
+        receiver.secret = created["secret"]
+        last = await append(dev_app.pool, "deal.moved")
+        await eventually(lambda: last in receiver.unique_sequences(), timeout=5)  # long before a poll
+    off = (await admin(UPDATE, {"input": {"id": created["webhook"]["id"], "active": False}}))["updateWebhook"]
+    assert off["webhook"]["active"] is False
+    await asyncio.sleep(0.3)
+    query_log.clear()
+    await append(dev_app.pool, "deal.created")
+    await asyncio.sleep(0.3)
+    assert [q for q in query_log if "UPDATE webhooks SET lease_token" in q] == []
