@@ -9,26 +9,33 @@ from domain.records import Viewer
 from .pool import Executor
 from .users import VIEWER_SELECT, viewer_from_row
 
-# Charged only while the window has room; a refused charge reads the window as it stands.
-CHARGE = """
-WITH w AS (
-    SELECT to_timestamp(floor(extract(epoch FROM now()) / $4::int) * $4::int) AS start
-), charged AS (
+# Parameters throughout: $1 token hash, $2 cost, $3 limit (a refund: the window it was charged in),
+# $4 window seconds.
+WINDOW = "w AS (SELECT to_timestamp(floor(extract(epoch FROM now()) / $4::int) * $4::int) AS start)"
+
+
+def _charged(only_if: str = "true") -> str:
+    """The charge, made only while the window has room (and `only_if` holds)."""
+    return f"""charged AS (
     INSERT INTO rate_limits AS r (token_hash, window_start, used)
-    SELECT $1, w.start, $2::int FROM w WHERE $2::int <= $3::int
+    SELECT $1, w.start, $2::int FROM w WHERE $2::int <= $3::int AND {only_if}
     ON CONFLICT (token_hash) DO UPDATE
        SET window_start = EXCLUDED.window_start,
            used = CASE WHEN r.window_start = EXCLUDED.window_start
                        THEN r.used + EXCLUDED.used ELSE EXCLUDED.used END
      WHERE r.window_start <> EXCLUDED.window_start OR r.used + EXCLUDED.used <= $3::int
-    RETURNING used, window_start
-)
+    RETURNING used, window_start)"""  # noqa: S608 (constant fragments)
+
+
+# What the charge left, or a refused charge reads the window as it stands.
+READING = """
 SELECT true AS granted, used, window_start FROM charged
 UNION ALL
 SELECT false, CASE WHEN r.window_start = w.start THEN r.used ELSE 0 END, w.start
   FROM w LEFT JOIN rate_limits r ON r.token_hash = $1
  WHERE NOT EXISTS (SELECT 1 FROM charged)
 """
+CHARGE = f"WITH {WINDOW}, {_charged()} {READING}"
 
 
 async def charge(
@@ -43,25 +50,8 @@ async def charge(
 # The caller's viewer by token and, only when there is one, a charge to its window: what every
 # request over HTTP does first, in one statement. No row: no such (live) token, nothing written.
 AUTHENTICATE_AND_CHARGE = f"""
-WITH v AS ({VIEWER_SELECT} AND t.token_hash = $1
-), w AS (
-    SELECT to_timestamp(floor(extract(epoch FROM now()) / $4::int) * $4::int) AS start
-), charged AS (
-    INSERT INTO rate_limits AS r (token_hash, window_start, used)
-    SELECT $1, w.start, $2::int FROM w WHERE $2::int <= $3::int AND EXISTS (SELECT 1 FROM v)
-    ON CONFLICT (token_hash) DO UPDATE
-       SET window_start = EXCLUDED.window_start,
-           used = CASE WHEN r.window_start = EXCLUDED.window_start
-                       THEN r.used + EXCLUDED.used ELSE EXCLUDED.used END
-     WHERE r.window_start <> EXCLUDED.window_start OR r.used + EXCLUDED.used <= $3::int
-    RETURNING used, window_start
-), reading AS (
-    SELECT true AS granted, used, window_start FROM charged
-    UNION ALL
-    SELECT false, CASE WHEN r.window_start = w.start THEN r.used ELSE 0 END, w.start
-      FROM w LEFT JOIN rate_limits r ON r.token_hash = $1
-     WHERE NOT EXISTS (SELECT 1 FROM charged)
-)
+WITH v AS ({VIEWER_SELECT} AND t.token_hash = $1),
+{WINDOW}, {_charged("EXISTS (SELECT 1 FROM v)")}, reading AS ({READING})
 SELECT v.*, reading.granted, reading.used, reading.window_start FROM v, reading
 """  # noqa: S608 (constant fragments)
 
@@ -77,12 +67,10 @@ async def authenticate_and_charge(
     return viewer_from_row(row), row["granted"], row["used"], row["window_start"]
 
 
-REFUND = """
-WITH w AS (
-    SELECT to_timestamp(floor(extract(epoch FROM now()) / $3::int) * $3::int) AS start
-), back AS (
+REFUND = f"""
+WITH {WINDOW}, back AS (
     UPDATE rate_limits r SET used = greatest(r.used - $2::int, 0)
-     WHERE r.token_hash = $1 AND r.window_start = $4
+     WHERE r.token_hash = $1 AND r.window_start = $3
     RETURNING used, window_start
 )
 SELECT CASE WHEN b.window_start = w.start THEN b.used ELSE 0 END AS used, w.start AS window_start FROM w, back b
@@ -90,7 +78,7 @@ UNION ALL
 SELECT CASE WHEN r.window_start = w.start THEN r.used ELSE 0 END, w.start
   FROM w LEFT JOIN rate_limits r ON r.token_hash = $1
  WHERE NOT EXISTS (SELECT 1 FROM back)
-"""
+"""  # noqa: S608 (constant fragments)
 
 
 async def refund(
@@ -98,6 +86,6 @@ async def refund(
 ) -> tuple[int, datetime]:
     """Give back `cost` points charged in the window that starts at `window_start` (none once that
     window has passed); (points used in the current window, its start)."""
-    row = await conn.fetchrow(REFUND, token_hash, cost, window_seconds, window_start)
+    row = await conn.fetchrow(REFUND, token_hash, cost, window_start, window_seconds)
     assert row is not None
     return row["used"], row["window_start"]
