@@ -349,6 +349,7 @@ class RawSubscriber(asyncio.Protocol):
     def __init__(self) -> None:
         self.chunks: list[tuple[float, bytes]] = []
         self.received = 0  # text frames so far
+        self.last_text = b""  # the payload of the last of them, to follow progress during a run
         self.heard = asyncio.Event()  # set by the first text frame
         self._buffer = bytearray()  # the HTTP answer to the upgrade, until it is whole
         self._pending = b""  # the start of a frame not yet whole
@@ -357,7 +358,9 @@ class RawSubscriber(asyncio.Protocol):
         self.closed = asyncio.get_running_loop().create_future()
 
     @classmethod
-    async def open(cls, url: str, token: str, query: str, variables: Mapping[str, Any]) -> RawSubscriber:
+    async def open(
+        cls, url: str, token: str, query: str, variables: Mapping[str, Any], *, timeout: float = 10
+    ) -> RawSubscriber:
         parts = urlsplit(url)
         loop = asyncio.get_running_loop()
         _, sub = await loop.create_connection(cls, parts.hostname, parts.port)
@@ -368,11 +371,11 @@ class RawSubscriber(asyncio.Protocol):
             f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
             "Sec-WebSocket-Protocol: graphql-transport-ws\r\n\r\n".encode()
         )
-        head = await sub._handshake
+        head = await asyncio.wait_for(sub._handshake, timeout)
         if not head.startswith(b"HTTP/1.1 101"):
             raise RuntimeError(f"no upgrade: {head[:200]!r}")
         sub.send({"type": "connection_init", "payload": {"Authorization": f"Bearer {token}"}})
-        await asyncio.wait_for(sub.heard.wait(), 10)
+        await asyncio.wait_for(sub.heard.wait(), timeout)
         frames = sub.frames()
         if json.loads(frames[0][1]).get("type") != "connection_ack":
             raise RuntimeError(f"not acknowledged: {frames[0][1][:200]}")
@@ -425,10 +428,12 @@ class RawSubscriber(asyncio.Protocol):
         self.chunks.append((time.time(), data))
         buf = self._pending + data if self._pending else data
         at, n = 0, len(buf)
+        last_text: tuple[int, int] | None = None
         while (parsed := _frame_at(buf, at)) is not None:
             opcode, start, end = parsed
             if opcode == 0x1:
                 self.received += 1
+                last_text = (start, end)
                 if (
                     end - start < 40 and b'"ping"' in buf[start:end]
                 ):  # a graphql message worth a look is short
@@ -437,6 +442,8 @@ class RawSubscriber(asyncio.Protocol):
                 self._send_frame(0xA, bytes(buf[start:end]))
             at = end
         self._pending = buf[at:] if at < n else b""
+        if last_text is not None:
+            self.last_text = bytes(buf[last_text[0] : last_text[1]])
         if self.received:
             self.heard.set()
 

@@ -15,11 +15,11 @@ stage after Proposal (two approvers, mode ANY, enabled over HTTP), `--deals` dea
   approver (75% `approveDeal`, 25% `requestDealChanges`; in `--race` of them both approvers decide
   the same deal at once, and the loser must be refused). A deal is in one client's hands at a time,
   so the expected state of every deal is known and each committed change is known by its key.
-- `--subscribers` (1,000) WebSocket subscribers (graphql-transport-ws, the `websockets` package, a
-  separate process of their own), half on each server, alternately `boardChanged(pipelineId)` and
-  `dealApprovalChanged(pipelineId)`, all with `after` = the outbox head before they connect; 90%
-  are managers, approvers or the admin (ALL), 10% reps (OWNED: only their deals' events). One that
-  loses its connection reconnects to the same server with `after` = the last sequence it got.
+- `--subscribers` (1,000) WebSocket subscribers (graphql-transport-ws, common.RawSubscriber, which
+  keeps the raw bytes and decodes them after the run, in a separate process of their own), half on
+  each server, alternately `boardChanged(pipelineId)` and `dealApprovalChanged(pipelineId)`, all with
+  `after` = the outbox head before they connect; 90% are managers, approvers or the admin (ALL), 10%
+  reps (OWNED: only their deals' events). A connection the server closes is reported as a problem.
 
 Per request: latency and outcome. "errors": HTTP status other than 200, GraphQL errors, transport
 errors and timeouts, and userErrors that are not business refusals; "refused": VERSION_CONFLICT and
@@ -70,10 +70,10 @@ from typing import Any
 
 import asyncpg
 import httpx
-import websockets
 from common import (
     RESULTS_DIR,
     ROOT,
+    RawSubscriber,
     cpu_seconds,
     database_cpu_seconds,
     database_kind,
@@ -87,7 +87,6 @@ from common import (
     sales_stages,
     write_results,
 )
-from websockets.typing import Subprotocol
 
 from domain.limits import parse_id
 
@@ -554,124 +553,61 @@ async def run_clients(urls: Sequence[str], clients: int, seconds: float, mix: Mi
 # Subscribers, in a process of their own (`load.py --subscriber-process SPEC OUT`)
 
 SEQUENCE = re.compile(r'"sequence":\s*"(\d+)"')
-
-
-@dataclass
-class Watch:
-    url: str
-    token: str
-    kind: str
-    pipeline_id: int
-    after: int
-    times: array.array[float] = field(default_factory=lambda: array.array("d"))
-    sequences: array.array[int] = field(default_factory=lambda: array.array("q"))
-    problems: list[str] = field(default_factory=list)
-    reconnects: int = 0
-    connected: asyncio.Event = field(default_factory=asyncio.Event)
-
-    async def run(self, gate: asyncio.Semaphore) -> None:
-        while True:
-            after = self.sequences[-1] if self.sequences else self.after
-            try:
-                async with gate:
-                    ws = await websockets.connect(
-                        self.url,
-                        subprotocols=[Subprotocol("graphql-transport-ws")],
-                        compression=None,
-                        max_size=None,
-                        open_timeout=60,
-                    )
-                    try:
-                        await ws.send(
-                            json.dumps(
-                                {
-                                    "type": "connection_init",
-                                    "payload": {"Authorization": f"Bearer {self.token}"},
-                                }
-                            )
-                        )
-                        ack = json.loads(await asyncio.wait_for(ws.recv(), 60))
-                        if ack.get("type") != "connection_ack":
-                            raise RuntimeError(f"not acknowledged: {ack}")
-                        await ws.send(
-                            json.dumps(
-                                {
-                                    "id": "1",
-                                    "type": "subscribe",
-                                    "payload": {
-                                        "query": SUBSCRIPTIONS[self.kind],
-                                        "variables": {"p": str(self.pipeline_id), "a": str(after)},
-                                    },
-                                }
-                            )
-                        )
-                    except BaseException:
-                        await ws.close()
-                        raise
-                self.connected.set()
-                async with ws:
-                    await self.receive(ws)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                self.problems.append(f"{type(exc).__name__}: {exc}"[:200])
-            self.reconnects += 1
-            await asyncio.sleep(0.2)
-
-    async def receive(self, ws: Any) -> None:
-        times, sequences = self.times, self.sequences
-        async for raw in ws:
-            found = SEQUENCE.search(raw)
-            if found and '"next"' in raw and '"errors"' not in raw:
-                times.append(time.time())
-                sequences.append(int(found.group(1)))
-            elif '"ping"' in raw:
-                await ws.send('{"type": "pong"}')
-            else:
-                self.problems.append(raw[:300])
-                if '"complete"' in raw or '"error"' in raw:
-                    return  # the server ended the subscription: reconnect
+SEQUENCE_BYTES = re.compile(rb'"sequence":\s*"(\d+)"')
 
 
 async def subscriber_process(spec: dict[str, Any]) -> dict[str, Any]:
-    watches = [
-        Watch(s["url"], s["token"], s["kind"], spec["pipeline_id"], spec["after"])
-        for s in spec["subscribers"]
-    ]
+    """Open every subscription (common.RawSubscriber: raw bytes kept, decoded after the run), wait
+    until each has the last sequence it should get, then decode what each received."""
     gate = asyncio.Semaphore(50)  # connections being opened at once
-    tasks = [asyncio.create_task(w.run(gate)) for w in watches]
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(asyncio.gather(*(w.connected.wait() for w in watches)), 180)
-    print(f"ready {sum(w.connected.is_set() for w in watches)}", flush=True)
+
+    async def open_one(s: dict[str, Any]) -> RawSubscriber:
+        variables = {"p": str(spec["pipeline_id"]), "a": str(spec["after"])}
+        async with gate:
+            return await RawSubscriber.open(
+                s["url"], s["token"], SUBSCRIPTIONS[s["kind"]], variables, timeout=60
+            )
+
+    subs = await asyncio.wait_for(asyncio.gather(*(open_one(s) for s in spec["subscribers"])), 180)
+    print(f"ready {len(subs)}", flush=True)
     line = await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
     order = json.loads(line)  # {"wait_for": [last sequence expected per subscriber], "timeout": s}
     started = time.time()
-    targets: list[int] = order["wait_for"]
-    while time.time() - started < order["timeout"]:
-        if all(
-            not t or (w.sequences and w.sequences[-1] >= t) for w, t in zip(watches, targets, strict=True)
-        ):
-            break
+    waiting = [(sub, t) for sub, t in zip(subs, order["wait_for"], strict=True) if t]
+    while waiting and time.time() - started < order["timeout"]:
+        waiting = [(sub, t) for sub, t in waiting if last_sequence(sub.last_text) < t]
         await asyncio.sleep(0.05)
     drained = time.time() - started
     print(f"drained {drained:.2f}", flush=True)
     await asyncio.sleep(order.get("settle", 1.0))  # a duplicate would arrive now
-    for task in tasks:
-        task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
-    return {
-        "drained_seconds": drained,
-        "cpu_seconds": time.process_time(),
-        "subscribers": [
+    result = []
+    for sub in subs:
+        early_close = sub.closed.done()
+        sub.close()
+        times, sequences, problems = array.array("d"), array.array("q"), []
+        for received, raw in sub.frames():
+            found = SEQUENCE.search(raw)
+            if found and '"next"' in raw and '"errors"' not in raw:
+                times.append(received)
+                sequences.append(int(found.group(1)))
+            elif '"ping"' not in raw and '"pong"' not in raw:
+                problems.append(raw[:300])
+        if early_close:
+            problems.append("the server closed the connection")
+        result.append(
             {
-                "times": w.times.tolist(),
-                "sequences": w.sequences.tolist(),
-                "problems": w.problems[:20],
-                "reconnects": w.reconnects,
+                "times": times.tolist(),
+                "sequences": sequences.tolist(),
+                "problems": problems[:20],
+                "reconnects": 0,
             }
-            for w in watches
-        ],
-    }
+        )
+    return {"drained_seconds": drained, "cpu_seconds": time.process_time(), "subscribers": result}
+
+
+def last_sequence(text: bytes) -> int:
+    found = SEQUENCE_BYTES.search(text)
+    return int(found.group(1)) if found else -1
 
 
 def write_file(path: Path, text: str) -> None:
