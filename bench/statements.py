@@ -56,9 +56,9 @@ async def main():
                 log.clear()
                 result = await coro
                 entries = [(c, q) for c, q in log if not NOISE.search(q)]
-                conn_id = next(c for c, q in entries if "UPDATE event_head" in q)
+                conn_id = next(c for c, q in entries if "INSERT INTO events" in q)
                 stmts = [q for c, q in entries if c == conn_id]
-                end = next(i for i, q in enumerate(stmts) if "UPDATE event_head" in q)
+                end = next(i for i, q in enumerate(stmts) if "INSERT INTO events" in q)
                 begin = max(i for i, q in enumerate(stmts[:end]) if q.strip().upper().startswith("BEGIN"))
                 tx = stmts[begin + 1 : end + 1]
                 writes = [q for q in tx if re.search(r"UPDATE\s+deals\b", q)]
