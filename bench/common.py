@@ -157,13 +157,16 @@ async def new_user(conn: asyncpg.Connection, email: str, name: str, **kwargs: An
 
 
 def serve_uvicorn(app: Any, port: int, *, gc_threshold: int | None = None) -> None:
-    """How every benchmarked app is served: one uvicorn worker, no access log, no WS compression.
+    """How every benchmarked app is served: one uvicorn worker, no access log, WebSockets as
+    `dealflow serve` serves them (dealflow.ws_protocol.UVICORN_OPTIONS: no compression).
 
     The app is wrapped by `gc_probe` (GET /_bench/gc: the garbage collector's pauses so far).
     `gc_threshold`: an experiment, not dealflow's setting: freeze what start-up allocated and
     collect the youngest generation only every `gc_threshold` allocations.
     """
     import uvicorn
+
+    from dealflow.ws_protocol import UVICORN_OPTIONS
 
     if gc_threshold:
         gc.collect()
@@ -176,8 +179,8 @@ def serve_uvicorn(app: Any, port: int, *, gc_threshold: int | None = None) -> No
         workers=1,
         log_level="warning",
         access_log=False,
-        ws_per_message_deflate=False,
         lifespan="on",
+        **UVICORN_OPTIONS,  # as `dealflow serve` does: for other apps, uvicorn's protocol as it is
     )
 
 

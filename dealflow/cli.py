@@ -62,6 +62,7 @@ def serve(
     import uvicorn
 
     from .app import create_app
+    from .ws_protocol import UVICORN_OPTIONS
 
     settings = load_settings()
     settings = settings.model_copy(
@@ -78,9 +79,9 @@ def serve(
         app,
         host=settings.host,
         port=settings.port,
-        ws_per_message_deflate=False,
         log_level="info" if settings.dev else "warning",
         access_log=settings.dev,
+        **UVICORN_OPTIONS,
     )
 
 

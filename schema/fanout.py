@@ -40,6 +40,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.types import Messag
 from domain.events import StoredEvent
 from domain.records import Scope
 from resolvers.context import Context
+from subscriptions.bus import HOLD_EXTENSION, Holder
 
 from .events import Event
 from .events import event_for as event_for_stored
@@ -412,6 +413,14 @@ class DirectSink:
             return None
         body = shared_payload_json(outcome.data, self.handler.view.encode_json)
         return None if body is None else _Rendered(body)
+
+    def holder(self) -> Holder | None:
+        """The socket's frame holder, when the server is dealflow's (dealflow/ws_protocol.py)."""
+        adapter = self.handler.websocket
+        if not isinstance(adapter, ASGIWebSocketAdapter):
+            return None
+        found: Holder | None = adapter.ws.scope.get("extensions", {}).get(HOLD_EXTENSION)
+        return found
 
     def write(self, rendered: object) -> bool | Awaitable[None]:
         operation = self.operation

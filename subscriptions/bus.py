@@ -77,6 +77,21 @@ AXES: dict[str, Callable[[StoredEvent], Iterable[object]]] = {  # the values an 
 }
 
 
+HOLD_EXTENSION = "dealflow.hold"  # ASGI scope extension: the socket's Holder (dealflow/ws_protocol.py)
+HOLD_EVENTS = 32  # events fanned out at most while sockets hold their frames (latency, memory)
+
+
+class Holder(Protocol):
+    """A socket that can hold the frames sent to it and write them together when released: a
+    write to a socket costs about as much as everything else a delivery does (~24 µs of CPU on
+    loopback), so a burst of events reaches each socket in one write instead of one per event.
+    Holds nest; the socket writes when the last is released."""
+
+    def hold(self) -> None: ...
+
+    def release(self) -> None: ...
+
+
 class Sink(Protocol):
     """Delivers a listener's events without waking its consumer (schema/fanout.py: the already
     encoded frame written to the socket). Listeners whose sinks give the same `group` share one
@@ -91,6 +106,9 @@ class Sink(Protocol):
     def write(self, rendered: object) -> bool | Awaitable[None]:
         """Send it: True when sent (or no longer wanted), False when it could not be, an awaitable
         when sending waits (the consumer takes over once it is done)."""
+
+    def holder(self) -> Holder | None:
+        """The socket's Holder (one for every subscription on it), if it has one."""
 
 
 class Verdict(enum.Enum):
@@ -137,6 +155,7 @@ class Listener:
         self.through = 0  # while parked: the last sequence the bus handled for this listener
         self.inflight = 0  # events handed to the bus's direct delivery and not yet handled
         self.closed = False
+        self.holder: Holder | None = sink.holder() if sink is not None else None
         self._wake: asyncio.Future[None] | None = None
         self._sending: Awaitable[None] | None = None
 
@@ -307,24 +326,36 @@ class EventBus:
         return found
 
     async def _deliver_directly(self) -> None:
-        """Events for parked listeners, one event at a time in sequence order."""
+        """Events for parked listeners, one event at a time in sequence order. The sockets written
+        to hold their frames until the queue is empty (or HOLD_EVENTS were handled), then write them
+        together."""
+        held: dict[int, Holder] = {}
         while True:
             await self._direct_wake.wait()
             self._direct_wake.clear()
-            while self._direct:
-                event, listeners, hole = self._direct.popleft()
-                try:
-                    await self._deliver(event, listeners, hole)
-                except Exception:  # the consumers take over: they deliver or end as they would have
-                    logger.exception("direct delivery of event %s failed", event.sequence)
-                    for listener in listeners:
-                        if listener.direct and listener.through < event.sequence:
-                            listener.unpark(event)
-                finally:
-                    for listener in listeners:
-                        listener.inflight -= 1
+            handled = 0
+            try:
+                while self._direct:
+                    event, listeners, hole = self._direct.popleft()
+                    try:
+                        await self._deliver(event, listeners, hole, held)
+                    except Exception:  # the consumers take over: they deliver or end as they would have
+                        logger.exception("direct delivery of event %s failed", event.sequence)
+                        for listener in listeners:
+                            if listener.direct and listener.through < event.sequence:
+                                listener.unpark(event)
+                    finally:
+                        for listener in listeners:
+                            listener.inflight -= 1
+                    handled += 1
+                    if handled % HOLD_EVENTS == 0:
+                        _release(held)
+            finally:
+                _release(held)
 
-    async def _deliver(self, event: StoredEvent, listeners: list[Listener], hole: int) -> None:
+    async def _deliver(
+        self, event: StoredEvent, listeners: list[Listener], hole: int, held: dict[int, Holder]
+    ) -> None:
         groups: dict[Hashable, list[Listener]] = {}
         for listener in listeners:
             if listener.closed:
@@ -361,6 +392,10 @@ class EventBus:
                         listener.offer(event)
                     continue
                 assert listener.sink is not None
+                holder = listener.holder
+                if holder is not None and id(holder) not in held:
+                    holder.hold()
+                    held[id(holder)] = holder
                 sent = listener.sink.write(shared) if shared is not None else False
                 if sent is False:
                     listener.unpark(event)
@@ -423,6 +458,15 @@ class EventBus:
             del by_axis[interest.axis]
         if not by_axis:
             del self._index[interest.family]
+
+
+def _release(held: dict[int, Holder]) -> None:
+    for holder in held.values():
+        try:
+            holder.release()
+        except Exception:  # a socket that failed to write: its connection ends, the rest go on
+            logger.debug("releasing a socket's frames failed", exc_info=True)
+    held.clear()
 
 
 async def _render(listener: Listener, event: StoredEvent) -> object | None:

@@ -31,6 +31,7 @@ from db import users as user_store
 from db.migrate import apply_migrations
 from dealflow.app import create_app
 from dealflow.settings import Settings
+from dealflow.ws_protocol import UVICORN_OPTIONS
 from domain.records import Scope
 from resolvers.webhook_transport import tls_context
 
@@ -330,7 +331,7 @@ async def live_server(dsn: str, settings: Settings | None = None) -> AsyncIterat
     settings = settings or Settings(env="production", allowed_origins=("https://app.example.com",))
     app = create_app(settings, dsn)
     config = uvicorn.Config(
-        app, host="127.0.0.1", port=0, log_level="warning", lifespan="on", ws_per_message_deflate=False
+        app, host="127.0.0.1", port=0, log_level="warning", lifespan="on", **UVICORN_OPTIONS
     )
     server = PromptServer(config)
     task = asyncio.create_task(server.serve())
