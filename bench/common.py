@@ -166,7 +166,10 @@ def serve_uvicorn(app: Any, port: int, *, gc_threshold: int | None = None) -> No
     """
     import uvicorn
 
-    from dealflow.ws_protocol import UVICORN_OPTIONS
+    try:
+        from dealflow.ws_protocol import UVICORN_OPTIONS
+    except ImportError:  # a commit before it (bench/compare.py): uvicorn's own protocol
+        UVICORN_OPTIONS = {"ws_per_message_deflate": False}
 
     if gc_threshold:
         gc.collect()
