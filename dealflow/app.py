@@ -274,6 +274,13 @@ async def healthz(request: Request) -> Response:
     return JSONResponse({"status": "ok"})
 
 
+# Connections of live delivery (resolvers.context.Services.live_pool): the relay's LISTEN and drains,
+# the bus's catch-up reads, session re-checks and the reads of per-event executions. Under a load that
+# keeps every connection of the main pool busy, events had waited behind the requests for each of
+# those, one event at a time: delivery fell 30-50 s behind (bench/load.py).
+LIVE_POOL_SIZE = 6
+
+
 @contextlib.asynccontextmanager
 async def running_services(settings: Settings, dsn: str) -> AsyncIterator[Services]:
     async with contextlib.AsyncExitStack() as stack:
@@ -284,16 +291,18 @@ async def running_services(settings: Settings, dsn: str) -> AsyncIterator[Servic
             await conn.close()
         pool = await create_pool(dsn, max_size=settings.pool_max_size)
         stack.push_async_callback(pool.close)
-        bus = EventBus(Broadcast(backend=backend_for(settings.broadcast_url)), pool)
+        live_pool = await create_pool(dsn, min_size=1, max_size=LIVE_POOL_SIZE)
+        stack.push_async_callback(live_pool.close)
+        bus = EventBus(Broadcast(backend=backend_for(settings.broadcast_url)), live_pool)
         await bus.start()
         stack.push_async_callback(bus.stop)
-        relay = Relay(pool, bus, shared=is_shared(settings.broadcast_url))
+        relay = Relay(live_pool, bus, shared=is_shared(settings.broadcast_url))
         await relay.start()
         stack.push_async_callback(relay.stop)
         mailer = Mailer(pool, settings.smtp_url, settings.smtp_from)
         await mailer.start()
         stack.push_async_callback(mailer.stop)
-        sessions = SessionRegistry(pool, bus)
+        sessions = SessionRegistry(live_pool, bus)
         await sessions.start()
         stack.push_async_callback(sessions.stop)
         services = Services(
@@ -304,6 +313,7 @@ async def running_services(settings: Settings, dsn: str) -> AsyncIterator[Servic
             dev=settings.dev,
             sessions=sessions,
             app_url=settings.app_url,
+            live_pool=live_pool,
         )
         imports = ImportRunner(services)
         await imports.start()

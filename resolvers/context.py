@@ -30,6 +30,9 @@ class Services:
     dev: bool = False
     app_url: str | None = None  # the front-end's base URL (APP_URL), for links such as Quote.approvalUrl
     sessions: SessionRegistry | None = None  # open WebSocket sessions (the server's; None elsewhere)
+    # Live delivery's own connections (the relay, the bus, sessions, per-event executions), so an
+    # event never waits for a connection behind the requests that fill `pool`; None: `pool`.
+    live_pool: asyncpg.Pool | None = None
 
 
 @dataclass
@@ -40,15 +43,18 @@ class Context:
     loaders: dict[str, DataLoader[Any, Any]] = field(default_factory=dict)
     session: Session | None = None  # a WebSocket's, kept current by the session registry
     token_hash: bytes | None = None  # a WebSocket's token, whose rate limit its operations are charged to
+    live: bool = False  # executing a subscription event: reads go through the live pool
 
     def for_event(self) -> Context:
         """A copy for one subscription event: the viewer as it is now and fresh, empty loaders, so an
-        open socket never serves stale data nor grows a cache for its lifetime."""
-        return Context(self.services, self.viewer, self.connection_params, {}, self.session)
+        open socket never serves stale data nor grows a cache for its lifetime; its reads take the
+        live pool's connections."""
+        return Context(self.services, self.viewer, self.connection_params, {}, self.session, live=True)
 
     @property
     def pool(self) -> asyncpg.Pool:
-        return self.services.pool
+        live = self.services.live_pool
+        return live if self.live and live is not None else self.services.pool
 
     @property
     def me(self) -> Viewer:

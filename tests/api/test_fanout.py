@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, cast
 
 import asyncpg
+import httpx
 import pytest
 from broadcaster import Broadcast
 from graphql import (
@@ -28,6 +29,7 @@ from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.types.execution import ExecutionResult as StrawberryResult
 
 from db import events as event_store
+from dealflow.settings import Settings
 from dealflow.ws_protocol import HELD
 from domain.events import NewEvent, StoredEvent
 from domain.records import Scope
@@ -38,7 +40,7 @@ from subscriptions import streams
 from subscriptions.bus import AXES, EventBus, Interest, Listener
 from subscriptions.sessions import Session
 from tests.api.test_records import CREATE_CONTACT, MOVE_DEAL, make_deal, pipeline
-from tests.harness import Harness, WsClient, db_id
+from tests.harness import Harness, WsClient, db_id, live_server
 
 BOARD = """
 subscription($p: ID!, $a: String) { boardChanged(pipelineId: $p, after: $a) {
@@ -349,6 +351,40 @@ async def test_a_burst_of_events_reaches_a_socket_in_one_write_not_one_per_frame
     assert got == [f"m{i}" for i in range(10)]
     assert HELD.frames - before.frames == 10
     assert HELD.writes - before.writes < 10
+
+
+DEAL_NOTICES = (
+    "subscription($a: String) { notificationReceived(after: $a) { notification { message deal { name } } } }"
+)
+
+
+async def test_live_delivery_takes_its_own_connections_not_those_requests_wait_for(
+    db_dsn: str, pool: asyncpg.Pool
+) -> None:
+    """With every connection of the main pool taken (requests queueing for them), an event is still
+    stamped and read by the relay, executed (its deal read) and delivered: through the live pool."""
+    settings = Settings(env="production", pool_max_size=2)
+    async with live_server(db_dsn, settings) as server, httpx.AsyncClient(base_url=server.url) as http:
+        app = Harness(pool=pool, server=server, http=http)
+        admin = await app.user(super_admin=True)
+        deal = await make_deal(admin)
+        after = str(await event_store.stamp(pool))
+        services = server.app.state.services
+        async with app.ws(admin) as ws:
+            await ws.subscribe(DEAL_NOTICES, {"a": after})
+            await _parked(services.bus, 1)
+            async with contextlib.AsyncExitStack() as taken:
+                with contextlib.suppress(TimeoutError):  # every connection the main pool will give
+                    while True:
+                        await taken.enter_async_context(services.pool.acquire(timeout=0.2))
+                async with pool.acquire() as conn, conn.transaction():
+                    notices = await notify(
+                        conn, [admin.user_id], kind="TEST", message="hi", deal_id=db_id(deal["id"])
+                    )
+                    await event_store.append(conn, notices)
+                await event_store.stamp(pool)  # its NOTIFY wakes the server's relay
+                got = await ws.next(timeout=5)
+    assert got["notificationReceived"]["notification"] == {"message": "hi", "deal": {"name": "Deal"}}
 
 
 async def _parked(bus: EventBus, count: int) -> None:
