@@ -70,6 +70,25 @@ class FrameHoldingProtocol(WebSocketsSansIOProtocol):
         if self._held >= MAX_HELD:
             self._write_held()
 
+    def take(self, text_frame: bytes) -> bool:
+        """Send a text message straight away, without the ASGI round (starlette, uvicorn's send):
+        the event bus's direct delivery, once per subscriber. False, sending nothing, when the
+        connection cannot take it at once (closing or closed, or its buffer over the limit)."""
+        if not self._open():
+            return False
+        try:
+            self.conn.send_text(text_frame)
+        except InvalidState:
+            return False
+        if self._holds:
+            self._held += 1
+            HELD.frames += 1
+            if self._held >= MAX_HELD:
+                self._write_held()
+        else:
+            self._write_held()
+        return True
+
     def _open(self) -> bool:
         return (
             self.handshake_complete

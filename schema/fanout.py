@@ -416,6 +416,10 @@ class DirectSink:
 
     def holder(self) -> Holder | None:
         """The socket's frame holder, when the server is dealflow's (dealflow/ws_protocol.py)."""
+        return self._holder
+
+    @functools.cached_property
+    def _holder(self) -> Holder | None:
         adapter = self.handler.websocket
         if not isinstance(adapter, ASGIWebSocketAdapter):
             return None
@@ -427,9 +431,15 @@ class DirectSink:
         if operation.completed or self.handler.operations.get(operation.id) is not operation:
             return True  # ended: nothing more is sent for it
         assert isinstance(rendered, _Rendered)
-        adapter = self.handler.websocket
-        assert isinstance(adapter, ASGIWebSocketAdapter)
-        sent = send_now(adapter.ws.send_text(rendered.frame(operation.id)))
+        holder = self._holder
+        if holder is None or not holder.take(rendered.frame_bytes(operation.id)):
+            # not dealflow's protocol, or a socket that cannot take it now (closing, or its buffer
+            # full): through starlette, which waits for room or ends the operation
+            adapter = self.handler.websocket
+            assert isinstance(adapter, ASGIWebSocketAdapter)
+            sent = send_now(adapter.ws.send_text(rendered.frame(operation.id)))
+        else:
+            sent = True
         if sent is not False:
             DIRECT.frames += 1
             if rendered.uses:  # served by the execution and encoding another subscriber's render did
@@ -445,10 +455,18 @@ class _Rendered:
     uses: int = 0
     frames: dict[str, str] = field(default_factory=dict)  # by operation id: most clients use the same
 
+    encoded: dict[str, bytes] = field(default_factory=dict)  # the same, as UTF-8
+
     def frame(self, operation_id: str) -> str:
         found = self.frames.get(operation_id)
         if found is None:
             found = self.frames[operation_id] = next_frame(operation_id, self.body)
+        return found
+
+    def frame_bytes(self, operation_id: str) -> bytes:
+        found = self.encoded.get(operation_id)
+        if found is None:
+            found = self.encoded[operation_id] = self.frame(operation_id).encode()
         return found
 
 

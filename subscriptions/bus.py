@@ -91,6 +91,10 @@ class Holder(Protocol):
 
     def release(self) -> None: ...
 
+    def take(self, text_frame: bytes) -> bool:
+        """Send a text message now (held or written) if the socket can take it at once."""
+        ...
+
 
 class Sink(Protocol):
     """Delivers a listener's events without waking its consumer (schema/fanout.py: the already
