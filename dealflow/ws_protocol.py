@@ -10,11 +10,13 @@ through the same websockets protocol buffer in order; only the write to the tran
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.exceptions import InvalidState
+from websockets.frames import Frame, Opcode
 from websockets.http11 import Request
+from websockets.protocol import State
 
 from subscriptions.bus import HOLD_EXTENSION
 
@@ -33,6 +35,8 @@ HELD = WriteStats()
 
 
 class FrameHoldingProtocol(WebSocketsSansIOProtocol):
+    _last_framed: ClassVar[tuple[bytes, bytes]] = (b"", b"")  # (a message, its frame): see take
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._holds = 0
@@ -73,13 +77,31 @@ class FrameHoldingProtocol(WebSocketsSansIOProtocol):
     def take(self, text_frame: bytes) -> bool:
         """Send a text message straight away, without the ASGI round (starlette, uvicorn's send):
         the event bus's direct delivery, once per subscriber. False, sending nothing, when the
-        connection cannot take it at once (closing or closed, or its buffer over the limit)."""
+        connection cannot take it at once (closing or closed, or its buffer over the limit).
+
+        A server's frames are not masked, so a message is the same bytes on every socket without
+        extensions (dealflow serves without compression): the last one framed is framed once for
+        the sockets it goes to one after another, and appended to the connection's writes as
+        websockets' own send_text would append it."""
         if not self._open():
             return False
-        try:
-            self.conn.send_text(text_frame)
-        except InvalidState:
-            return False
+        conn = self.conn
+        if (
+            conn.state is State.OPEN
+            and not conn.expect_continuation_frame
+            and not conn.extensions
+            and not conn.debug
+        ):
+            framed_text, wire = FrameHoldingProtocol._last_framed
+            if framed_text is not text_frame:
+                wire = Frame(Opcode.TEXT, text_frame).serialize(mask=False, extensions=[])
+                FrameHoldingProtocol._last_framed = (text_frame, wire)
+            conn.writes.append(wire)
+        else:
+            try:
+                conn.send_text(text_frame)
+            except InvalidState:
+                return False
         if self._holds:
             self._held += 1
             HELD.frames += 1

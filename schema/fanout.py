@@ -399,10 +399,16 @@ class DirectSink:
     executor: SharedEventExecutionContext
     shape: tuple[object, ...]
     to_payload: Callable[[StoredEvent], Event] = event_for_stored  # as the subscription resolvers do
+    _grouped: tuple[object, Hashable | None] = (None, None)  # the last viewer asked about, its key
 
     def group(self) -> Hashable | None:
+        viewer = getattr(self.executor.context_value, "viewer", None)
+        if viewer is not None and viewer is self._grouped[0]:
+            return self._grouped[1]  # the session's viewer unchanged since (a re-read makes a new one)
         who = viewer_key(self.executor.context_value)
-        return None if who is None else (*self.shape, who)
+        key = None if who is None else (*self.shape, who)
+        self._grouped = (viewer, key)
+        return key
 
     async def render(self, event: StoredEvent) -> _Rendered | None:
         per_event = self.executor.build_per_event_executor(self.to_payload(event))
