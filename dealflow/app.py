@@ -291,7 +291,7 @@ async def running_services(settings: Settings, dsn: str) -> AsyncIterator[Servic
             await conn.close()
         pool = await create_pool(dsn, max_size=settings.pool_max_size)
         stack.push_async_callback(pool.close)
-        live_pool = await create_pool(dsn, min_size=1, max_size=LIVE_POOL_SIZE)
+        live_pool = await create_pool(dsn, min_size=2, max_size=LIVE_POOL_SIZE)  # the relay holds one
         stack.push_async_callback(live_pool.close)
         bus = EventBus(Broadcast(backend=backend_for(settings.broadcast_url)), live_pool)
         await bus.start()

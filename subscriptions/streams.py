@@ -39,7 +39,8 @@ async def events(
     interest: Interest | None = None,
     sink: Sink | None = None,
 ) -> AsyncIterator[StoredEvent]:
-    """Every committed event after `after` (or from now) that `match` admits, once, in order.
+    """Every committed event after `after` (or after every event committed before it: from now)
+    that `match` admits, once, in order.
 
     Live events arrive in sequence order; a gap (a missed publish, a lagging queue) is filled
     from the table, so what a subscriber sees never depends on the broker being perfect. The bus
@@ -51,7 +52,9 @@ async def events(
     through the sink (same order, same `decide`), until an event needs this generator again.
     """
     async with bus.listen(interest, match=match, session=session, sink=sink) as listener:
-        last = after if after is not None else await event_store.head(pool)
+        # From now: after every event committed before it, stamped here if the relay has not yet
+        # (an event committed just before, still unnumbered, would otherwise come as live).
+        last = after if after is not None else await event_store.stamp(pool)
         async for event in _replay(pool, last):
             last = event.sequence
             if await _admitted(event, match, session):

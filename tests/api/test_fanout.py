@@ -387,6 +387,24 @@ async def test_live_delivery_takes_its_own_connections_not_those_requests_wait_f
     assert got["notificationReceived"]["notification"] == {"message": "hi", "deal": {"name": "Deal"}}
 
 
+async def test_a_live_subscription_starts_after_every_event_committed_before_it(app: Harness) -> None:
+    """ "From now" is after what committed before the subscription, numbered by the relay or not yet:
+    an event still waiting for its sequence when the subscription starts is not live news."""
+    user = await app.user()
+    bus = app.server.app.state.services.bus
+    async with app.pool.acquire() as conn, conn.transaction():  # committed, not stamped: no relay woken
+        await event_store.append(conn, await notify(conn, [user.user_id], kind="TEST", message="before"))
+    async with app.ws(user) as ws:
+        await ws.subscribe(MINE, {})
+        await _parked(bus, 1)
+        async with app.pool.acquire() as conn, conn.transaction():
+            await event_store.append(conn, await notify(conn, [user.user_id], kind="TEST", message="after"))
+        await event_store.stamp(app.pool)
+        got = await ws.next()
+        assert got["notificationReceived"]["notification"]["message"] == "after"
+        assert await ws.nothing_within(0.2)
+
+
 async def _parked(bus: EventBus, count: int) -> None:
     async with asyncio.timeout(5):
         while sum(listener.direct for listener in bus.listeners) < count:  # noqa: ASYNC110 (polls a count)
