@@ -23,6 +23,8 @@ async def link(
     """Associate every from_id with every to_id (pairs zipped when both lists have equal length > 1)."""
     table, a, b = LINKS[(from_type, to_type)]
     pairs = [(f, t) for f in from_ids for t in to_ids]
+    if not pairs:
+        return
     await conn.execute(
         f"""
         INSERT INTO {table} ({a}, {b}) SELECT * FROM unnest($1::bigint[], $2::bigint[])

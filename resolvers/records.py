@@ -50,6 +50,8 @@ async def check_owner(conn: Conn, owner_id: int | None) -> None:
 async def visible_ids(
     ctx: Context, conn: Conn, object_type: ObjectType, ids: Sequence[int], field: str
 ) -> None:
+    if not ids:
+        return
     owners = visible_owner_ids(ctx.me, ctx.me.user.view_scope)
     found = {r.id for r in await record_store.get_records(conn, object_type, ids, owners)}
     missing = sorted(set(ids) - found)

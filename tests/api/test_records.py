@@ -265,3 +265,22 @@ async def test_deals_are_created_with_their_contacts_and_companies(app: Harness)
     assert deal["contacts"] == [{"id": cid}]
     assert deal["companies"] == [{"id": co}]
     assert deal["amount"] == "1200.50"
+
+
+async def test_a_deal_without_contacts_or_companies_reads_and_links_none(
+    query_log: list[str], app: Harness
+) -> None:
+    """No association asked for, no statement about associations: neither the visibility check of
+    ids nobody gave nor an insert of no pairs (createDeal ran four statements for nothing)."""
+    admin = await app.user(super_admin=True)
+    p = await pipeline(admin)
+    query_log.clear()
+    created = await admin(
+        CREATE_DEAL, {"input": {"name": "Plain", "pipelineId": p["id"], "stageId": p["stages"][0]["id"]}}
+    )
+    assert created["createDeal"]["userErrors"] == []
+    assert [
+        q for q in query_log if "INSERT INTO deal_contacts" in q or "INSERT INTO deal_companies" in q
+    ] == []
+    before_insert = query_log[: next(i for i, q in enumerate(query_log) if "INSERT INTO deals" in q)]
+    assert [q for q in before_insert if "FROM contacts" in q or "FROM companies" in q] == []
