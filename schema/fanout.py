@@ -460,8 +460,7 @@ class _Rendered:
     body: str  # the encoded `{"data": …}` of the `next` payload
     uses: int = 0
     frames: dict[str, str] = field(default_factory=dict)  # by operation id: most clients use the same
-
-    encoded: dict[str, bytes] = field(default_factory=dict)  # the same, as UTF-8
+    encoded: dict[str, bytes] = field(default_factory=dict)  # the frames as UTF-8, by operation id
 
     def frame(self, operation_id: str) -> str:
         found = self.frames.get(operation_id)
