@@ -28,7 +28,8 @@ def _observe(record: LoggedQuery) -> None:
         observer(record.query)
 
 
-_LONG_NUMBER = re.compile(r"\d{20}")  # may be an integer beyond 64 bits, which orjson reads as a float
+# May be an integer beyond 64 bits, which orjson reads as a float: below -2**63 takes 19 digits.
+_LONG_NUMBER = re.compile(r"\d{19}")
 
 
 def decode_json(text: str) -> Any:

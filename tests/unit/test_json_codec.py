@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from db.pool import decode_json, encode_json
@@ -33,6 +33,9 @@ def test_what_is_written_reads_back_as_json_dumps_would_have_it(value: Any) -> N
 
 
 @given(VALUES)
+@example(-(2**63) - 1)  # 19 digits, below what orjson reads as an integer: it gave a float
+@example(2**64)
+@example([2**63 - 1, -(2**63)])
 def test_what_is_read_is_what_json_loads_reads(value: Any) -> None:
     text = json.dumps(value)
     assert decode_json(text) == json.loads(text)
