@@ -40,7 +40,8 @@ async def seed_deals(
 
 
 BACKGROUND = (
-    "email_outbox", "FROM events", "event_head",  # the mailer's and relay's own polling
+    "email_outbox", "FROM events", "event_head", "stamp_and_read(", "stamp_events()",  # the mailer, the relay
+    "webhooks", "UPDATE imports",  # the webhook sender's and the import runner's claims and polls
     "typeinfo_tree", "set_config('jit'", "current_setting('jit')",  # asyncpg learning a connection's types
 )  # fmt: skip
 
