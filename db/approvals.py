@@ -37,7 +37,7 @@ APPROVAL_COLUMNS = f"""{APPROVAL_FIELDS},
 
 # The process's approvers as users, by id: what deciding needs to know of them (active, permitted).
 APPROVERS = f"""ARRAY(SELECT {USER_RECORD} FROM users u JOIN approval_process_approvers x ON x.user_id = u.id
-                  WHERE x.process_id = p.id ORDER BY u.id) AS approvers"""  # noqa: S608
+                  WHERE x.process_id = p.id ORDER BY u.id)"""  # noqa: S608
 
 
 def process_from_row(row: asyncpg.Record) -> ApprovalProcess:
@@ -65,7 +65,7 @@ async def share_process(conn: Conn, pipeline_id: int) -> tuple[ApprovalProcess, 
     with its approvers."""
     row = await conn.fetchrow(
         f"""
-        SELECT {PROCESS_COLUMNS}, {APPROVERS}
+        SELECT {PROCESS_COLUMNS}, {APPROVERS} AS approvers
           FROM approval_processes p WHERE p.pipeline_id = $1 AND p.enabled FOR SHARE OF p
         """,  # noqa: S608
         pipeline_id,
@@ -84,7 +84,7 @@ async def share_gate(conn: Conn, pipeline_id: int, deal_id: int | None, to_stage
                  ORDER BY a.id DESC LIMIT 1) AS latest_status,
                EXISTS (SELECT 1 FROM approval_exempt_deals e WHERE e.process_id = p.id AND e.deal_id = $2)
                AS exempt,
-               CASE WHEN p.approval_stage_id = $3 THEN {APPROVERS.removesuffix(" AS approvers")} END AS approvers
+               CASE WHEN p.approval_stage_id = $3 THEN {APPROVERS} END AS approvers
           FROM approval_processes p WHERE p.pipeline_id = $1 AND p.enabled FOR SHARE OF p
         """,  # noqa: S608
         pipeline_id,

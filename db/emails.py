@@ -17,18 +17,18 @@ class Email:
     attempts: int
 
 
+def to_active_users(user_ids: str, subject: str, body: str) -> str:
+    """The statement that queues an email to each active user of `user_ids` (SQL expressions: a
+    bigint[] parameter, the subject's and the body's), on its own or inside another statement."""
+    return f"""
+        INSERT INTO email_outbox (user_id, to_address, subject, body)
+        SELECT u.id, u.email, {subject}, {body} FROM users u WHERE u.id = ANY({user_ids}) AND u.active"""  # noqa: S608 (callers give placeholders)
+
+
 async def insert_emails(conn: Conn, user_ids: Sequence[int], *, subject: str, body: str) -> None:
     if not user_ids:
         return
-    await conn.execute(
-        """
-        INSERT INTO email_outbox (user_id, to_address, subject, body)
-        SELECT u.id, u.email, $2, $3 FROM users u WHERE u.id = ANY($1) AND u.active
-        """,
-        list(user_ids),
-        subject,
-        body,
-    )
+    await conn.execute(to_active_users("$1", "$2", "$3"), list(user_ids), subject, body)
 
 
 async def claim_due(conn: Conn, limit: int, max_attempts: int, lease_seconds: float) -> list[Email]:

@@ -8,6 +8,7 @@ import asyncpg
 
 from domain.records import Notification
 
+from .emails import to_active_users
 from .pool import Conn, Executor
 
 NOTIFICATION_COLUMNS = "id, user_id, kind, message, read, created_at, deal_id, quote_id"
@@ -31,13 +32,12 @@ async def insert_notifications(
     message its subject) for the mailer to send after commit: both in one statement."""
     rows = await conn.fetch(
         f"""
-        WITH mail AS (
-            INSERT INTO email_outbox (user_id, to_address, subject, body)
-            SELECT u.id, u.email, $3, $6 FROM users u WHERE $6::text IS NOT NULL AND u.id = ANY($1) AND u.active)
+        WITH mail AS ({to_active_users("CASE WHEN $6::text IS NOT NULL THEN $1::bigint[] END", "$3", "$6")})
+        -- (no body: no user ids, no emails)
         INSERT INTO notifications (user_id, kind, message, deal_id, quote_id)
         SELECT unnest($1::bigint[]), $2, $3, $4, $5
         RETURNING {NOTIFICATION_COLUMNS}
-        """,  # noqa: S608
+        """,
         list(user_ids),
         kind,
         message,

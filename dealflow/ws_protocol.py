@@ -69,10 +69,7 @@ class FrameHoldingProtocol(WebSocketsSansIOProtocol):
         except InvalidState:
             await super().send(message)  # as uvicorn answers a send on a closed connection
             return
-        self._held += 1
-        HELD.frames += 1
-        if self._held >= MAX_HELD:
-            self._write_held()
+        self._buffered()
 
     def take(self, text_frame: bytes) -> bool:
         """Send a text message straight away, without the ASGI round (starlette, uvicorn's send):
@@ -102,14 +99,19 @@ class FrameHoldingProtocol(WebSocketsSansIOProtocol):
                 conn.send_text(text_frame)
             except InvalidState:
                 return False
-        if self._holds:
-            self._held += 1
-            HELD.frames += 1
-            if self._held >= MAX_HELD:
-                self._write_held()
-        else:
-            self._write_held()
+        self._buffered()
         return True
+
+    def _buffered(self) -> None:
+        """A frame went into the protocol's buffer: written at once, unless the socket is held
+        (then when released, or once MAX_HELD wait)."""
+        if not self._holds:
+            self._write_held()
+            return
+        self._held += 1
+        HELD.frames += 1
+        if self._held >= MAX_HELD:
+            self._write_held()
 
     def _open(self) -> bool:
         return (
