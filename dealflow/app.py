@@ -88,6 +88,7 @@ class DealflowGraphQL(GraphQL[Context, None]):
         wants_ide = request.method == "GET" and "text/html" in request.headers.get("accept", "")
         if not (wants_ide and self.graphql_ide and "query" not in request.query_params):
             services: Services = request.app.state.services
+            await services.bus.admit()  # fan-out first: subscribers see what happened before this request
             token = bearer_token(request.headers.get("authorization"))
             token_hash = hash_token(token) if token else None
             found = await self.limiter.authenticate(services.pool, token_hash) if token_hash else None

@@ -6,10 +6,11 @@ import asyncio
 import contextlib
 import enum
 import hashlib
+import itertools
 import json
 import logging
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -79,6 +80,11 @@ AXES: dict[str, Callable[[StoredEvent], Iterable[object]]] = {  # the values an 
 
 HOLD_EXTENSION = "dealflow.hold"  # ASGI scope extension: the socket's Holder (dealflow/ws_protocol.py)
 HOLD_EVENTS = 32  # events fanned out at most while sockets hold their frames (latency, memory)
+# Fan-out before new work: while more events than this wait for direct delivery in this process, a
+# request waits to start (`EventBus.admit`), at most ADMIT_WAIT_SECONDS, so live subscribers see a
+# change the moment it is made even when requests keep every core busy (bench/load.py).
+ADMIT_BACKLOG = 8
+ADMIT_WAIT_SECONDS = 2.0
 
 
 class Holder(Protocol):
@@ -224,6 +230,8 @@ class EventBus:
         self._index: dict[str, dict[str | None, dict[object, set[Listener]]]] = {}
         self._direct: deque[tuple[StoredEvent, list[Listener], int]] = deque()
         self._direct_wake = asyncio.Event()
+        self._caught_up = asyncio.Event()  # set while direct delivery has at most ADMIT_BACKLOG waiting
+        self._caught_up.set()
         self._direct_task: asyncio.Task[None] | None = None
         self._task: asyncio.Task[None] | None = None
         self._ready = asyncio.Event()
@@ -311,9 +319,21 @@ class EventBus:
                 listener.offer(event)
         if direct:
             self._direct.append((event, direct, self.last_hole))
+            if len(self._direct) > ADMIT_BACKLOG:
+                self._caught_up.clear()
             self._direct_wake.set()
             if self._direct_task is None or self._direct_task.done():
                 self._direct_task = asyncio.create_task(self._deliver_directly(), name="event-bus-direct")
+
+    async def admit(self) -> None:
+        """Wait while this process's fan-out is behind (more than ADMIT_BACKLOG events waiting for
+        direct delivery), at most ADMIT_WAIT_SECONDS: a request starts once the subscribers have
+        what happened before it. Free when fan-out keeps up."""
+        if self._caught_up.is_set():
+            return
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(ADMIT_WAIT_SECONDS):
+                await self._caught_up.wait()
 
     def candidates(self, event: StoredEvent) -> list[Listener]:
         """The listeners an event may concern: those without an interest, those watching its family,
@@ -340,7 +360,11 @@ class EventBus:
             handled = 0
             try:
                 while self._direct:
+                    if handled % HOLD_EVENTS == 0:
+                        await _render_ahead(list(itertools.islice(self._direct, HOLD_EVENTS)))
                     event, listeners, hole = self._direct.popleft()
+                    if not self._direct:
+                        self._caught_up.set()
                     try:
                         await self._deliver(event, listeners, hole, held)
                     except Exception:  # the consumers take over: they deliver or end as they would have
@@ -462,6 +486,29 @@ class EventBus:
             del by_axis[interest.axis]
         if not by_axis:
             del self._index[interest.family]
+
+
+async def _render_ahead(batch: Sequence[tuple[StoredEvent, list[Listener], int]]) -> None:
+    """Render the next events for the groups that will take them, all at once: the executions share
+    the loop's turns and the live pool instead of taking turns one event after another, and
+    `_deliver` then finds each result done (schema/fanout.py keeps it by event, shape and viewer
+    key). Only a warm-up: `_deliver` decides again and renders whatever is not found."""
+    if len(batch) < 2:
+        return
+    renders = []
+    for event, listeners, _ in batch:
+        groups: set[Hashable] = set()
+        for listener in listeners:
+            if listener.closed or not listener.direct or listener.sink is None:
+                continue
+            if decide(event, listener.match, listener.session) is not Verdict.DELIVER:
+                continue
+            key = listener.sink.group()
+            if key is not None and key not in groups:
+                groups.add(key)
+                renders.append(_render(listener, event))
+    if len(renders) > 1:
+        await asyncio.gather(*renders)
 
 
 def _release(held: dict[int, Holder]) -> None:

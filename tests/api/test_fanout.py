@@ -7,7 +7,7 @@ import contextlib
 import dataclasses
 import json
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, cast
 
 import asyncpg
@@ -36,8 +36,9 @@ from domain.records import Scope
 from resolvers.notifications import notify
 from schema import build_schema, fanout
 from schema.fanout import STATS, FanoutStats, FastMaskErrors, SharedEventExecutionContext
+from subscriptions import bus as bus_module
 from subscriptions import streams
-from subscriptions.bus import AXES, EventBus, Interest, Listener
+from subscriptions.bus import ADMIT_BACKLOG, AXES, EventBus, Interest, Listener
 from subscriptions.sessions import Session
 from tests.api.test_records import CREATE_CONTACT, MOVE_DEAL, make_deal, pipeline
 from tests.harness import Harness, WsClient, db_id, live_server
@@ -609,6 +610,102 @@ async def test_a_parked_stream_takes_back_each_event_its_sink_cannot_deliver_in_
     assert consumed == [(seq[1], False), (seq[2], False), (seq[5], True), (seq[7], True), (seq[9], True),
                         (seq[10], True), (seq[11], True)]  # fmt: skip
     assert sorted(sink.written + [s for s, _ in consumed]) == seq
+
+
+class _HeldRenders(_Sink):
+    """A sink whose renders wait until `release` is set; counts how many wait at once."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = asyncio.Event()
+        self.waiting = 0
+        self.most_at_once = 0
+
+    async def render(self, event: StoredEvent) -> int | None:
+        self.waiting += 1
+        self.most_at_once = max(self.most_at_once, self.waiting)
+        try:
+            await self.release.wait()
+        finally:
+            self.waiting -= 1
+        return event.sequence
+
+
+@contextlib.asynccontextmanager
+async def _parked_listener(bus: EventBus, sink: _Sink, after: int) -> AsyncIterator[Listener]:
+    """A listener of pipeline 7's deal events, parked after `after` as a stream with an empty queue
+    parks: the bus delivers its events through `sink`."""
+    interest = Interest("deal.", "pipeline_id", 7)
+    async with bus.listen(interest, match=lambda e: e.pipeline_id == 7, sink=sink) as listener:
+        listener.through = after
+        listener.direct = True
+        yield listener
+
+
+async def _until(condition: Callable[[], bool]) -> None:
+    async with asyncio.timeout(5):
+        while not condition():  # noqa: ASYNC110 (polls the bus)
+            await asyncio.sleep(0.01)
+
+
+async def test_a_request_waits_to_start_while_fan_out_is_behind(app: Harness) -> None:
+    """Fan-out before new work: while more than ADMIT_BACKLOG events wait for direct delivery, a
+    request starts only once they are handed out, so subscribers see a change the moment it is made
+    even when requests keep every core busy (bench/load.py)."""
+    user = await app.user()
+    bus = app.server.app.state.services.bus
+    sink = _HeldRenders()
+    async with _parked_listener(bus, sink, await event_store.head(app.pool)):
+        events = await _append(app.pool, ADMIT_BACKLOG + 2)  # its stamp's NOTIFY wakes the relay
+        await _until(lambda: sink.waiting > 0 and bus.fanned_out >= events[-1].sequence)
+        request = asyncio.create_task(user("{ viewer { email } }"))
+        await asyncio.sleep(0.3)
+        assert not request.done()
+        sink.release.set()
+        answer = await asyncio.wait_for(request, 5)
+        await _until(lambda: len(sink.written) == len(events))
+    assert answer["viewer"]["email"]
+    assert sink.written == [e.sequence for e in events]
+
+
+async def test_a_request_waits_for_fan_out_at_most_admit_wait_seconds(
+    app: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fan-out that does not move (a socket stuck, a bug) slows requests down, never stops them."""
+    monkeypatch.setattr(bus_module, "ADMIT_WAIT_SECONDS", 0.3)
+    user = await app.user()
+    bus = app.server.app.state.services.bus
+    sink = _HeldRenders()
+    async with _parked_listener(bus, sink, await event_store.head(app.pool)):
+        events = await _append(app.pool, ADMIT_BACKLOG + 2)
+        await _until(lambda: sink.waiting > 0 and bus.fanned_out >= events[-1].sequence)
+        started = asyncio.get_running_loop().time()
+        answer = await asyncio.wait_for(user("{ viewer { email } }"), 5)
+        waited = asyncio.get_running_loop().time() - started
+        assert not sink.written  # still behind
+        sink.release.set()
+        await _until(lambda: len(sink.written) == len(events))
+    assert answer["viewer"]["email"]
+    assert waited >= 0.3
+
+
+async def test_a_backlog_is_rendered_at_once_and_written_in_order() -> None:
+    """Events waiting for direct delivery are rendered together (render-ahead), not one after
+    another, and still written once each, in order."""
+    bus = EventBus(Broadcast("memory://"))
+    sink = _HeldRenders()
+    events = [_deal_event_numbered(n) for n in range(1, 11)]
+    async with _parked_listener(bus, sink, 0):
+        await bus.receive(json.dumps({"sequence": 10, "batch": [e.to_wire() for e in events]}))
+        await _until(lambda: sink.waiting == len(events))
+        sink.release.set()
+        await _until(lambda: len(sink.written) == len(events))
+    assert sink.most_at_once == len(events)
+    assert sink.written == list(range(1, 11))
+
+
+def _deal_event_numbered(sequence: int) -> StoredEvent:
+    return dataclasses.replace(_deal_event(7), sequence=sequence)
 
 
 async def test_send_now_finishes_at_once_or_in_a_task_from_where_the_send_stopped() -> None:
