@@ -98,3 +98,24 @@ async def test_pruning_never_takes_an_event_that_is_not_stamped_yet(pool: asyncp
     assert await retention.prune_events(pool, 30 * DAY, 10) == 0
     assert await event_store.stamp(pool) == 1
     assert await retention.prune_events(pool, 30 * DAY, 10) == 1
+
+
+async def test_a_stamp_reads_the_pending_events_by_index_never_the_whole_outbox(pool: asyncpg.Pool) -> None:
+    """Every commit's relay stamps, so a stamp must cost what is pending, not what the outbox holds
+    (OUTBOX_HORIZON_DAYS of events): stamping and reading after a cursor never scan the table,
+    whatever the planner's statistics say (here: none, as on a fresh table)."""
+    for i in range(50):
+        await committed(pool, event(i), event(i, 1))
+        await event_store.stamp(pool)
+    await committed(pool, event(50))
+    scans = "SELECT seq_scan, idx_scan FROM pg_stat_xact_user_tables WHERE relname = 'events'"
+    async with pool.acquire() as conn, conn.transaction():
+        before = await conn.fetchrow(scans)  # counts not yet flushed from earlier transactions
+        assert await event_store.stamp(conn) == 101
+        assert await event_store.stamp(conn) == 101  # nothing pending
+        events, head = await event_store.stamp_and_read(conn, 99, limit=10)
+        after = await conn.fetchrow(scans)
+    assert ([e.sequence for e in events], head) == ([100, 101], 101)
+    assert before is not None and after is not None
+    assert after["idx_scan"] > before["idx_scan"]
+    assert after["seq_scan"] == before["seq_scan"]
