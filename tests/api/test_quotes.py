@@ -151,7 +151,7 @@ async def test_changes_requested_then_resubmitted_then_approved_publishes_and_te
     kinds = [k for k in kinds if k != "OWNER_ASSIGNED"]  # the deal was assigned to the seller at creation
     assert kinds == ["QUOTE_APPROVED", "QUOTE_CHANGES_REQUESTED"]
     statuses = await app.pool.fetch(
-        "SELECT payload->>'to_status' AS s FROM events WHERE type = 'quote.status_changed'"
+        "SELECT payload->>'to_status' AS s FROM events WHERE type = 'quote.status_changed' ORDER BY sequence"
     )
     assert [r["s"] for r in statuses][-2:] == ["APPROVED", "PUBLISHED"]
 
