@@ -120,11 +120,16 @@ _payloads = _Lru(SHARED_RESULTS)  # id(result.data) -> _Payload
 
 def viewer_key(context: object) -> object:
     """Who a result may be shared with: every ALL-scope viewer alike (nothing reachable from an Event
-    depends on identity except through visibility, and ALL sees everything), else only the user."""
+    depends on identity except through visibility, and ALL sees everything), else only the user as
+    it sees now: with what domain.visibility reads of it (scope, teammates), so a result rendered
+    before a session re-read its viewer (a narrowed scope, another team) is never reused after."""
     viewer = context.viewer if isinstance(context, Context) else None
     if viewer is None:
         return None
-    return ALL_VIEWERS if viewer.user.view_scope is Scope.ALL else viewer.id
+    scope = viewer.user.view_scope
+    if scope is Scope.ALL:
+        return ALL_VIEWERS
+    return (viewer.id, scope, viewer.teammate_ids if scope is Scope.TEAM else frozenset())
 
 
 class _Uses(Visitor):

@@ -8,6 +8,7 @@ import dataclasses
 import json
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any, cast
 
 import asyncpg
@@ -32,7 +33,8 @@ from db import events as event_store
 from dealflow.settings import Settings
 from dealflow.ws_protocol import HELD
 from domain.events import NewEvent, StoredEvent
-from domain.records import Scope
+from domain.records import Scope, User, Viewer
+from resolvers.context import Context
 from resolvers.notifications import notify
 from schema import build_schema, fanout
 from schema.fanout import STATS, FanoutStats, FastMaskErrors, SharedEventExecutionContext
@@ -206,6 +208,34 @@ def test_nothing_reachable_from_an_event_is_permission_gated() -> None:
             todo.append(get_named_type(graphql_field.type))
     assert {"Deal", "DealApproval", "Quote", "User", "Notification"} <= seen
     assert gated == []
+
+
+def _as(scope: Scope, user_id: int = 1, teammates: frozenset[int] = frozenset()) -> Context:
+    user = User(
+        user_id, f"u{user_id}@example.com", "U", True, False, False, scope, Scope.OWNED, datetime.now(UTC)
+    )
+    return Context(services=cast(Any, None), viewer=Viewer(user=user, teammate_ids=teammates))
+
+
+@pytest.mark.parametrize(
+    ("first", "then", "shared"),
+    [
+        (_as(Scope.ALL, 1), _as(Scope.ALL, 2), True),  # ALL sees everything, whoever it is
+        (_as(Scope.OWNED, 1), _as(Scope.OWNED, 1), True),
+        (_as(Scope.TEAM, 1, frozenset({2})), _as(Scope.TEAM, 1, frozenset({2})), True),
+        (_as(Scope.OWNED, 1), _as(Scope.OWNED, 2), False),
+        (_as(Scope.TEAM, 1, frozenset({2})), _as(Scope.OWNED, 1), False),  # narrowed: sees less now
+        (_as(Scope.TEAM, 1, frozenset({2})), _as(Scope.TEAM, 1, frozenset({3})), False),  # another team
+        (_as(Scope.ALL, 1), _as(Scope.TEAM, 1, frozenset({2})), False),
+    ],
+)
+def test_a_shared_result_is_reused_only_for_a_viewer_who_sees_the_same(
+    first: Context, then: Context, shared: bool
+) -> None:
+    """The sharing key of a per-event result holds everything visibility reads of the viewer
+    (domain.visibility: id, view scope, teammates), so a result rendered before a session's viewer
+    was re-read (its scope narrowed, its team changed) is never reused after (DESIGN 2)."""
+    assert (fanout.viewer_key(first) == fanout.viewer_key(then)) is shared
 
 
 def test_results_with_errors_are_never_shared() -> None:
