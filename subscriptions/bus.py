@@ -501,9 +501,12 @@ async def _render_ahead(batch: Sequence[tuple[StoredEvent, list[Listener], int]]
         for listener in listeners:
             if listener.closed or not listener.direct or listener.sink is None:
                 continue
-            if decide(event, listener.match, listener.session) is not Verdict.DELIVER:
+            try:
+                if decide(event, listener.match, listener.session) is not Verdict.DELIVER:
+                    continue
+                key = listener.sink.group()
+            except Exception:  # `_deliver` meets it again, and hands the listener to its consumer
                 continue
-            key = listener.sink.group()
             if key is not None and key not in groups:
                 groups.add(key)
                 renders.append(_render(listener, event))

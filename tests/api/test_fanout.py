@@ -734,6 +734,31 @@ async def test_a_backlog_is_rendered_at_once_and_written_in_order() -> None:
     assert sink.written == list(range(1, 11))
 
 
+async def test_a_listener_whose_match_fails_never_stalls_a_backlog() -> None:
+    """Render-ahead is only a warm-up: an event whose delivery fails (a subscription's match raises)
+    goes to the consumers as `_deliver` hands it over, and the backlog drains; every other listener
+    still has every event once, in order, from its sink or its queue."""
+    bus = EventBus(Broadcast("memory://"))
+    good, bad = _Sink(), _Sink()
+
+    def broken(event: StoredEvent) -> bool:
+        if event.sequence == 3:
+            raise RuntimeError("a match that fails")
+        return True
+
+    events = [_deal_event_numbered(n) for n in range(1, 6)]
+    async with (
+        _parked_listener(bus, good, 0) as fine,
+        bus.listen(Interest("deal.", "pipeline_id", 7), match=broken, sink=bad) as failing,
+    ):
+        failing.direct = True
+        await bus.receive(json.dumps({"sequence": 5, "batch": [e.to_wire() for e in events]}))
+        await _until(lambda: not bus._direct and bus._caught_up.is_set())
+        assert good.written + [e.sequence for e in _drain(fine)] == [1, 2, 3, 4, 5]
+        assert not failing.direct
+        assert bad.written + [e.sequence for e in _drain(failing)] == [1, 2, 3, 4, 5]
+
+
 def _deal_event_numbered(sequence: int) -> StoredEvent:
     return dataclasses.replace(_deal_event(7), sequence=sequence)
 
