@@ -495,7 +495,7 @@ async def _render_ahead(batch: Sequence[tuple[StoredEvent, list[Listener], int]]
     key). Only a warm-up: `_deliver` decides again and renders whatever is not found."""
     if len(batch) < 2:
         return
-    renders = []
+    renders: list[tuple[Listener, StoredEvent]] = []
     for event, listeners, _ in batch:
         groups: set[Hashable] = set()
         for listener in listeners:
@@ -509,9 +509,9 @@ async def _render_ahead(batch: Sequence[tuple[StoredEvent, list[Listener], int]]
                 continue
             if key is not None and key not in groups:
                 groups.add(key)
-                renders.append(_render(listener, event))
+                renders.append((listener, event))
     if len(renders) > 1:
-        await asyncio.gather(*renders)
+        await asyncio.gather(*(_render(listener, event) for listener, event in renders))
 
 
 def _release(held: dict[int, Holder]) -> None:

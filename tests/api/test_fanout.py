@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import gc
 import json
 import random
+import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -732,6 +734,23 @@ async def test_a_backlog_is_rendered_at_once_and_written_in_order() -> None:
         await _until(lambda: len(sink.written) == len(events))
     assert sink.most_at_once == len(events)
     assert sink.written == list(range(1, 11))
+
+
+async def test_a_backlog_with_one_render_to_make_leaves_nothing_unawaited() -> None:
+    """Two events, one the listener takes: render-ahead has one render to make, leaves it to
+    `_deliver`, and starts nothing it does not finish."""
+    bus = EventBus(Broadcast("memory://"))
+    sink = _Sink()
+    events = [_deal_event_numbered(1), _deal_event_numbered(2)]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        interest = Interest("deal.", "pipeline_id", 7)
+        async with bus.listen(interest, match=lambda e: e.sequence == 1, sink=sink) as listener:
+            listener.direct = True
+            await bus.receive(json.dumps({"sequence": 2, "batch": [e.to_wire() for e in events]}))
+            await _until(lambda: not bus._direct and bus._caught_up.is_set() and sink.written == [1])
+        gc.collect()
+    assert [str(w.message) for w in caught if "never awaited" in str(w.message)] == []
 
 
 async def test_a_listener_whose_match_fails_never_stalls_a_backlog() -> None:
