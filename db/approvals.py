@@ -28,11 +28,12 @@ APPROVAL_FIELDS = """a.id, a.deal_id, a.process_id, a.status, a.blocker_code, a.
     a.created_at, a.updated_at, a.note, a.submitted_by,
     ARRAY(SELECT x.user_id FROM approval_process_approvers x WHERE x.process_id = a.process_id ORDER BY x.position)
     AS approver_ids"""
+# An approval with its votes in one row: the votes as an array of anonymous records (asyncpg: tuples,
+# read as ApprovalVote), in deciding order.
+VOTE_RECORD = "ROW(v.approver_id, v.action, v.text, v.decided_at)"
 VOTE_ORDER = "ORDER BY v.decided_at, v.approver_id"
-# An approval with its votes in one row: the votes as an array of anonymous records (asyncpg: tuples).
 APPROVAL_COLUMNS = f"""{APPROVAL_FIELDS},
-    ARRAY(SELECT ROW(v.approver_id, v.action, v.text, v.decided_at) FROM approval_votes v
-           WHERE v.approval_id = a.id {VOTE_ORDER}) AS votes"""  # noqa: S608
+    ARRAY(SELECT {VOTE_RECORD} FROM approval_votes v WHERE v.approval_id = a.id {VOTE_ORDER}) AS votes"""  # noqa: S608
 
 
 # The process's approvers as users, by id: what deciding needs to know of them (active, permitted).
@@ -313,7 +314,7 @@ async def save_decision(
         d AS (UPDATE deals SET latest_approval_status = $2 WHERE id = $6)
         SELECT {APPROVAL_FIELDS},
                -- the votes as the statement leaves them (its own changes are invisible to a subquery)
-               ARRAY(SELECT ROW(v.approver_id, v.action, v.text, v.decided_at)
+               ARRAY(SELECT {VOTE_RECORD}
                        FROM (SELECT k.approver_id, k.action, k.text, k.decided_at FROM approval_votes k
                               WHERE k.approval_id = a.id AND NOT $10
                              UNION ALL SELECT * FROM voted) v
