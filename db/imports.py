@@ -100,16 +100,21 @@ async def claim_import(
     return (job_from_row(row), row["attempts"]) if row else None
 
 
-async def lock_job(conn: Conn, import_id: int, runner: str, lease: float) -> ImportJob | None:
-    """Renew the lease and lock the job for this batch's transaction; None if another runner has it."""
+async def lock_job(
+    conn: Conn, import_id: int, runner: str, lease: float, *, processed: int | None = None
+) -> ImportJob | None:
+    """Renew the lease and lock the job for this batch's transaction; None if another runner has it
+    (or, given `processed`, if the job is not that many rows in)."""
     row = await conn.fetchrow(
         f"""
         UPDATE imports SET lease_until = now() + make_interval(secs => $3)
-         WHERE id = $1 AND claimed_by = $2 AND status = 'RUNNING' RETURNING {JOB_COLUMNS}
+         WHERE id = $1 AND claimed_by = $2 AND status = 'RUNNING' AND ($4::int IS NULL OR rows_processed = $4)
+        RETURNING {JOB_COLUMNS}
         """,  # noqa: S608
         import_id,
         runner,
         lease,
+        processed,
     )
     return job_from_row(row) if row else None
 

@@ -45,10 +45,42 @@ LEASE_SECONDS = 60.0  # a runner renews its lease with every batch
 RETRIES = 3  # a batch that lost a dedupe or lock race to another writer runs again
 # What the database says about a value rather than about itself: one row's fault, never the job's.
 ROW_REFUSED = (asyncpg.DataError, asyncpg.IntegrityConstraintViolationError)
+# A batch written ahead waits at most this long for the one before it: should that one ever wait for a
+# lock the batch ahead holds (a wait PostgreSQL cannot see as a deadlock), the batch ahead gives way.
+AHEAD_WAIT_SECONDS = 5.0
 
 
 class LeaseLost(Exception):
     """Another runner holds the job now (this one was too slow to renew its lease)."""
+
+
+class Behind(Exception):
+    """A batch written ahead cannot commit after the batch before it: it is rolled back and written again
+    once that batch is done."""
+
+
+class Turn:
+    """A batch's place among the batches in flight. The next batch starts writing once this one holds the
+    records it matched (`held`), and gives up at once when this one writes again (`again`: a retry or
+    the row-by-row path), since the keys and rows that retry waits for may be the next batch's."""
+
+    def __init__(self) -> None:
+        self.held = asyncio.Event()
+        self.again = asyncio.Event()
+
+
+# What a batch written ahead gives way to: it is written again after the batch before it, as if alone.
+GIVE_WAY = (Behind, LeaseLost, *ROW_REFUSED, asyncpg.DeadlockDetectedError)
+
+
+@dataclass(frozen=True, slots=True)
+class Ahead:
+    """What a batch written ahead waits for before its effects, progress and events: the batch before it
+    (`before`, in its `turn`) committed, leaving the job `after` rows into the file."""
+
+    before: asyncio.Future[ImportJob]
+    turn: Turn
+    after: int
 
 
 def job_event(job: ImportJob, kind: str = JOB_EVENT) -> NewEvent:
@@ -85,41 +117,85 @@ async def parse_batch(mapping: HeaderMap, raws: Sequence[Raw]) -> Parsed:
     return Parsed(rows, errors, len(raws))
 
 
-async def run_batch(ctx: Context, runner: str, job: ImportJob, batch: Parsed) -> ImportJob:
+async def run_batch(
+    ctx: Context, runner: str, job: ImportJob, batch: Parsed, turn: Turn | None = None
+) -> ImportJob:
     """Write a parsed batch in one transaction; a row error never stops the other rows. Should the
     database still refuse a row the checks let through, the batch is written row by row and that
     row alone is reported: the job never fails for one row (DESIGN 3)."""
+    turn = turn or Turn()
     try:
-        return await _run_batch(ctx, runner, job, batch)
+        return await _run_batch(ctx, runner, job, batch, turn)
     except ROW_REFUSED:
         if not batch.rows:
             raise
-    saved = await _run_batch(ctx, runner, job, Parsed([], batch.errors, batch.count - len(batch.rows)))
+    turn.again.set()
+    saved = await _run_batch(ctx, runner, job, Parsed([], batch.errors, batch.count - len(batch.rows)), turn)
     for row in batch.rows:
         try:
-            saved = await _run_batch(ctx, runner, saved, Parsed([row], [], 1))
+            saved = await _run_batch(ctx, runner, saved, Parsed([row], [], 1), turn)
         except ROW_REFUSED as exc:
             refused = RowError(row.line, f"the database refused the row (SQLSTATE {exc.sqlstate})")
-            saved = await _run_batch(ctx, runner, saved, Parsed([], [refused], 1))
+            saved = await _run_batch(ctx, runner, saved, Parsed([], [refused], 1), turn)
     return saved
 
 
-async def _run_batch(ctx: Context, runner: str, job: ImportJob, batch: Parsed) -> ImportJob:
+async def run_ahead(
+    ctx: Context, runner: str, job: ImportJob, batch: Parsed, turn: Turn, ahead: Ahead
+) -> ImportJob:
+    """Write a batch while the one before it still writes, so that PostgreSQL works on one while Python
+    works on the other. It matches, inserts and records history at once, then waits for the batch
+    before to commit, then runs its effects, saves its progress (if the job is `ahead.after` rows in)
+    and commits. Anything that batch's commit could have changed (a key it claimed, a row it locked)
+    this one met through PostgreSQL, which waited. If the batch before fails or writes again, this one
+    rolls back and is written again after it, as if alone (run_batch): same rows, same answer."""
+    try:
+        async with ctx.pool.acquire() as conn, conn.transaction():
+            saved = await _write(ctx, conn, runner, job, batch, turn, ahead)
+    except GIVE_WAY:
+        turn.again.set()
+        return await run_batch(ctx, runner, await ahead.before, batch, turn)
+    ctx.committed()
+    return saved
+
+
+async def _wait_for(ahead: Ahead) -> None:
+    """Until the batch before has committed; Behind if it failed or writes again."""
+    again = asyncio.ensure_future(ahead.turn.again.wait())
+    waits: list[asyncio.Future[Any]] = [ahead.before, again]
+    try:
+        done, _ = await asyncio.wait(waits, timeout=AHEAD_WAIT_SECONDS, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        again.cancel()
+    if ahead.before not in done or ahead.before.cancelled() or ahead.before.exception() is not None:
+        raise Behind
+
+
+async def _run_batch(ctx: Context, runner: str, job: ImportJob, batch: Parsed, turn: Turn) -> ImportJob:
     for attempt in range(RETRIES):
         try:
             async with ctx.pool.acquire() as conn, conn.transaction():
-                saved = await _write(ctx, conn, runner, job, batch)
+                saved = await _write(ctx, conn, runner, job, batch, turn)
             break
         except (asyncpg.UniqueViolationError, asyncpg.DeadlockDetectedError):
+            turn.again.set()
             if attempt == RETRIES - 1:
                 raise
     ctx.committed()
     return saved
 
 
-async def _write(ctx: Context, conn: Conn, runner: str, job: ImportJob, batch: Parsed) -> ImportJob:
+async def _write(
+    ctx: Context,
+    conn: Conn,
+    runner: str,
+    job: ImportJob,
+    batch: Parsed,
+    turn: Turn,
+    ahead: Ahead | None = None,
+) -> ImportJob:
     object_type = job.object_type
-    if await import_store.lock_job(conn, job.id, runner, LEASE_SECONDS) is None:
+    if ahead is None and await import_store.lock_job(conn, job.id, runner, LEASE_SECONDS) is None:
         raise LeaseLost(job.id)
     firsts: dict[str, int] = {}
     for row in batch.rows:
@@ -133,12 +209,17 @@ async def _write(ctx: Context, conn: Conn, runner: str, job: ImportJob, batch: P
     if object_type is ObjectType.DEAL:
         writes, gated, placed = await _gate(ctx, conn, writes)
         refused += gated
+    turn.held.set()
     new = [w for w in writes if w.before is None]
     changed = [w for w in writes if w.before is not None and w.changed]
     created, updated, history, events = await _save(conn, object_type, new, changed)
     await import_store.copy_history(
         conn, object_type, history, source=ChangeSource.IMPORT, changed_by=ctx.me.id
     )
+    if ahead is not None:
+        await _wait_for(ahead)
+        if await import_store.lock_job(conn, job.id, runner, LEASE_SECONDS, processed=ahead.after) is None:
+            raise Behind
     if object_type is ObjectType.DEAL:
         events += await _effects(
             ctx, conn, list(zip(created, new, strict=True)),

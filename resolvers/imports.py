@@ -10,7 +10,7 @@ import socket
 import uuid
 import weakref
 from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Callable, Iterable
-from typing import cast
+from typing import Any, cast
 
 import asyncpg
 
@@ -28,11 +28,13 @@ from .context import Context, Services
 from .import_batch import (
     JOB_EVENT,
     LEASE_SECONDS,
+    Ahead,
     LeaseLost,
-    Parsed,
+    Turn,
     job_event,
     job_from_event,
     parse_batch,
+    run_ahead,
     run_batch,
 )
 from .result import Ok, Refusal, Refused, Result, use_case
@@ -172,12 +174,23 @@ async def _batches(records: AsyncIterator[Raw], skip: int) -> AsyncIterator[list
         yield batch
 
 
+async def _until_held(writing: asyncio.Future[ImportJob], turn: Turn) -> None:
+    """Until the batch being written holds the records it matched (or is done)."""
+    held = asyncio.ensure_future(turn.held.wait())
+    waits: list[asyncio.Future[Any]] = [writing, held]
+    try:
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        held.cancel()
+
+
 class ImportRunner:
     """Claims jobs with FOR UPDATE SKIP LOCKED and a lease it renews with every batch, so several
     processes never run one job at once, and a job a dead process held is resumed after its last batch."""
 
-    def __init__(self, services: Services, *, name: str | None = None) -> None:
+    def __init__(self, services: Services, *, name: str | None = None, write_ahead: bool = True) -> None:
         self.services = services
+        self.write_ahead = write_ahead  # False: each batch starts after the one before has committed
         self.name = name or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
@@ -245,18 +258,37 @@ class ImportRunner:
         header = await anext(records, None)
         mapping = map_headers(job.object_type, header.cells if header else [])
         on_progress(job)
-        parsed: Parsed | None = None
-        async for raws in _batches(records, job.rows_processed):
-            parsing = asyncio.ensure_future(parse_batch(mapping, raws))
-            try:
-                if parsed is not None:
-                    job = await run_batch(ctx, self.name, job, parsed)  # `parsing` runs while this waits
-                    on_progress(job)
-                parsed = await parsing
-            finally:
-                parsing.cancel()
-        if parsed is not None:
-            job = await run_batch(ctx, self.name, job, parsed)
+        writing: asyncio.Future[ImportJob] | None = None  # the batch being written, in `turn`
+        turn, after = Turn(), job.rows_processed  # `after`: rows in once `writing` commits
+        try:
+            async for raws in _batches(records, job.rows_processed):
+                parsed = await parse_batch(mapping, raws)  # while the batches before write
+                if writing is not None:
+                    await (_until_held(writing, turn) if self.write_ahead else asyncio.wait([writing]))
+                    if turn.again.is_set():  # it writes again: the next batch waits for it, as it did
+                        await asyncio.wait([writing])
+                    if writing.done():
+                        job, writing = await writing, None
+                        on_progress(job)
+                if writing is None:
+                    turn, after = Turn(), job.rows_processed + parsed.count
+                    writing = asyncio.ensure_future(run_batch(ctx, self.name, job, parsed, turn))
+                    continue
+                ahead = Ahead(writing, turn, after)
+                turn, after = Turn(), after + parsed.count
+                following = asyncio.ensure_future(run_ahead(ctx, self.name, job, parsed, turn, ahead))
+                try:
+                    job = await writing
+                finally:
+                    writing = following  # should the batch before fail, the `finally` below stops this one
+                on_progress(job)
+            if writing is not None:
+                job, writing = await writing, None
+        finally:
+            if writing is not None:
+                writing.cancel()
+                with contextlib.suppress(Exception, asyncio.CancelledError):
+                    await writing
         job = await self._finish(job, ImportStatus.DONE)
         on_progress(job)
         return job

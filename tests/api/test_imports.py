@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -352,17 +352,22 @@ async def test_an_import_left_by_a_dead_runner_resumes_after_its_last_batch(
     import_id = await queued(pool, services, 10)
     batches = 0
 
-    async def die_in_second_batch(*args: Any, **kwargs: Any) -> Any:
-        nonlocal batches
-        batches += 1
-        if batches == 2:
-            raise Died
-        return await import_batch.run_batch(*args, **kwargs)
+    def die_in_second_batch(write: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+        async def counted(*args: Any, **kwargs: Any) -> Any:
+            nonlocal batches
+            batches += 1
+            if batches == 2:
+                raise Died
+            return await write(*args, **kwargs)
 
-    monkeypatch.setattr(use_cases, "run_batch", die_in_second_batch)
+        return counted
+
+    for path in ("run_batch", "run_ahead"):  # the second batch is written ahead of the first's commit
+        monkeypatch.setattr(use_cases, path, die_in_second_batch(getattr(import_batch, path)))
     with pytest.raises(Died):
         await use_cases.ImportRunner(services, name="dead").run_once()
-    monkeypatch.setattr(use_cases, "run_batch", import_batch.run_batch)
+    for path in ("run_batch", "run_ahead"):
+        monkeypatch.setattr(use_cases, path, getattr(import_batch, path))
     heir = use_cases.ImportRunner(services, name="heir")
     assert await heir.run_once() is None  # the dead runner's lease still holds
     await pool.execute(
