@@ -10,8 +10,13 @@ from .pool import Executor
 from .users import VIEWER_SELECT, viewer_from_row
 
 # Parameters throughout: $1 token hash, $2 cost, $3 limit (a refund: the window it was charged in),
-# $4 window seconds.
-WINDOW = "w AS (SELECT to_timestamp(floor(extract(epoch FROM now()) / $4::int) * $4::int) AS start)"
+# $4 window seconds. Every statement reads the window, which also makes its transaction commit without
+# waiting for the WAL to reach the disk: a charge is soft state that every request writes before its
+# own work (~180 µs a request on this machine's disk). A crash may forget the last charges of a window,
+# and nothing else: the commit is visible at once, and the setting ends with the transaction (so these
+# statements run on their own, on the pool, never inside a transaction that writes anything else).
+WINDOW = """w AS (SELECT to_timestamp(floor(extract(epoch FROM now()) / $4::int) * $4::int) AS start,
+                  set_config('synchronous_commit', 'off', true) AS soft)"""
 
 
 def _charged(only_if: str = "true") -> str:

@@ -6,12 +6,15 @@ import asyncio
 import json
 import math
 import time
+from datetime import UTC, datetime
 
 import asyncpg
 import httpx
 import pytest
 import websockets
 
+from db import ratelimits
+from db import users as user_store
 from dealflow.ratelimit import COST_UNIT
 from dealflow.settings import Settings
 from tests.harness import Harness, live_server
@@ -212,3 +215,25 @@ async def _charged(pool: asyncpg.Pool, points: int) -> None:
             return
         await asyncio.sleep(0.02)
     raise AssertionError(f"never charged {points} points")
+
+
+@pytest.mark.parametrize("statement", ["charge", "authenticate_and_charge", "refund"])
+async def test_a_charge_is_soft_state_whose_commit_never_waits_for_the_disk(
+    pool: asyncpg.Pool, statement: str
+) -> None:
+    """Every request commits a charge before its own work: with synchronous_commit off for that one
+    transaction it is visible at once and never waits for a WAL flush. A crash may forget the last
+    charges of a window (harmless: a window is a minute); nothing else changes how it commits."""
+    async with pool.acquire() as conn:
+        user = await user_store.insert_user(conn, email="soft@example.com", name="Soft")
+        token_hash = user_store.hash_token(await user_store.insert_token(conn, user.id))
+        async with conn.transaction():
+            assert await conn.fetchval("SHOW synchronous_commit") == "on"
+            if statement == "charge":
+                await ratelimits.charge(conn, token_hash, 1, 10, WINDOW)
+            elif statement == "refund":
+                await ratelimits.refund(conn, token_hash, 1, datetime.now(UTC), WINDOW)
+            else:
+                assert await ratelimits.authenticate_and_charge(conn, token_hash, 1, 10, WINDOW) is not None
+            assert await conn.fetchval("SHOW synchronous_commit") == "off"
+        assert await conn.fetchval("SHOW synchronous_commit") == "on"  # for that transaction only
