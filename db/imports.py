@@ -10,7 +10,7 @@ import asyncpg
 from domain.codes import RuleCode
 from domain.import_plan import Write
 from domain.imports import COLUMNS, ImportJob, ImportStatus, RowError
-from domain.records import ChangeSource, ObjectType, Record, User, Viewer
+from domain.records import ObjectType, Record, User, Viewer
 
 from .pool import Conn, Executor
 from .records import TABLES, record_from_row, select_list
@@ -20,7 +20,6 @@ JOB_COLUMNS = """id, object_type, status, created_by, rows_total, rows_processed
     error_count, warnings, failure"""
 SQL_TYPES = {"amount": "numeric", "close_date": "timestamptz", "pipeline_id": "bigint", "stage_id": "bigint",
              "owner_id": "bigint"}  # fmt: skip
-HISTORY_COLUMNS = ("object_type", "object_id", "name", "old_value", "new_value", "source", "changed_by")
 
 
 def job_from_row(row: asyncpg.Record) -> ImportJob:
@@ -300,24 +299,6 @@ async def update_records(conn: Conn, object_type: ObjectType, writes: Sequence[W
         *([w.values[c] for w in writes] for c in COLUMNS[object_type]),
         [w.owner_id for w in writes],
     )
-
-
-async def copy_history(
-    conn: Conn,
-    object_type: ObjectType,
-    rows: Sequence[tuple[int, str, str | None, str | None]],
-    *,
-    source: ChangeSource,
-    changed_by: int | None,
-) -> None:
-    """rows: (object_id, property name, old value, new value), written with COPY."""
-    kind, by = object_type.value, source.value
-    if rows:
-        await conn.copy_records_to_table(
-            "property_history",
-            records=[(kind, i, n, o, v, by, changed_by) for i, n, o, v in rows],
-            columns=HISTORY_COLUMNS,
-        )
 
 
 async def get_viewer(conn: Executor, user_id: int) -> Viewer | None:

@@ -87,8 +87,8 @@ async def advance(
               FROM target WHERE r.id = target.id
             RETURNING r.id, target.old, r.owner_id),
         history AS (
-            INSERT INTO property_history (object_type, object_id, name, old_value, new_value, source, changed_by)
-            SELECT $5, id, 'lifecycleStage', old, $3, $6, $7 FROM changed)
+            INSERT INTO record_changes (object_type, object_id, changes, source, changed_by)
+            SELECT $5, id, json_build_object('lifecycleStage', json_build_array(old, $3::text)), $6, $7 FROM changed)
         SELECT id, old, owner_id FROM changed ORDER BY id
         """,  # noqa: S608 (table from TABLES)
         list(ids),

@@ -281,8 +281,8 @@ async def insert_history(
 ) -> None:
     await conn.execute(
         """
-        INSERT INTO property_history (object_type, object_id, name, old_value, new_value, source, changed_by)
-        VALUES ('QUOTE', $1, $2, $3, $4, $5, $6)
+        INSERT INTO record_changes (object_type, object_id, changes, source, changed_by)
+        VALUES ('QUOTE', $1, json_build_object($2::text, json_build_array($3::text, $4::text)), $5, $6)
         """,
         quote_id,
         name,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -295,28 +295,51 @@ async def count_records(conn: Executor, object_type: ObjectType, *, where: str, 
     return value
 
 
+HistoryRow = tuple[int, str, str | None, str | None]  # (object id, property name, old value, new value)
+Changes = dict[str, tuple[str | None, str | None]]  # a change's properties: name -> (old, new), in order
+
+
+def per_change(rows: Iterable[HistoryRow]) -> list[tuple[int, Changes]]:
+    """History rows as changes: each run of rows of one record is one change (migration 0021)."""
+    changes: list[tuple[int, Changes]] = []
+    for object_id, name, old, new in rows:
+        if not changes or changes[-1][0] != object_id or name in changes[-1][1]:
+            changes.append((object_id, {}))
+        changes[-1][1][name] = (old, new)
+    return changes
+
+
 async def insert_history(
     conn: Conn,
     object_type: ObjectType,
-    rows: Sequence[tuple[int, str, str | None, str | None]],
+    rows: Sequence[HistoryRow],
     *,
     source: ChangeSource,
     changed_by: int | None,
 ) -> None:
-    """rows: (object_id, property name, old value, new value)."""
-    if not rows:
+    """rows: (object_id, property name, old value, new value); a record's rows make one change."""
+    await insert_changes(conn, object_type, per_change(rows), source=source, changed_by=changed_by)
+
+
+async def insert_changes(
+    conn: Conn,
+    object_type: ObjectType,
+    changes: Sequence[tuple[int, Changes]],
+    *,
+    source: ChangeSource,
+    changed_by: int | None,
+) -> None:
+    """changes: (object_id, {property name: (old value, new value)}), a history row each."""
+    if not changes:
         return
     await conn.execute(
         """
-        INSERT INTO property_history (object_type, object_id, name, old_value, new_value, source, changed_by)
-        SELECT $1, o, n, ov, nv, $6, $7
-          FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[]) AS t (o, n, ov, nv)
+        INSERT INTO record_changes (object_type, object_id, changes, source, changed_by)
+        SELECT $1, o, c, $4, $5 FROM unnest($2::bigint[], $3::json[]) AS t (o, c)
         """,
         object_type.value,
-        [r[0] for r in rows],
-        [r[1] for r in rows],
-        [r[2] for r in rows],
-        [r[3] for r in rows],
+        [o for o, _ in changes],
+        [c for _, c in changes],
         source.value,
         changed_by,
     )
@@ -328,7 +351,7 @@ async def list_history(
     rows = await conn.fetch(
         """
         SELECT name, old_value, new_value, source, changed_by, changed_at FROM property_history
-         WHERE object_type = $1 AND object_id = $2 AND name = $3 ORDER BY id DESC
+         WHERE object_type = $1 AND object_id = $2 AND name = $3 ORDER BY id DESC, position DESC
         """,
         object_type.value,
         object_id,

@@ -17,7 +17,9 @@ from db import events as event_store
 from db import imports as import_store
 from db import lifecycle as lifecycle_store
 from db import pipelines as pipeline_store
+from db import records as record_store
 from db.pool import Conn
+from db.records import Changes, per_change
 from domain.events import NewEvent
 from domain.import_plan import Found, Write, plan
 from domain.imports import (
@@ -39,7 +41,6 @@ from .context import Context
 from .result import Problem, Refusal
 from .snapshots import as_text, camel, deal_event, history_rows
 
-HistoryRow = tuple[int, str, str | None, str | None]
 JOB_EVENT = "import.progress"
 LEASE_SECONDS = 60.0  # a runner renews its lease with every batch
 RETRIES = 3  # a batch that lost a dedupe or lock race to another writer runs again
@@ -213,7 +214,7 @@ async def _write(
     new = [w for w in writes if w.before is None]
     changed = [w for w in writes if w.before is not None and w.changed]
     created, updated, history, events = await _save(conn, object_type, new, changed)
-    await import_store.copy_history(
+    await record_store.insert_changes(
         conn, object_type, history, source=ChangeSource.IMPORT, changed_by=ctx.me.id
     )
     if ahead is not None:
@@ -246,7 +247,7 @@ async def _write(
 
 async def _save(
     conn: Conn, object_type: ObjectType, new: list[Write], changed: list[Write]
-) -> tuple[list[Record], list[tuple[Record, Record]], list[HistoryRow], list[NewEvent]]:
+) -> tuple[list[Record], list[tuple[Record, Record]], list[tuple[int, Changes]], list[NewEvent]]:
     """Insert and update; the new records' history and events are made while the INSERT runs."""
     if not new and not changed:
         return [], [], [], []
@@ -256,7 +257,7 @@ async def _save(
     try:
         await asyncio.sleep(0)
         shown = [texts(r) for r in created]
-        history = [h for r, t in zip(created, shown, strict=True) for h in created_history(r, t)]
+        history = [created_history(r, t) for r, t in zip(created, shown, strict=True)]
         events = [
             created_event(r, t) for r, t in zip(created, shown, strict=True) if r.type is not ObjectType.DEAL
         ]
@@ -264,7 +265,7 @@ async def _save(
         await inserting
     await import_store.update_records(conn, object_type, changed)
     updated = [(w.before, _after(w, now)) for w in changed if w.before is not None]
-    history += [h for before, after in updated for h in history_rows(before, after)]
+    history += per_change(h for before, after in updated for h in history_rows(before, after))
     return created, updated, history, events
 
 
@@ -276,12 +277,13 @@ def _after(write: Write, now: datetime) -> Record:
     )
 
 
-def created_history(record: Record, texts: Mapping[str, str | None]) -> list[HistoryRow]:
-    """snapshots.history_rows(None, record) for a new record without custom properties, made faster."""
-    rows: list[HistoryRow] = [(record.id, _camel(c), None, t) for c, t in texts.items() if t is not None]
+def created_history(record: Record, texts: Mapping[str, str | None]) -> tuple[int, Changes]:
+    """db.records.per_change(snapshots.history_rows(None, record)) for a new record without custom
+    properties, made faster."""
+    changes: Changes = {_camel(c): (None, t) for c, t in texts.items() if t is not None}
     if record.owner_id is not None:
-        rows.append((record.id, "ownerId", None, str(record.owner_id)))
-    return rows
+        changes["ownerId"] = (None, str(record.owner_id))
+    return record.id, changes
 
 
 def created_event(record: Record, texts: Mapping[str, str | None]) -> NewEvent:

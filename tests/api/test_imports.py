@@ -211,7 +211,7 @@ async def test_an_imported_record_has_the_history_and_event_the_api_would_write(
     cid = int(await contact_id(app, "ada@example.com"))
     record = (await record_store.get_records(app.pool, ObjectType.CONTACT, [cid], None))[0]
     history = await app.pool.fetch(
-        "SELECT object_id, name, old_value, new_value FROM property_history WHERE object_id = $1 ORDER BY id",
+        "SELECT object_id, name, old_value, new_value FROM property_history WHERE object_id = $1 ORDER BY id, position",
         cid,
     )
     assert [tuple(r) for r in history] == history_rows(None, record)
