@@ -173,7 +173,7 @@ async def import_once(server: str, path: Path, rows: int, *, trace: bool) -> dic
         assert job.status is ImportStatus.DONE, job
         counts = await pool.fetchrow(
             "SELECT (SELECT count(*) FROM contacts) AS contacts, (SELECT count(*) FROM property_history) AS history,"
-            " (SELECT count(*) FROM events) AS events"
+            " (SELECT count(*) FROM record_changes) AS history_rows, (SELECT count(*) FROM events) AS events"
         )
         await pool.close()
     finally:
