@@ -160,7 +160,7 @@ async def run_ahead(
     return saved
 
 
-async def _wait_for(ahead: Ahead) -> None:
+async def _until_committed(ahead: Ahead) -> None:
     """Until the batch before has committed; Behind if it failed or writes again."""
     again = asyncio.ensure_future(ahead.turn.again.wait())
     waits: list[asyncio.Future[Any]] = [ahead.before, again]
@@ -218,7 +218,7 @@ async def _write(
         conn, object_type, history, source=ChangeSource.IMPORT, changed_by=ctx.me.id
     )
     if ahead is not None:
-        await _wait_for(ahead)
+        await _until_committed(ahead)
         if await import_store.lock_job(conn, job.id, runner, LEASE_SECONDS, processed=ahead.after) is None:
             raise Behind
     if object_type is ObjectType.DEAL:
