@@ -86,3 +86,40 @@ async def test_two_processes_migrating_at_once_do_not_race(empty_db_dsn: str, tm
     assert applied == [0, len(names)], [out for _, out, _ in results]
     assert await recorded(empty_db_dsn) == names
     assert not (tmp_path / "data").exists(), "DATABASE_URL was set, yet an embedded server was started"
+
+
+async def test_the_history_written_before_one_row_per_change_reads_the_same_after_it(
+    empty_db_dsn: str,
+) -> None:
+    """Migration 0021 moves property_history's rows into record_changes, one change each, and puts a
+    view in the table's place: every row reads as it did, with its id, and new rows follow them."""
+    files = migration_files()
+    last = next(i for i, (name, _) in enumerate(files) if name.startswith("0021_"))
+    conn = await asyncpg.connect(empty_db_dsn)
+    try:
+        for _, sql in files[:last]:
+            await conn.execute(sql)
+        user = await conn.fetchval(
+            "INSERT INTO users (email, name) VALUES ('h@example.com', 'H') RETURNING id"
+        )
+        await conn.execute(
+            """
+            INSERT INTO property_history (object_type, object_id, name, old_value, new_value, source, changed_by)
+            VALUES ('CONTACT', 7, 'firstName', NULL, 'Ada', 'IMPORT', $1),
+                   ('CONTACT', 7, 'email', 'a@example.com', NULL, 'API', NULL),
+                   ('QUOTE', 3, 'status', 'DRAFT', 'PUBLISHED', 'WORKFLOW', $1)
+            """,
+            user,
+        )
+        columns = "id, object_type, object_id, name, old_value, new_value, source, changed_by, changed_at"
+        before = [tuple(r) for r in await conn.fetch(f"SELECT {columns} FROM property_history ORDER BY id")]
+        await conn.execute(files[last][1])
+        after = [tuple(r) for r in await conn.fetch(f"SELECT {columns} FROM property_history ORDER BY id")]
+        assert after == before
+        assert await conn.fetchval("SELECT count(*) FROM record_changes") == 3
+        added = await conn.fetchval(
+            "INSERT INTO record_changes (object_type, object_id, changes, source) VALUES ('DEAL', 1, '{}', 'UI') RETURNING id"
+        )
+        assert added > before[-1][0]
+    finally:
+        await conn.close()

@@ -9,8 +9,8 @@ import pytest
 
 from db import board as board_store
 from db.pipelines import insert_pipeline
-from db.records import record_from_named_row, record_from_row, select_list
-from domain.records import ObjectType, StageKind
+from db.records import insert_history, record_from_named_row, record_from_row, select_list
+from domain.records import ChangeSource, ObjectType, StageKind
 
 JSON_VALUES = [
     {},
@@ -60,3 +60,20 @@ async def test_records_read_by_position_equal_records_read_by_name(conn: asyncpg
     row = await conn.fetchrow(f"SELECT {select_list(ObjectType.DEAL)} FROM deals r")
     assert row is not None
     assert deal == record_from_named_row(ObjectType.DEAL, row)
+
+
+async def test_history_rows_are_stored_one_change_per_record_and_read_back_row_by_row_in_order(
+    conn: asyncpg.Connection,
+) -> None:
+    """db.records.insert_history: each run of a record's rows is one change (a name met twice starts
+    another); property_history gives every row back, in order, with its old and new values."""
+    rows = [
+        (1, "firstName", None, "Ada"), (1, "lastName", "L", None), (2, "email", "x@example.com", "é \" ü"),
+        (1, "ownerId", None, "5"), (1, "ownerId", "5", "6"),
+    ]  # fmt: skip
+    await insert_history(conn, ObjectType.CONTACT, rows, source=ChangeSource.IMPORT, changed_by=None)
+    assert await conn.fetchval("SELECT count(*) FROM record_changes") == 4
+    stored = await conn.fetch(
+        "SELECT object_id, name, old_value, new_value FROM property_history ORDER BY id, position"
+    )
+    assert [tuple(r) for r in stored] == rows
