@@ -171,9 +171,14 @@ async def import_once(server: str, path: Path, rows: int, *, trace: bool) -> dic
             QUERY_OBSERVERS.remove(statements.append)
         assert job is not None, "the job was not claimed"
         assert job.status is ImportStatus.DONE, job
-        counts = await pool.fetchrow(
+        history_table = (
+            "record_changes"
+            if await pool.fetchval("SELECT to_regclass('record_changes')")
+            else "property_history"
+        )
+        counts = await pool.fetchrow(  # history: one row per property; history_rows: as stored (0021)
             "SELECT (SELECT count(*) FROM contacts) AS contacts, (SELECT count(*) FROM property_history) AS history,"
-            " (SELECT count(*) FROM record_changes) AS history_rows, (SELECT count(*) FROM events) AS events"
+            f" (SELECT count(*) FROM {history_table}) AS history_rows, (SELECT count(*) FROM events) AS events"
         )
         await pool.close()
     finally:
