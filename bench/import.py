@@ -2,8 +2,8 @@
 
 Runs the whole import in-process: resolvers.imports.start_import streams the file into the job tables
 (counting its rows), then an ImportRunner works the job batch by batch (parse, match by id/email,
-owners by email, INSERT/UPDATE from unnest, history one row per change, outbox events, progress). Reports
-rows/s and peak memory (the process's RSS growth while importing, sampled, and ru_maxrss), then, in a
+owners by email, INSERT/UPDATE from unnest, history one row per change, outbox events, progress).
+Reports rows/s and peak memory (the process's RSS growth while importing, sampled, and ru_maxrss), then, in a
 second fresh database, the tracemalloc peak and the number of SQL statements sent. The baseline, in
 the same run: COPY of the same file into a plain table with the same columns, no checks at all.
 
