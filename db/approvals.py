@@ -15,10 +15,13 @@ from domain.records import (
     Comment,
     DealApproval,
     Mode,
+    ObjectType,
+    Record,
     User,
 )
 
 from .pool import Conn, Executor
+from .records import COMMON, TABLES, record_from_row, select_list
 from .users import USER_RECORD, user_from_values
 
 PROCESS_COLUMNS = """p.id, p.pipeline_id, p.approval_stage_id, p.mode, p.note, p.enabled,
@@ -59,19 +62,6 @@ async def get_processes(conn: Executor, pipeline_ids: Sequence[int]) -> list[App
         list(pipeline_ids),
     )
     return [process_from_row(r) for r in rows]
-
-
-async def share_process(conn: Conn, pipeline_id: int) -> tuple[ApprovalProcess, tuple[User, ...]] | None:
-    """The enabled process, share-locked so a concurrent disable waits for (or precedes) this change,
-    with its approvers."""
-    row = await conn.fetchrow(
-        f"""
-        SELECT {PROCESS_COLUMNS}, {APPROVERS} AS approvers
-          FROM approval_processes p WHERE p.pipeline_id = $1 AND p.enabled FOR SHARE OF p
-        """,  # noqa: S608
-        pipeline_id,
-    )
-    return (process_from_row(row), tuple(map(user_from_values, row["approvers"]))) if row else None
 
 
 async def share_gate(conn: Conn, pipeline_id: int, deal_id: int | None, to_stage_id: int) -> Gate:
@@ -234,12 +224,41 @@ def approval_from_row(r: asyncpg.Record) -> DealApproval:
     )
 
 
-async def lock_latest_approval(conn: Conn, deal_id: int) -> DealApproval | None:
-    rows = await conn.fetch(
-        f"SELECT {APPROVAL_COLUMNS} FROM deal_approvals a WHERE a.deal_id = $1 ORDER BY a.id DESC LIMIT 1 FOR UPDATE",  # noqa: S608
-        deal_id,
+# A decision's load (resolvers.approvals): the deal, locked; its pipeline's enabled process,
+# share-locked, with its approvers; under a process, the deal's latest approval, locked. One statement,
+# locking in the order every path does (deal, process, approval): each lateral part runs after the one
+# it names, and the approval's only where a process was found.
+DECISION_LOAD = f"""
+SELECT d.*, pr.*, ap.*
+  FROM (SELECT {select_list(ObjectType.DEAL)} FROM deals r WHERE r.id = $1 AND r.deleted_at IS NULL FOR UPDATE) d
+  LEFT JOIN LATERAL (
+        SELECT {PROCESS_COLUMNS}, {APPROVERS} AS approvers
+          FROM approval_processes p WHERE p.pipeline_id = d.pipeline_id AND p.enabled FOR SHARE OF p) pr ON true
+  LEFT JOIN LATERAL (
+        SELECT {APPROVAL_COLUMNS} FROM deal_approvals a
+         WHERE a.deal_id = d.id AND pr.id IS NOT NULL ORDER BY a.id DESC LIMIT 1 FOR UPDATE) ap ON true
+"""  # noqa: S608 (constant fragments)
+
+
+async def lock_for_decision(
+    conn: Conn, deal_id: int
+) -> tuple[Record, tuple[ApprovalProcess, tuple[User, ...]] | None, DealApproval | None] | None:
+    """(the deal, its process with its approvers or None, its latest approval or None), locked as
+    DECISION_LOAD says; None if there is no such deal."""
+    row = await conn.fetchrow(DECISION_LOAD, deal_id)
+    if row is None:
+        return None
+    deal = record_from_row(ObjectType.DEAL, row)
+    items = list(row.items())  # by position: the three parts share column names (id, note, …)
+    approvers_at = next(i for i, (name, _) in enumerate(items) if name == "approvers")
+    process = dict(items[len(COMMON) + len(TABLES[ObjectType.DEAL].columns) : approvers_at + 1])
+    approval = dict(items[approvers_at + 1 :])
+    found = (process_from_row(process), tuple(map(user_from_values, process["approvers"])))  # type: ignore[arg-type]
+    return (
+        deal,
+        found if process["id"] is not None else None,
+        approval_from_row(approval) if approval["id"] is not None else None,  # type: ignore[arg-type]
     )
-    return approval_from_row(rows[0]) if rows else None
 
 
 async def latest_approvals(conn: Executor, deal_ids: Sequence[int]) -> list[DealApproval]:

@@ -9,7 +9,6 @@ from typing import Any
 from db import approvals as approval_store
 from db import events as event_store
 from db import pipelines as pipeline_store
-from db import records as record_store
 from db.errors import NotFound
 from db.pool import Conn
 from domain import approvals as rules
@@ -22,7 +21,6 @@ from domain.records import (
     ApprovalVote,
     Comment,
     DealApproval,
-    ObjectType,
     Pipeline,
     Record,
     User,
@@ -141,14 +139,13 @@ def _email_body(message: str, text: str | None) -> str:
 async def _deal_for_approval(
     ctx: Context, conn: Conn, deal_id: int
 ) -> tuple[Record, ApprovalProcess, tuple[User, ...], DealApproval]:
-    """Lock the deal, then share-lock its process (the order every path uses), then the approval."""
-    try:
-        deal = await record_store.lock_record(conn, ObjectType.DEAL, deal_id, None)
-    except NotFound:
-        raise _not_found(deal_id) from None
-    found = await approval_store.share_process(conn, deal.ref("pipeline_id"))
+    """Lock the deal, then share-lock its process (the order every path uses), then the approval:
+    one statement (db.approvals.DECISION_LOAD)."""
+    loaded = await approval_store.lock_for_decision(conn, deal_id)
+    if loaded is None:
+        raise _not_found(deal_id)
+    deal, found, approval = loaded
     process, approvers = found if found else (None, ())
-    approval = await approval_store.lock_latest_approval(conn, deal_id) if process else None
     current = process is not None and approval is not None and approval.process_id == process.id
     is_open = current and approval is not None and approval.status in OPEN
     # DESIGN 2: the approvers see the deal while its approval is open, and only then.

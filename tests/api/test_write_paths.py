@@ -5,8 +5,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import pytest
+
 from db import events as event_store
-from tests.api.test_approvals import APPROVE, Setup, deal_in, move, setup
+from tests.api.test_approvals import APPROVE, COMMENT, Setup, deal_in, move, setup
 from tests.api.test_records import CREATE_CONTACT
 from tests.api.test_workflows import CREATE_WORKFLOW
 from tests.harness import Client, Harness, gid
@@ -179,6 +181,29 @@ async def test_move_deal_into_the_approval_stage_writes_the_deal_once_in_few_sta
     transaction = the_use_case(query_log)
     assert len(transaction) <= 12, "\n---\n".join(" ".join(q.split())[:150] for q in transaction)
     assert len([q for q in transaction if re.search(r"UPDATE\s+deals\b", q)]) == 1, transaction
+
+
+@pytest.mark.parametrize("action", ["approve", "comment"])
+async def test_a_decision_or_comment_loads_its_deal_process_and_approval_in_one_locking_statement(
+    query_log: list[str], app: Harness, action: str
+) -> None:
+    """The deal (FOR UPDATE), its process (FOR SHARE) and its latest approval (FOR UPDATE), in the
+    order every path locks them, read by one statement; then the decision's own writes."""
+    s = await setup(app)
+    deal_id = await deal_in(s, "Appointment scheduled")
+    await move(s.owner, deal_id, s.stages["Pending approval"])
+    query_log.clear()
+    if action == "approve":
+        done = (await s.approvers[0](APPROVE, {"i": {"dealId": deal_id}}))["approveDeal"]
+    else:
+        done = (await s.owner(COMMENT, {"i": {"dealId": deal_id, "body": "Please look"}}))[
+            "commentOnDealApproval"
+        ]
+    assert done["userErrors"] == []
+    transaction = the_use_case(query_log)
+    loads = [q for q in transaction if "FOR UPDATE" in q or "FOR SHARE" in q]
+    assert len(loads) == 1, "\n---\n".join(" ".join(q.split())[:150] for q in loads)
+    assert len(transaction) <= 4, transaction  # the load, its own write, notifications, events
 
 
 def the_use_case(statements: list[str]) -> list[str]:
