@@ -16,10 +16,12 @@ from domain.records import (
     DealApproval,
     Mode,
     ObjectType,
+    Pipeline,
     Record,
     User,
 )
 
+from .pipelines import STAGE_COLUMNS, stage_from_values
 from .pool import Conn, Executor
 from .records import COMMON, TABLES, record_from_row, select_list
 from .users import USER_RECORD, user_from_values
@@ -64,29 +66,41 @@ async def get_processes(conn: Executor, pipeline_ids: Sequence[int]) -> list[App
     return [process_from_row(r) for r in rows]
 
 
-async def share_gate(conn: Conn, pipeline_id: int, deal_id: int | None, to_stage_id: int) -> Gate:
-    """What the approval gate needs, in one statement: the enabled process (share-locked), the deal's
-    latest approval status under it, whether the deal is exempt and, for a move to the approval
-    stage, the approvers."""
-    row = await conn.fetchrow(
-        f"""
+# What a move decides on (resolvers.deals.place), in one statement: the pipeline of the target stage
+# with all its stages, and that pipeline's approval gate: its enabled process, share-locked so a
+# concurrent disable waits for (or precedes) the move, the deal's latest approval status under it,
+# whether the deal is exempt and, for a move to the approval stage, the approvers.
+MOVE_LOAD = f"""
+SELECT pl.id, pl.label,
+       ARRAY(SELECT ROW({", ".join(f"s.{c}" for c in STAGE_COLUMNS.split(", "))}) FROM stages s
+              WHERE s.pipeline_id = pl.id ORDER BY s.display_order) AS stages,
+       g.*
+  FROM stages st JOIN pipelines pl ON pl.id = st.pipeline_id
+  LEFT JOIN LATERAL (
         SELECT {PROCESS_COLUMNS},
                (SELECT a.status FROM deal_approvals a WHERE a.deal_id = $2 AND a.process_id = p.id
                  ORDER BY a.id DESC LIMIT 1) AS latest_status,
                EXISTS (SELECT 1 FROM approval_exempt_deals e WHERE e.process_id = p.id AND e.deal_id = $2)
                AS exempt,
-               CASE WHEN p.approval_stage_id = $3 THEN {APPROVERS} END AS approvers
-          FROM approval_processes p WHERE p.pipeline_id = $1 AND p.enabled FOR SHARE OF p
-        """,  # noqa: S608
-        pipeline_id,
-        deal_id,
-        to_stage_id,
-    )
+               CASE WHEN p.approval_stage_id = $1 THEN {APPROVERS} END AS approvers
+          FROM approval_processes p WHERE p.pipeline_id = pl.id AND p.enabled FOR SHARE OF p) g ON true
+ WHERE st.id = $1
+"""  # noqa: S608 (constant fragments)
+
+
+async def share_gate(conn: Conn, stage_id: int, deal_id: int | None) -> tuple[Pipeline, Gate] | None:
+    """(the target stage's pipeline, its gate for this deal), as MOVE_LOAD says; None if no such stage."""
+    row = await conn.fetchrow(MOVE_LOAD, stage_id, deal_id)
     if row is None:
-        return Gate()
-    status = row["latest_status"]
-    approvers = tuple(map(user_from_values, row["approvers"] or ()))
-    return Gate(process_from_row(row), ApprovalStatus(status) if status else None, row["exempt"], approvers)
+        return None
+    pipeline = Pipeline(id=row[0], label=row[1], stages=tuple(stage_from_values(v) for v in row[2]))
+    gate = dict(list(row.items())[3:])  # by position: the gate's columns repeat names (id, pipeline_id)
+    if gate["id"] is None:
+        return pipeline, Gate()
+    status = gate["latest_status"]
+    approvers = tuple(map(user_from_values, gate["approvers"] or ()))
+    process = process_from_row(gate)  # type: ignore[arg-type]
+    return pipeline, Gate(process, ApprovalStatus(status) if status else None, gate["exempt"], approvers)
 
 
 async def lock_process(conn: Conn, pipeline_id: int) -> ApprovalProcess | None:

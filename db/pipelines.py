@@ -26,6 +26,11 @@ def stage_from_row(row: asyncpg.Record) -> Stage:
     )
 
 
+def stage_from_values(values: tuple[object, ...]) -> Stage:
+    """A stage from an anonymous record of STAGE_COLUMNS (asyncpg: a tuple in their order)."""
+    return stage_from_row(dict(zip(STAGE_COLUMNS.split(", "), values, strict=True)))  # type: ignore[arg-type]
+
+
 async def list_pipelines(conn: Executor, ids: Sequence[int] | None = None) -> list[Pipeline]:
     rows = await conn.fetch(
         "SELECT id, label FROM pipelines WHERE $1::bigint[] IS NULL OR id = ANY($1) ORDER BY id", ids
@@ -47,24 +52,6 @@ async def get_pipeline(conn: Executor, pipeline_id: int) -> Pipeline:
     if not found:
         raise NotFound("pipeline", pipeline_id)
     return found[0]
-
-
-async def get_pipeline_of_stage(conn: Executor, stage_id: int) -> Pipeline:
-    """The pipeline a stage belongs to, with all its stages, in one statement."""
-    rows = await conn.fetch(
-        """
-        SELECT p.label AS pipeline_label, s.id, s.pipeline_id, s.label, s.display_order, s.probability,
-               s.kind, s.is_approval_stage
-          FROM stages s JOIN pipelines p ON p.id = s.pipeline_id
-         WHERE s.pipeline_id = (SELECT pipeline_id FROM stages WHERE id = $1)
-         ORDER BY s.display_order
-        """,
-        stage_id,
-    )
-    if not rows:
-        raise NotFound("stage", stage_id)
-    stages = tuple(stage_from_row(r) for r in rows)
-    return Pipeline(id=stages[0].pipeline_id, label=rows[0]["pipeline_label"], stages=stages)
 
 
 async def insert_pipeline(conn: Conn, label: str, stages: Sequence[tuple[str, float, StageKind]]) -> Pipeline:

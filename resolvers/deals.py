@@ -6,8 +6,6 @@ from dataclasses import dataclass, replace
 
 from db import approvals as approval_store
 from db import associations
-from db import pipelines as pipeline_store
-from db.errors import NotFound
 from db.pool import Conn
 from domain.approvals import for_deal
 from domain.codes import Refusal as DomainRefusal
@@ -65,16 +63,15 @@ async def place(
     """
     if not isinstance(stage_id, int):
         raise Refusal.one(RuleCode.INVALID, "a deal needs a stage", "stageId")
-    try:
-        pipeline = await pipeline_store.get_pipeline_of_stage(conn, stage_id)
-    except NotFound:
-        raise Refusal.one(RuleCode.NOT_FOUND, f"stage {stage_id} not found", "stageId") from None
+    loaded = await approval_store.share_gate(conn, stage_id, deal.id if deal else None)
+    if loaded is None:
+        raise Refusal.one(RuleCode.NOT_FOUND, f"stage {stage_id} not found", "stageId")
+    pipeline, gate = loaded
     if pipeline_id is not None and pipeline.id != pipeline_id:
         message = f"stage {stage_id} is not a stage of pipeline {pipeline_id}"
         raise Refusal.one(RuleCode.WRONG_PIPELINE, message, "stageId")
     from_pipeline = _int(deal.get("pipeline_id")) if deal else None
     from_stage = _int(deal.get("stage_id")) if deal and from_pipeline == pipeline.id else None
-    gate = await approval_store.share_gate(conn, pipeline.id, deal.id if deal else None, stage_id)
     process = gate.process
     outcome = decide_move(
         pipeline, from_pipeline, from_stage, stage_id, gate,

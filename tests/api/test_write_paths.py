@@ -181,6 +181,19 @@ async def test_move_deal_into_the_approval_stage_writes_the_deal_once_in_few_sta
     transaction = the_use_case(query_log)
     assert len(transaction) <= 12, "\n---\n".join(" ".join(q.split())[:150] for q in transaction)
     assert len([q for q in transaction if re.search(r"UPDATE\s+deals\b", q)]) == 1, transaction
+    # the move's decision reads the stage's pipeline and the approval gate in one statement
+    [load] = [q for q in transaction if re.search(r"\bFROM\s+stages\b", q) or "FOR SHARE" in q]
+    assert re.search(r"\bFROM\s+stages\b", load) and "FOR SHARE" in load, load
+
+
+async def test_a_move_to_a_stage_that_does_not_exist_is_refused_and_changes_nothing(app: Harness) -> None:
+    s = await setup(app)
+    deal_id = await deal_in(s, "Appointment scheduled")
+    before = (await s.owner(DEAL, {"id": deal_id}))["deal"]
+    moved = await s.owner(MOVE, {"input": {"dealId": deal_id, "stageId": gid("Stage", 987654)}})
+    assert moved["moveDeal"]["deal"] is None
+    assert [(e["field"], e["code"]) for e in moved["moveDeal"]["userErrors"]] == [(["stageId"], "NOT_FOUND")]
+    assert (await s.owner(DEAL, {"id": deal_id}))["deal"] == before
 
 
 @pytest.mark.parametrize("action", ["approve", "comment"])
