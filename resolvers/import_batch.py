@@ -19,7 +19,6 @@ from db import lifecycle as lifecycle_store
 from db import pipelines as pipeline_store
 from db import records as record_store
 from db.pool import Conn
-from db.records import Changes, per_change
 from domain.events import NewEvent
 from domain.import_plan import Found, Write, plan
 from domain.imports import (
@@ -162,14 +161,20 @@ async def run_ahead(
 
 async def _until_committed(ahead: Ahead) -> None:
     """Until the batch before has committed; Behind if it failed or writes again."""
-    again = asyncio.ensure_future(ahead.turn.again.wait())
-    waits: list[asyncio.Future[Any]] = [ahead.before, again]
-    try:
-        done, _ = await asyncio.wait(waits, timeout=AHEAD_WAIT_SECONDS, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        again.cancel()
-    if ahead.before not in done or ahead.before.cancelled() or ahead.before.exception() is not None:
+    done = await first_of(ahead.before, ahead.turn.again, AHEAD_WAIT_SECONDS)
+    if not done or ahead.before.cancelled() or ahead.before.exception() is not None:
         raise Behind
+
+
+async def first_of(future: asyncio.Future[Any], event: asyncio.Event, at_most: float | None = None) -> bool:
+    """Until `future` is done or `event` is set (or `at_most` seconds have passed); whether `future` is done."""
+    setting = asyncio.ensure_future(event.wait())
+    waits: list[asyncio.Future[Any]] = [future, setting]
+    try:
+        await asyncio.wait(waits, timeout=at_most, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        setting.cancel()
+    return future.done()
 
 
 async def _run_batch(ctx: Context, runner: str, job: ImportJob, batch: Parsed, turn: Turn) -> ImportJob:
@@ -247,7 +252,7 @@ async def _write(
 
 async def _save(
     conn: Conn, object_type: ObjectType, new: list[Write], changed: list[Write]
-) -> tuple[list[Record], list[tuple[Record, Record]], list[tuple[int, Changes]], list[NewEvent]]:
+) -> tuple[list[Record], list[tuple[Record, Record]], list[tuple[int, record_store.Changes]], list[NewEvent]]:
     """Insert and update; the new records' history and events are made while the INSERT runs."""
     if not new and not changed:
         return [], [], [], []
@@ -265,7 +270,7 @@ async def _save(
         await inserting
     await import_store.update_records(conn, object_type, changed)
     updated = [(w.before, _after(w, now)) for w in changed if w.before is not None]
-    history += per_change(h for before, after in updated for h in history_rows(before, after))
+    history += record_store.per_change(h for before, after in updated for h in history_rows(before, after))
     return created, updated, history, events
 
 
@@ -277,10 +282,10 @@ def _after(write: Write, now: datetime) -> Record:
     )
 
 
-def created_history(record: Record, texts: Mapping[str, str | None]) -> tuple[int, Changes]:
+def created_history(record: Record, texts: Mapping[str, str | None]) -> tuple[int, record_store.Changes]:
     """db.records.per_change(snapshots.history_rows(None, record)) for a new record without custom
     properties, made faster."""
-    changes: Changes = {_camel(c): (None, t) for c, t in texts.items() if t is not None}
+    changes: record_store.Changes = {_camel(c): (None, t) for c, t in texts.items() if t is not None}
     if record.owner_id is not None:
         changes["ownerId"] = (None, str(record.owner_id))
     return record.id, changes

@@ -10,7 +10,7 @@ import socket
 import uuid
 import weakref
 from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Callable, Iterable
-from typing import Any, cast
+from typing import cast
 
 import asyncpg
 
@@ -31,6 +31,7 @@ from .import_batch import (
     Ahead,
     LeaseLost,
     Turn,
+    first_of,
     job_event,
     job_from_event,
     parse_batch,
@@ -174,16 +175,6 @@ async def _batches(records: AsyncIterator[Raw], skip: int) -> AsyncIterator[list
         yield batch
 
 
-async def _until_held(writing: asyncio.Future[ImportJob], turn: Turn) -> None:
-    """Until the batch being written holds the records it matched (or is done)."""
-    held = asyncio.ensure_future(turn.held.wait())
-    waits: list[asyncio.Future[Any]] = [writing, held]
-    try:
-        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        held.cancel()
-
-
 class ImportRunner:
     """Claims jobs with FOR UPDATE SKIP LOCKED and a lease it renews with every batch, so several
     processes never run one job at once, and a job a dead process held is resumed after its last batch."""
@@ -264,7 +255,8 @@ class ImportRunner:
             async for raws in _batches(records, job.rows_processed):
                 parsed = await parse_batch(mapping, raws)  # while the batches before write
                 if writing is not None:
-                    await (_until_held(writing, turn) if self.write_ahead else asyncio.wait([writing]))
+                    # until it holds its records (or is done); one at a time: until it is done
+                    await first_of(writing, turn.held if self.write_ahead else asyncio.Event())
                     if turn.again.is_set():  # it writes again: the next batch waits for it, as it did
                         await asyncio.wait([writing])
                     if writing.done():
