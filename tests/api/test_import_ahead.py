@@ -15,6 +15,7 @@ from typing import Any
 import asyncpg
 import pytest
 
+from db import events as event_store
 from db import imports as import_store
 from db import users as user_store
 from db.pool import create_pool
@@ -139,6 +140,7 @@ async def state(pool: asyncpg.Pool, object_type: ObjectType, job: Any) -> dict[s
         return shown
 
     skip = {"id", "created_at", "updated_at", "search_vector", "last_activity_date", "entered_stage_at"}
+    await event_store.stamp(pool)  # unstamped events hold pending (negative) sequences
     events = await pool.fetch("SELECT type, payload FROM events ORDER BY sequence")
     return {
         "job": (job.status, job.rows_processed, job.rows_created, job.rows_updated, job.error_count),

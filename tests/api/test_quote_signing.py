@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 
+from db import events as event_store
 from tests.api.test_approvals import deal_in
 from tests.api.test_approvals import setup as approval_setup
 from tests.api.test_quotes import CREATE, LINES, NOTES, PUBLISH, RECALL, Setup, call, draft, setup
@@ -49,6 +50,7 @@ async def test_a_prospect_signs_a_published_quote_once_and_the_creator_is_told(a
     note = (await s.seller(NOTES))["notifications"]["edges"][0]["node"]
     assert note["kind"] == "QUOTE_SIGNED" and "Ada Lovelace" in note["message"]
     assert note["quote"] == {"id": quote_id, "status": "SIGNED"}
+    await event_store.stamp(app.pool)  # unstamped events hold pending (negative) sequences
     event = await app.pool.fetchrow("SELECT payload FROM events WHERE type = 'quote.status_changed' ORDER BY sequence DESC LIMIT 1")  # fmt: skip
     assert (event["payload"]["from_status"], event["payload"]["to_status"], event["payload"]["action"]) == (
         "PUBLISHED", "SIGNED", "SIGN",

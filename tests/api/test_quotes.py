@@ -150,6 +150,7 @@ async def test_changes_requested_then_resubmitted_then_approved_publishes_and_te
     kinds = [e["node"]["kind"] for e in (await s.seller(NOTES))["notifications"]["edges"]]
     kinds = [k for k in kinds if k != "OWNER_ASSIGNED"]  # the deal was assigned to the seller at creation
     assert kinds == ["QUOTE_APPROVED", "QUOTE_CHANGES_REQUESTED"]
+    await event_store.stamp(app.pool)  # unstamped events hold pending (negative) sequences
     statuses = await app.pool.fetch(
         "SELECT payload->>'to_status' AS s FROM events WHERE type = 'quote.status_changed' ORDER BY sequence"
     )
