@@ -17,7 +17,7 @@ from .snapshots import as_text, deal_event
 def record_event(kind: str, before: Record | None, after: Record) -> NewEvent:
     """contact.created, company.updated, …: the changed standard values, scoped by owner."""
     changes = {
-        column: [as_text(before.get(column)) if before else None, as_text(value)]
+        column: (as_text(before.get(column)) if before else None, as_text(value))
         for column, value in after.values.items()
         if before is None or as_text(before.get(column)) != as_text(value)
     }

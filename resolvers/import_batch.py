@@ -293,7 +293,7 @@ def created_history(record: Record, texts: Mapping[str, str | None]) -> tuple[in
 
 def created_event(record: Record, texts: Mapping[str, str | None]) -> NewEvent:
     """effects.record_event("created", None, record), made faster."""
-    changes = {c: [None, t] for c, t in texts.items()}
+    changes = {c: (None, t) for c, t in texts.items()}
     kind = record.type.value
     payload = {"record": {"type": kind, "id": record.id, "changes": changes}}
     return NewEvent(type=f"{kind.lower()}.created", payload=payload, owner_id=record.owner_id)
