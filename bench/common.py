@@ -158,11 +158,13 @@ async def new_user(conn: asyncpg.Connection, email: str, name: str, **kwargs: An
 
 def serve_uvicorn(app: Any, port: int, *, gc_threshold: int | None = None) -> None:
     """How every benchmarked app is served: one uvicorn worker, no access log, WebSockets as
-    `dealflow serve` serves them (dealflow.ws_protocol.UVICORN_OPTIONS: no compression).
+    `dealflow serve` serves them (dealflow.ws_protocol.UVICORN_OPTIONS: no compression), what
+    start-up allocated frozen out of the garbage collector's sight as `dealflow serve` does
+    (dealflow.heap.freeze_start_up).
 
     The app is wrapped by `gc_probe` (GET /_bench/gc: the garbage collector's pauses so far).
-    `gc_threshold`: an experiment, not dealflow's setting: freeze what start-up allocated and
-    collect the youngest generation only every `gc_threshold` allocations.
+    `gc_threshold`: an experiment, not dealflow's setting: collect the youngest generation only every
+    `gc_threshold` allocations.
     """
     import uvicorn
 
@@ -170,10 +172,15 @@ def serve_uvicorn(app: Any, port: int, *, gc_threshold: int | None = None) -> No
         from dealflow.ws_protocol import UVICORN_OPTIONS
     except ImportError:  # a commit before it (bench/compare.py): uvicorn's own protocol
         UVICORN_OPTIONS = {"ws_per_message_deflate": False}
-
+    try:
+        from dealflow.heap import freeze_start_up
+    except ImportError:  # a commit before it (bench/compare.py): nothing frozen, but for the experiment
+        if gc_threshold:
+            gc.collect()
+            gc.freeze()
+    else:
+        freeze_start_up()
     if gc_threshold:
-        gc.collect()
-        gc.freeze()
         gc.set_threshold(gc_threshold, 50, 100)
     uvicorn.run(
         gc_probe(app),

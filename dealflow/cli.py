@@ -21,6 +21,7 @@ from domain.validation import EMAIL
 
 from .cli_env import dsn, environment_help, err, fail, load_settings, migrated_pool
 from .cli_tokens import tokens
+from .heap import freeze_start_up
 
 app = typer.Typer(
     name="dealflow",
@@ -71,6 +72,7 @@ def serve(
     # The embedded server (when DATABASE_URL is unset) is started here, before uvicorn, so it
     # outlives the app's shutdown; this process's atexit hook stops it after uvicorn returns.
     app = create_app(settings, dsn(settings))
+    freeze_start_up()
     print(f"dealflow serving on http://{settings.host}:{settings.port}/graphql ({settings.env})", flush=True)
     # uvicorn catches SIGINT/SIGTERM, shuts down gracefully, restores our handlers and raises the
     # signal again: SIGINT becomes KeyboardInterrupt and SIGTERM SystemExit (see main), so atexit

@@ -12,6 +12,7 @@ from rich.table import Table
 from domain.imports import ImportJob, ImportStatus, RowError
 from domain.records import ObjectType
 
+from . import heap
 from .cli_env import err, fail, migrated_pool, out
 from .settings import Settings
 
@@ -80,6 +81,7 @@ def run_import(settings: Settings, object_type: ObjectType, path: Path, as_email
                 def show(job: ImportJob) -> None:
                     progress.update(task, total=job.rows_total, completed=job.rows_processed)
 
+                heap.freeze_start_up()
                 job = await runner.work(started.value, on_progress=show)
                 show(job)
             await event_store.stamp(pool)  # the import's events, for a running server's relay to publish
@@ -93,4 +95,4 @@ def run_import(settings: Settings, object_type: ObjectType, path: Path, as_email
                 err.print(f"dealflow import: failed: {job.failure}", markup=False)
             return 0 if job.status is ImportStatus.DONE and job.error_count == 0 else 1
 
-    return asyncio.run(run())
+    return heap.run(run())
