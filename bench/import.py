@@ -33,6 +33,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 from broadcaster import Broadcast
+from common import cpu_seconds
 
 from db.migrate import apply_migrations
 from db.pool import QUERY_OBSERVERS, create_pool
@@ -133,6 +134,25 @@ async def read(path: Path) -> AsyncIterator[bytes]:
             yield chunk
 
 
+async def backends_cpu(pool: asyncpg.Pool) -> dict[int, float]:
+    """CPU seconds so far of the database's server processes (its connections), by pid; empty
+    when the server is not on this machine."""
+    rows = await pool.fetch("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
+    return local_postgres_cpu([r["pid"] for r in rows])
+
+
+def local_postgres_cpu(pids: list[int]) -> dict[int, float]:
+    local = [pid for pid in pids if _command(pid).startswith("postgres")]
+    return {pid: cpu_seconds(pid) for pid in pids} if len(local) == len(pids) else {}
+
+
+def _command(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text()
+    except OSError:
+        return ""
+
+
 async def import_once(server: str, path: Path, rows: int, *, trace: bool) -> dict[str, Any]:
     name = f"bench_{uuid.uuid4().hex[:8]}"
     admin = await asyncpg.connect(dsn_for(server, "postgres"))
@@ -166,6 +186,7 @@ async def import_once(server: str, path: Path, rows: int, *, trace: bool) -> dic
                 await asyncio.sleep(0.02)
 
         sampler = asyncio.create_task(sample())
+        cpu_before, database_before = time.process_time(), await backends_cpu(pool)
         started = time.perf_counter()
         result = await imports.start_import(
             Context(services=services, viewer=viewer), ObjectType.CONTACT, read(path)
@@ -174,6 +195,9 @@ async def import_once(server: str, path: Path, rows: int, *, trace: bool) -> dic
         assert isinstance(result, Ok), result
         job = await runner.run_once(result.value.id)
         done = time.perf_counter()
+        cpu_s = time.process_time() - cpu_before
+        database_after = await backends_cpu(pool)
+        database_s = sum(t - database_before.get(pid, 0.0) for pid, t in database_after.items())
         sampler.cancel()
         peak_rss = max(peak_rss, rss_bytes())
         traced = tracemalloc.get_traced_memory()[1] if trace else None
@@ -200,6 +224,8 @@ async def import_once(server: str, path: Path, rows: int, *, trace: bool) -> dic
         "upload_s": stored - started,
         "job_s": done - stored,
         "total_s": done - started,
+        "cpu_s": cpu_s,
+        "database_cpu_s": database_s if database_after else None,
         "rss_growth_mb": (peak_rss - base_rss) / 2**20,
         "maxrss_growth_mb": (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - maxrss_before) / 1024,
         "tracemalloc_peak_mb": traced / 2**20 if traced is not None else None,
@@ -251,6 +277,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "row_errors": job.error_count,
         "batch_size": imports.BATCH_SIZE,
         "upload_s": round(timed["upload_s"], 2),
+        "cpu_s": round(timed["cpu_s"], 2),  # this process (the runner), upload and job
+        "database_cpu_s": round(timed["database_cpu_s"], 2) if timed["database_cpu_s"] is not None else None,
         "job_s": round(timed["job_s"], 2),
         "total_s": round(timed["total_s"], 2),
         "rows_per_s": round(rate),
