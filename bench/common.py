@@ -13,6 +13,7 @@ import bisect
 import collections
 import contextlib
 import gc
+import importlib
 import itertools
 import json
 import os
@@ -156,6 +157,20 @@ async def new_user(conn: asyncpg.Connection, email: str, name: str, **kwargs: An
 # Servers: uvicorn in a subprocess (`<script> --serve KIND --dsn DSN --port PORT`)
 
 
+def app_module(name: str) -> Any:
+    """The app's module `name`, or None when the app's commit has none (bench/compare.py runs a base
+    commit's tree first on the path; the venv's editable install would find a module the base lacks
+    in the checkout it was installed from, so a module from another tree counts as none)."""
+    import dealflow
+
+    try:
+        module = importlib.import_module(name)
+    except ImportError:
+        return None
+    tree = Path(dealflow.__file__).resolve().parents[1]
+    return module if Path(str(module.__file__)).resolve().is_relative_to(tree) else None
+
+
 def serve_uvicorn(app: Any, port: int, *, gc_threshold: int | None = None) -> None:
     """How every benchmarked app is served: one uvicorn worker, no access log, WebSockets as
     `dealflow serve` serves them (dealflow.ws_protocol.UVICORN_OPTIONS: no compression), what
@@ -168,18 +183,14 @@ def serve_uvicorn(app: Any, port: int, *, gc_threshold: int | None = None) -> No
     """
     import uvicorn
 
-    try:
-        from dealflow.ws_protocol import UVICORN_OPTIONS
-    except ImportError:  # a commit before it (bench/compare.py): uvicorn's own protocol
-        UVICORN_OPTIONS = {"ws_per_message_deflate": False}
-    try:
-        from dealflow.heap import freeze_start_up
-    except ImportError:  # a commit before it (bench/compare.py): nothing frozen, but for the experiment
-        if gc_threshold:
-            gc.collect()
-            gc.freeze()
-    else:
-        freeze_start_up()
+    protocol = app_module("dealflow.ws_protocol")  # a commit before it (bench/compare.py): uvicorn's own
+    options = protocol.UVICORN_OPTIONS if protocol is not None else {"ws_per_message_deflate": False}
+    heap = app_module("dealflow.heap")
+    if heap is not None:
+        heap.freeze_start_up()
+    elif gc_threshold:  # a commit before it (bench/compare.py): nothing frozen, but for the experiment
+        gc.collect()
+        gc.freeze()
     if gc_threshold:
         gc.set_threshold(gc_threshold, 50, 100)
     uvicorn.run(
@@ -190,7 +201,7 @@ def serve_uvicorn(app: Any, port: int, *, gc_threshold: int | None = None) -> No
         log_level="warning",
         access_log=False,
         lifespan="on",
-        **UVICORN_OPTIONS,  # as `dealflow serve` does: for other apps, uvicorn's protocol as it is
+        **options,  # as `dealflow serve` does: for other apps, uvicorn's protocol as it is
     )
 
 

@@ -33,7 +33,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 from broadcaster import Broadcast
-from common import cpu_seconds
+from common import app_module, cpu_seconds
 
 from db.migrate import apply_migrations
 from db.pool import QUERY_OBSERVERS, create_pool
@@ -47,14 +47,9 @@ from resolvers.result import Ok
 from subscriptions.bus import EventBus
 from subscriptions.relay import Relay
 
-try:  # as `dealflow import` runs a job: on uvloop, its start-up heap frozen
-    from dealflow.heap import freeze_start_up
-    from dealflow.heap import run as run_loop
-except ImportError:  # a commit before them (bench/compare.py): asyncio's loop, nothing frozen
-    run_loop = asyncio.run  # type: ignore[assignment]
-
-    def freeze_start_up() -> None:
-        pass
+# As `dealflow import` runs a job: on uvloop, its start-up heap frozen; a commit before dealflow.heap
+# (bench/compare.py): on asyncio's loop, nothing frozen.
+HEAP = app_module("dealflow.heap")
 
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -170,7 +165,8 @@ async def import_once(server: str, path: Path, rows: int, *, trace: bool) -> dic
         bus = EventBus(Broadcast("memory://"))
         services = Services(pool=pool, bus=bus, relay=Relay(pool, bus), mailer=Mailer(pool, None))
         runner = imports.ImportRunner(services)
-        freeze_start_up()  # as a server does once started, and `dealflow import` before its job
+        if HEAP is not None:  # as a server does once started, and `dealflow import` before its job
+            HEAP.freeze_start_up()
         if trace:
             tracemalloc.start()
         base_rss, peak_rss, maxrss_before = (
@@ -302,7 +298,7 @@ def main() -> int:
     parser.add_argument("--no-trace", dest="trace", action="store_false", help="skip the tracemalloc run")
     parser.add_argument("--out", type=Path, default=RESULTS, help="JSON results file")
     args = parser.parse_args()
-    summary = run_loop(run(args))
+    summary = (HEAP.run if HEAP is not None else asyncio.run)(run(args))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(summary, indent=2) + "\n")
     print(json.dumps(summary, indent=2))
