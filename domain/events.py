@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
+
+# One shared empty audience: an import appends thousands of events, each of which made its own.
+NO_ONE: frozenset[int] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,7 +20,7 @@ class NewEvent:
     type: str
     payload: dict[str, Any]
     owner_id: int | None = None
-    audience: frozenset[int] = field(default_factory=frozenset)
+    audience: frozenset[int] = NO_ONE
     pipeline_id: int | None = None
     deal_id: int | None = None
     quote_id: int | None = None
