@@ -54,13 +54,15 @@ async def claim_due(conn: Conn, limit: int, max_attempts: int, lease_seconds: fl
     return sorted((Email(**dict(r)) for r in rows), key=lambda e: e.id)
 
 
-async def mark_sent(conn: Conn, email_id: int) -> None:
+async def mark_sent(conn: Conn, email_ids: Sequence[int]) -> None:
+    if not email_ids:
+        return
     await conn.execute(
         """
         UPDATE email_outbox SET sent_at = now(), attempts = attempts + 1, lease_until = NULL, lease_pid = NULL
-         WHERE id = $1
+         WHERE id = ANY($1)
         """,
-        email_id,
+        list(email_ids),
     )
 
 

@@ -52,7 +52,7 @@ async def send_smtp(url: str, sender: str, to: str, subject: str, body: str) -> 
 class Mailer:
     """Leases due emails (db.emails.claim_due), so several processes never send one twice, and marks
     each sent right after its SMTP send (a crash between the two sends it again once its lease is
-    free: at-least-once, the best SMTP allows)."""
+    free: at-least-once, the best SMTP allows); without SMTP, each lease's logged emails at once."""
 
     def __init__(self, pool: asyncpg.Pool, smtp_url: str | None, sender: str = SENDER) -> None:
         self.pool = pool
@@ -87,11 +87,14 @@ class Mailer:
 
     async def drain_once(self) -> int:
         """Send the due emails, BATCH leased at a time, each marked as soon as it is sent or has
-        failed: one bad email fails alone, and a crash resends at most the one being sent."""
+        failed: one bad email fails alone, and a crash resends at most the one being sent. Written to
+        the log instead (no SMTP), a lease's emails are marked sent together once all are logged (a
+        crash logs them again)."""
         sent = 0
         async with self.pool.acquire() as conn:  # the session the leases name, held to the end
             while True:
                 due = await email_store.claim_due(conn, BATCH, MAX_ATTEMPTS, LEASE_SECONDS)
+                done: list[int] = []  # sent, not marked yet
                 for email in due:
                     try:
                         await self._send(email.to_address, email.subject, email.body)
@@ -106,8 +109,12 @@ class Mailer:
                             exc,
                         )
                     else:
-                        await email_store.mark_sent(conn, email.id)
+                        done.append(email.id)
+                        if self.smtp_url:
+                            await email_store.mark_sent(conn, done)
+                            done.clear()
                     sent += 1
+                await email_store.mark_sent(conn, done)
                 if len(due) < BATCH:  # a short claim took every due email: no empty claim to end on
                     return sent
 

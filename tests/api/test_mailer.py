@@ -170,8 +170,26 @@ async def test_a_drain_sends_every_due_email_and_ends_without_an_empty_claim(
     query_log.clear()
     assert await mailer.drain_once() == 3
     assert len([q for q in query_log if "FROM email_outbox" in q]) == 1  # one lease for the three
-    assert len(query_log) == 4  # the claim and a mark per email: no BEGIN or COMMIT
+    assert len(query_log) == 2  # the claim, and one mark for the three it logged: no BEGIN or COMMIT
     assert [s for _, s in mailer.sent_to_log] == ["one", "two", "three", "four"]
+    assert await pool.fetchval("SELECT count(*) FROM email_outbox WHERE sent_at IS NULL") == 0
+
+
+async def test_over_smtp_each_email_is_marked_sent_right_after_its_send(
+    query_log: list[str], pool: asyncpg.Pool, smtp: tuple[int, Inbox]
+) -> None:
+    """A crash between an SMTP send and its mark sends that one email again, never the ones before it."""
+    port, inbox = smtp
+    await queue_email(pool, "one")
+    async with pool.acquire() as conn, conn.transaction():
+        user_id = await conn.fetchval("SELECT id FROM users WHERE email = 'ada@example.com'")
+        for subject in ("two", "three"):
+            await email_store.insert_emails(conn, [user_id], subject=subject, body="b")
+    mailer = Mailer(pool, f"smtp://{LOGIN.replace('@', '%40')}:{URL_PASSWORD}@127.0.0.1:{port}")
+    query_log.clear()
+    assert await mailer.drain_once() == 3
+    assert len(query_log) == 4  # the claim and a mark per email
+    assert [m["Subject"] for m in inbox.messages] == ["one", "two", "three"]
     assert await pool.fetchval("SELECT count(*) FROM email_outbox WHERE sent_at IS NULL") == 0
 
 
