@@ -67,7 +67,6 @@ def bare_app(dsn: str) -> Any:
 
     from db.pool import create_pool
     from db.users import get_viewer_by_token
-    from domain.ids import global_id
     from resolvers.auth import bearer_token
 
     state: dict[str, asyncpg.Pool] = {}

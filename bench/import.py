@@ -133,12 +133,10 @@ async def backends_cpu(pool: asyncpg.Pool) -> dict[int, float]:
     """CPU seconds so far of the database's server processes (its connections), by pid; empty
     when the server is not on this machine."""
     rows = await pool.fetch("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
-    return local_postgres_cpu([r["pid"] for r in rows])
-
-
-def local_postgres_cpu(pids: list[int]) -> dict[int, float]:
-    local = [pid for pid in pids if _command(pid).startswith("postgres")]
-    return {pid: cpu_seconds(pid) for pid in pids} if len(local) == len(pids) else {}
+    pids = [r["pid"] for r in rows]
+    if not all(_command(pid).startswith("postgres") for pid in pids):
+        return {}
+    return {pid: cpu_seconds(pid) for pid in pids}
 
 
 def _command(pid: int) -> str:

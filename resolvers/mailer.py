@@ -94,7 +94,7 @@ class Mailer:
         async with self.pool.acquire() as conn:  # the session the leases name, held to the end
             while True:
                 due = await email_store.claim_due(conn, BATCH, MAX_ATTEMPTS, LEASE_SECONDS)
-                done: list[int] = []  # sent, not marked yet
+                logged: list[int] = []  # written to the log, marked once the lease's are all written
                 for email in due:
                     try:
                         await self._send(email.to_address, email.subject, email.body)
@@ -109,12 +109,12 @@ class Mailer:
                             exc,
                         )
                     else:
-                        done.append(email.id)
                         if self.smtp_url:
-                            await email_store.mark_sent(conn, done)
-                            done.clear()
+                            await email_store.mark_sent(conn, [email.id])
+                        else:
+                            logged.append(email.id)
                     sent += 1
-                await email_store.mark_sent(conn, done)
+                await email_store.mark_sent(conn, logged)
                 if len(due) < BATCH:  # a short claim took every due email: no empty claim to end on
                     return sent
 
